@@ -1,0 +1,117 @@
+/*
+ * fixture.h - real components for tests, started on 127.0.0.1 with free ports.
+ *
+ * Every fixture starts a real program (slapd, libvirtd, xrdp, Xvfb + freerdp-shadow,
+ * Chromium), waits until it answers, and stops it by PID. Children are started with
+ * PR_SET_PDEATHSIG so that a test killed by a timeout or a signal takes its servers with
+ * it; each child's pid is also written under tf_tmpdir() so scripts/test.sh can reap
+ * leftovers. Output of each child goes to a log file under tf_tmpdir(), whose path is
+ * printed when the component fails to start.
+ *
+ * All functions return NULL / -1 with @err set (PT_E_UNAVAILABLE when a program is not
+ * installed, PT_E_TIMEOUT when it did not answer in time). Thread: test main thread.
+ */
+#ifndef PT_TSUPPORT_FIXTURE_H
+#define PT_TSUPPORT_FIXTURE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+/* --- scratch space and ports ------------------------------------------------------- */
+
+/* tf_tmpdir() - borrowed: a per-process scratch directory, created on first use under
+ * $PORTICO_TEST_TMP (or /tmp), removed recursively at exit unless PORTICO_KEEP_TMP=1. */
+const char *tf_tmpdir(void);
+/* tf_free_port() - a TCP port that was free on 127.0.0.1 a moment ago. */
+int tf_free_port(void);
+/* tf_wait_port() - 0 once 127.0.0.1:@port accepts a connection, -1 after @timeout_ms. */
+int tf_wait_port(int port, int timeout_ms);
+/* tf_source_dir() - borrowed: the repository root (for tests/data files). */
+const char *tf_source_dir(void);
+
+/* --- child processes --------------------------------------------------------------- */
+
+struct tf_proc {
+    pid_t pid;
+    char name[32];
+    char log_path[512];
+};
+
+/* tf_proc_spawn() - fork+exec @argv with stdout/stderr to a log file; PDEATHSIG set. */
+int tf_proc_spawn(struct tf_proc *p, const char *name, char *const argv[], char *const envp[],
+                  struct pt_err *err);
+/* tf_proc_stop() - SIGTERM, wait up to @grace_ms, then SIGKILL; reaps. NULL/0-pid safe. */
+void tf_proc_stop(struct tf_proc *p, int grace_ms);
+bool tf_proc_alive(const struct tf_proc *p);
+
+/* --- OpenLDAP slapd ---------------------------------------------------------------- */
+
+struct tf_slapd;
+
+/*
+ * tf_slapd_start() - a throwaway slapd (mdb, suffix dc=example,dc=org) loaded from the
+ * LDIF file @ldif (NULL: tests/data/ldap/base.ldif), listening on ldap:// and ldaps://
+ * with a CA and a server certificate for IP 127.0.0.1 made for this instance.
+ */
+struct tf_slapd *tf_slapd_start(const char *ldif, struct pt_err *err);
+const char *tf_slapd_uri(const struct tf_slapd *s);     /* ldap://127.0.0.1:PORT */
+const char *tf_slapd_uri_tls(const struct tf_slapd *s); /* ldaps://127.0.0.1:PORT */
+const char *tf_slapd_ca_file(const struct tf_slapd *s);
+const char *tf_slapd_base_dn(const struct tf_slapd *s);  /* dc=example,dc=org */
+const char *tf_slapd_admin_dn(const struct tf_slapd *s); /* cn=admin,dc=example,dc=org */
+const char *tf_slapd_admin_pw(const struct tf_slapd *s);
+int tf_slapd_port(const struct tf_slapd *s);
+/* tf_slapd_pause() / tf_slapd_resume() - SIGSTOP / SIGCONT, to test timeouts. */
+void tf_slapd_pause(struct tf_slapd *s);
+void tf_slapd_resume(struct tf_slapd *s);
+void tf_slapd_stop(struct tf_slapd *s); /* NULL-safe; frees */
+
+/* --- libvirt ----------------------------------------------------------------------- */
+
+/*
+ * tf_libvirtd_ensure() - make sure a system libvirtd (root, no systemd, LAB.md settings)
+ * answers on qemu:///system; starts one if not (cold start ~8 s, warm ~0.1 s) under a
+ * lock so parallel tests start it once. scripts/test.sh starts it before the build and
+ * stops it by PID after ctest. Returns 0 or -1.
+ */
+int tf_libvirtd_ensure(struct pt_err *err);
+/* tf_kvm_usable() - true if /dev/kvm opens read-write (guests use type='kvm'). */
+bool tf_kvm_usable(void);
+/* tf_guest_domain_type() - "kvm" or "qemu" (TCG), per tf_kvm_usable(). */
+const char *tf_guest_domain_type(void);
+/* tf_guest_base_image() - borrowed path of a tiny qcow2 golden disk (SeaBIOS shows
+ * "No bootable device": enough for display tests), created once and cached. */
+const char *tf_guest_base_image(struct pt_err *err);
+/* tf_test_node_write() - write a libvirt test-driver node file with @ndomains domains
+ * named @prefix-0001.. (explicit VNC/SPICE ports, half running) and return its path,
+ * new (caller frees). Open it as "test://" + path. */
+char *tf_test_node_write(const char *prefix, int ndomains, struct pt_err *err);
+
+/* --- RDP endpoints ----------------------------------------------------------------- */
+
+struct tf_rdp;
+
+/* Xvfb + freerdp-shadow-cli (no auth) at @width x @height. */
+struct tf_rdp *tf_rdp_shadow_start(int width, int height, struct pt_err *err);
+/* xrdp fronting the VNC server at 127.0.0.1:@vnc_port (any user/password, AutoLogon). */
+struct tf_rdp *tf_rdp_xrdp_vnc_start(int vnc_port, struct pt_err *err);
+int tf_rdp_port(const struct tf_rdp *r);
+/* tf_rdp_display() - the X display of the shadow fixture (":N"), NULL for xrdp. */
+const char *tf_rdp_display(const struct tf_rdp *r);
+void tf_rdp_stop(struct tf_rdp *r); /* NULL-safe; frees */
+
+/* --- a VNC server without libvirt -------------------------------------------------- */
+
+/* Xvnc (tigervnc) on a free port, no auth, @width x @height; for relay tests that do
+ * not need a guest. */
+struct tf_proc *tf_xvnc_start(int width, int height, int *port, struct pt_err *err);
+
+/* --- headless Chromium ------------------------------------------------------------- */
+
+/* tf_node_run() - run `node @script @args...` from tests/e2e (playwright-core with
+ * /usr/bin/chromium), returning its exit status; output goes to the test log. */
+int tf_node_run(const char *script, char *const args[], int timeout_ms, struct pt_err *err);
+
+#endif

@@ -1,0 +1,2 @@
+/* tmp.c - placeholder, replaced by the fixture library. */
+#include "tsupport/fixture.h"
