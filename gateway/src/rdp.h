@@ -1,0 +1,44 @@
+/*
+ * rdp.h - the RDP backend: a FreeRDP 2 client per tunnel, translated to the Guacamole
+ * protocol for the stock guacamole-common-js client (WebSocketTunnel, text frames).
+ *
+ * The tunnel code picks this backend for tickets with proto "rdp" and drives it only
+ * through struct gw_backend_ops (gw_backend.h). Each tunnel gets one session thread that
+ * runs FreeRDP's blocking loop; output reaches the loop thread only via gw_tunnel_post().
+ *
+ * Secret format (the unsealed per-session secret handed to open(); NULL = no credentials):
+ *   "<username>\n<password>[\n<domain>]"   UTF-8, at most RDP_SECRET_MAX bytes.
+ * The backend copies it, hands it to FreeRDP and wipes every copy once connected.
+ */
+#ifndef PT_GATEWAY_RDP_H
+#define PT_GATEWAY_RDP_H
+
+#include <stdbool.h>
+
+#include "gw_backend.h"
+
+#define RDP_SECRET_MAX 1024
+
+/* Process-wide settings of the RDP backend; set once before the first tunnel opens. */
+struct gw_rdp_conf {
+    /* Accept any server certificate. true by default for now (lab servers use
+     * self-signed certificates); trust-on-first-use per pool is the next step. */
+    bool ignore_cert;
+    int width, height;      /* initial desktop size until the browser sends "size" */
+    int jpeg_quality;       /* 1..100, lowered automatically while the browser lags */
+    int max_lag_ms;         /* sync echo lag above which frames are combined */
+    int connect_timeout_ms; /* TCP + security negotiation */
+    size_t clipboard_max;   /* bytes of UTF-8 text accepted in either direction */
+};
+
+/* gw_rdp_conf_defaults() - fill @c with the defaults above. Thread: any. */
+void gw_rdp_conf_defaults(struct gw_rdp_conf *c);
+
+/* gw_rdp_configure() - copy @c into the backend (NULL: defaults). Thread: loop thread,
+ * before the first tunnel opens. */
+void gw_rdp_configure(const struct gw_rdp_conf *c);
+
+/* gw_rdp_backend() - borrowed, static: the RDP backend's ops. Thread: any. */
+const struct gw_backend_ops *gw_rdp_backend(void);
+
+#endif
