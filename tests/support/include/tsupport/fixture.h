@@ -45,6 +45,8 @@ int tf_proc_spawn(struct tf_proc *p, const char *name, char *const argv[], char 
 /* tf_proc_stop() - SIGTERM, wait up to @grace_ms, then SIGKILL; reaps. NULL/0-pid safe. */
 void tf_proc_stop(struct tf_proc *p, int grace_ms);
 bool tf_proc_alive(const struct tf_proc *p);
+/* tf_proc_print_log() - print the last @lines lines of @p's log to stderr (0: 30). */
+void tf_proc_print_log(const struct tf_proc *p, int lines);
 
 /* --- OpenLDAP slapd ---------------------------------------------------------------- */
 

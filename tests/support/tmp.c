@@ -1,2 +1,0 @@
-/* tmp.c - placeholder, replaced by the fixture library. */
-#include "tsupport/fixture.h"
