@@ -93,6 +93,7 @@ struct hv_host_info {
     int desktops; /* Portico desktops defined on it */
     int running;  /* of which running */
     int max_desktops;
+    int provisioning; /* hv_desktop_create() calls in flight on it */
 };
 
 enum hv_event_type {
