@@ -34,6 +34,11 @@ int tf_run(const char *name, char *const argv[], char *const envp[], int timeout
  */
 int tf_proc_wait_ready(struct tf_proc *p, int port, int timeout_ms, struct pt_err *err);
 
+/* tf_proc_spawn_fd() - tf_proc_spawn() that passes @keep_fd to the child as descriptor 3
+ * (for X servers' -displayfd 3). */
+int tf_proc_spawn_fd(struct tf_proc *p, const char *name, char *const argv[], char *const envp[],
+                     int keep_fd, struct pt_err *err);
+
 /* tf_proc_exited_with() - true if @p has exited; the exit status (or 128+signal) goes
  * to *@status. Does not reap. */
 bool tf_proc_exited_with(const struct tf_proc *p, int *status);

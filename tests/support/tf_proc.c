@@ -88,10 +88,11 @@ status_code(int st)
 
 /* The child between fork and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn))
-child_exec(const char *log_path, int errpipe, pid_t parent, char *const argv[], char *const envp[])
+child_exec(const char *log_path, int errpipe, int keep_fd, pid_t parent, char *const argv[],
+           char *const envp[])
 {
     sigset_t none;
-    int fd;
+    int fd, first_closed = 3;
 
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -114,8 +115,19 @@ child_exec(const char *log_path, int errpipe, pid_t parent, char *const argv[], 
         if (fd > 2)
             close(fd);
     }
+    /* move errpipe out of the way, then hand @keep_fd over as descriptor 3 */
+    fd = fcntl(errpipe, F_DUPFD_CLOEXEC, 512);
+    if (fd >= 0)
+        errpipe = fd;
+    if (keep_fd >= 0) {
+        if (keep_fd == 3)
+            fcntl(3, F_SETFD, 0);
+        else
+            dup2(keep_fd, 3);
+        first_closed = 4;
+    }
     /* close inherited descriptors (ctest's pipes, other fixtures' sockets) but errpipe */
-    for (int i = 3; i < 1024; i++)
+    for (int i = first_closed; i < 1024; i++)
         if (i != errpipe)
             close(i);
     execvpe(argv[0], argv, envp ? envp : environ);
@@ -128,8 +140,8 @@ child_exec(const char *log_path, int errpipe, pid_t parent, char *const argv[], 
 }
 
 int
-tf_proc_spawn(struct tf_proc *p, const char *name, char *const argv[], char *const envp[],
-              struct pt_err *err)
+tf_proc_spawn_fd(struct tf_proc *p, const char *name, char *const argv[], char *const envp[],
+                 int keep_fd, struct pt_err *err)
 {
     static unsigned counter;
     int pipefd[2] = {-1, -1};
@@ -161,7 +173,7 @@ tf_proc_spawn(struct tf_proc *p, const char *name, char *const argv[], char *con
         return pt_err_set(err, PT_E_IO, "fork: %s", strerror(errno));
     }
     if (pid == 0)
-        child_exec(p->log_path, pipefd[1], parent, argv, envp);
+        child_exec(p->log_path, pipefd[1], keep_fd, parent, argv, envp);
     close(pipefd[1]);
     /* also set it here: whichever of parent and child runs first, the group exists
      * before the parent may kill it */
@@ -187,6 +199,13 @@ tf_proc_spawn(struct tf_proc *p, const char *name, char *const argv[], char *con
         fclose(f);
     }
     return 0;
+}
+
+int
+tf_proc_spawn(struct tf_proc *p, const char *name, char *const argv[], char *const envp[],
+              struct pt_err *err)
+{
+    return tf_proc_spawn_fd(p, name, argv, envp, -1, err);
 }
 
 bool

@@ -108,7 +108,8 @@ char *tf_test_node_write(const char *prefix, int ndomains, struct pt_err *err);
 
 struct tf_rdp;
 
-/* Xvfb + freerdp-shadow-cli (no auth) at @width x @height. */
+/* Xvfb + freerdp-shadow-cli (no auth) at @width x @height; Xvfb picks its display with
+ * -displayfd. Returns new (tf_rdp_stop()). */
 struct tf_rdp *tf_rdp_shadow_start(int width, int height, struct pt_err *err);
 /* xrdp fronting the VNC server at 127.0.0.1:@vnc_port (any user/password, AutoLogon). */
 struct tf_rdp *tf_rdp_xrdp_vnc_start(int vnc_port, struct pt_err *err);
@@ -122,6 +123,8 @@ void tf_rdp_stop(struct tf_rdp *r); /* NULL-safe; frees */
 /* Xvnc (tigervnc) on a free port, no auth, @width x @height; for relay tests that do
  * not need a guest. */
 struct tf_proc *tf_xvnc_start(int width, int height, int *port, struct pt_err *err);
+/* tf_xvnc_stop() - stop the Xvnc of tf_xvnc_start() by PID and free it. NULL-safe. */
+void tf_xvnc_stop(struct tf_proc *p);
 
 /* --- headless Chromium ------------------------------------------------------------- */
 

@@ -1,0 +1,341 @@
+/*
+ * tf_rdp.c - display servers for the gateway tests (LAB.md section 2): Xvfb +
+ * freerdp-shadow-cli (RDP without login, showing the Xvfb screen), xrdp fronting a VNC
+ * server (RDP -> VNC, any credentials with AutoLogon), and a bare tigervnc Xvnc.
+ *
+ * X servers pick their own free display with -displayfd (no guessing of :N, no races
+ * with other tests' X servers); RDP/VNC ports come from tf_free_port() and a start is
+ * retried on fresh ports if another process took the port in between.
+ *
+ * xrdp runs with --nodaemon and a generated ini (keymaps and rsakeys still come from
+ * /etc/xrdp) and fork=false, so every connection is a thread of the pid we hold and
+ * PR_SET_PDEATHSIG covers it. Its compiled-in pid file /run/xrdp/xrdp.pid is only
+ * written when it daemonizes, so parallel instances do not collide.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/str.h"
+#include "tf_priv.h"
+#include "tsupport/fixture.h"
+
+struct tf_rdp {
+    struct tf_proc xserver; /* Xvfb for shadow; unused for xrdp */
+    struct tf_proc server;  /* freerdp-shadow-cli or xrdp */
+    char display[16];
+    char *dir;
+    int port;
+};
+
+/*
+ * Start an X server (@argv must hold "-displayfd" "3") and read the display number it
+ * picked. Returns 0 with @display set to ":N", or -1 with @err.
+ */
+static int
+xserver_start(struct tf_proc *p, const char *name, char *const argv[], char *display, size_t n,
+              int timeout_ms, struct pt_err *err)
+{
+    int fds[2];
+    char buf[32];
+    size_t got = 0;
+    int64_t deadline = pt_time_mono_ms() + timeout_ms;
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return pt_err_set(err, PT_E_IO, "pipe: %s", strerror(errno));
+    if (tf_proc_spawn_fd(p, name, argv, NULL, fds[1], err) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    close(fds[1]);
+    while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int left = (int)(deadline - pt_time_mono_ms());
+        ssize_t r;
+
+        if (left <= 0 || poll(&pfd, 1, left) <= 0)
+            break;
+        r = read(fds[0], buf + got, sizeof(buf) - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fds[0]);
+    buf[got] = '\0';
+    if (!memchr(buf, '\n', got)) {
+        tf_proc_print_log(p, 30);
+        tf_proc_stop(p, 0);
+        return pt_err_set(err, PT_E_TIMEOUT, "%s did not report its display within %d ms", name,
+                          timeout_ms);
+    }
+    snprintf(display, n, ":%d", atoi(buf));
+    return 0;
+}
+
+static void
+rdp_free(struct tf_rdp *r)
+{
+    free(r->dir);
+    free(r);
+}
+
+void
+tf_rdp_stop(struct tf_rdp *r)
+{
+    if (!r)
+        return;
+    tf_proc_stop(&r->server, 500);
+    tf_proc_stop(&r->xserver, 500);
+    rdp_free(r);
+}
+
+int
+tf_rdp_port(const struct tf_rdp *r)
+{
+    return r->port;
+}
+
+const char *
+tf_rdp_display(const struct tf_rdp *r)
+{
+    return r->display[0] ? r->display : NULL;
+}
+
+/* Wait for @p to listen on @port; on failure tell whether the port was taken meanwhile
+ * (PT_E_CONFLICT: retry on another port). */
+static int
+wait_listen(struct tf_proc *p, int port, int timeout_ms, const char *busy_text, struct pt_err *err)
+{
+    if (tf_proc_wait_ready(p, port, timeout_ms, err) == 0)
+        return 0;
+    if (!tf_proc_alive(p) && tf_file_contains(p->log_path, busy_text))
+        err->code = PT_E_CONFLICT;
+    tf_proc_stop(p, 0);
+    return -1;
+}
+
+struct tf_rdp *
+tf_rdp_shadow_start(int width, int height, struct pt_err *err)
+{
+    struct tf_rdp *r = pt_xcalloc(1, sizeof(*r));
+    struct pt_err local = {0};
+    char screen[64], home[600], disp_env[64], port_arg[32];
+    char *xargv[] = {
+        (char *)"Xvfb", (char *)"-displayfd", (char *)"3",   (char *)"-screen",  (char *)"0",
+        screen,         (char *)"-nolisten",  (char *)"tcp", (char *)"-noreset", NULL};
+    char *sargv[] = {(char *)"freerdp-shadow-cli", (char *)"/bind-address:127.0.0.1", port_arg,
+                     (char *)"-auth", NULL};
+    char *senv[8];
+    int rc = -1;
+
+    if (!err)
+        err = &local;
+    if (width < 64 || height < 64 || width > 8192 || height > 8192) {
+        pt_err_set(err, PT_E_INVALID, "shadow: %dx%d is not a sane screen size", width, height);
+        goto out;
+    }
+    if (tf_need(err, "Xvfb", "xvfb") < 0 ||
+        tf_need(err, "freerdp-shadow-cli", "freerdp2-shadow-x11") < 0)
+        goto out;
+    r->dir = tf_subdir("shadow", err);
+    if (!r->dir)
+        goto out;
+    snprintf(screen, sizeof(screen), "%dx%dx24", width, height);
+    if (xserver_start(&r->xserver, "xvfb", xargv, r->display, sizeof(r->display), 10000, err) < 0)
+        goto out;
+    /* shadow makes its self-signed certificate under $HOME/.config/freerdp on first use */
+    snprintf(home, sizeof(home), "HOME=%s", r->dir);
+    snprintf(disp_env, sizeof(disp_env), "DISPLAY=%s", r->display);
+    senv[0] = home;
+    senv[1] = disp_env;
+    senv[2] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
+    senv[3] = (char *)"WLOG_LEVEL=WARN";
+    senv[4] = NULL;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        pt_err_clear(err);
+        r->port = tf_free_port();
+        snprintf(port_arg, sizeof(port_arg), "/port:%d", r->port);
+        if (tf_proc_spawn(&r->server, "freerdp-shadow", sargv, senv, err) < 0)
+            goto out;
+        if (wait_listen(&r->server, r->port, 15000, "Address already in use", err) == 0) {
+            rc = 0;
+            break;
+        }
+        if (err->code != PT_E_CONFLICT)
+            break;
+    }
+out:
+    if (rc < 0) {
+        pt_err_prefix(err, "freerdp-shadow fixture");
+        tf_rdp_stop(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* An ini that makes xrdp connect every session to 127.0.0.1:@vnc_port (LAB.md 2). */
+static int
+xrdp_ini_write(const char *path, const char *dir, int rdp_port, int vnc_port, struct pt_err *err)
+{
+    PT_AUTOFREE char *ini = pt_xasprintf("[Globals]\n"
+                                         "ini_version=1\n"
+                                         "fork=false\n"
+                                         "port=tcp://127.0.0.1:%d\n"
+                                         "security_layer=negotiate\n"
+                                         "certificate=%s/cert.pem\n"
+                                         "key_file=%s/key.pem\n"
+                                         "ssl_protocols=TLSv1.2, TLSv1.3\n"
+                                         "autorun=vnc-any\n"
+                                         "max_bpp=32\n"
+                                         "[Logging]\n"
+                                         "LogFile=%s/xrdp.log\n"
+                                         "LogLevel=INFO\n"
+                                         "EnableSyslog=false\n"
+                                         "[Channels]\n"
+                                         "rdpdr=false\n"
+                                         "rdpsnd=false\n"
+                                         "drdynvc=false\n"
+                                         "cliprdr=false\n"
+                                         "rail=false\n"
+                                         "xrdpvr=false\n"
+                                         "tcutils=false\n"
+                                         "[vnc-any]\n"
+                                         "name=vnc-any\n"
+                                         "lib=libvnc.so\n"
+                                         "ip=127.0.0.1\n"
+                                         "port=%d\n"
+                                         "username=na\n"
+                                         "password=\n",
+                                         rdp_port, dir, dir, dir, vnc_port);
+
+    return tf_file_write(path, ini, 0600, err);
+}
+
+struct tf_rdp *
+tf_rdp_xrdp_vnc_start(int vnc_port, struct pt_err *err)
+{
+    struct tf_rdp *r = pt_xcalloc(1, sizeof(*r));
+    struct pt_err local = {0};
+    PT_AUTOFREE char *ini = NULL;
+    PT_AUTOFREE char *certcmd = NULL;
+    char *argv[] = {(char *)"xrdp", (char *)"--nodaemon", (char *)"--config", NULL, NULL};
+    int rc = -1;
+
+    if (!err)
+        err = &local;
+    if (vnc_port <= 0 || vnc_port > 65535) {
+        pt_err_set(err, PT_E_INVALID, "xrdp: VNC port %d is out of range", vnc_port);
+        goto out;
+    }
+    if (tf_need(err, "xrdp", "xrdp") < 0 || tf_need(err, "openssl", "openssl") < 0)
+        goto out;
+    r->dir = tf_subdir("xrdp", err);
+    if (!r->dir || tf_mkdir_p("/run/xrdp/sockdir", err) < 0)
+        goto out;
+    certcmd = pt_xasprintf("cd '%s' && openssl req -x509 -nodes -newkey ec -pkeyopt "
+                           "ec_paramgen_curve:P-256 -days 2 -subj /CN=127.0.0.1 "
+                           "-keyout key.pem -out cert.pem",
+                           r->dir);
+    {
+        char *sh[] = {(char *)"sh", (char *)"-c", certcmd, NULL};
+
+        if (tf_run("openssl", sh, NULL, 30000, err) < 0)
+            goto out;
+    }
+    ini = pt_xasprintf("%s/xrdp.ini", r->dir);
+    argv[3] = ini;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        pt_err_clear(err);
+        r->port = tf_free_port();
+        if (xrdp_ini_write(ini, r->dir, r->port, vnc_port, err) < 0 ||
+            tf_proc_spawn(&r->server, "xrdp", argv, NULL, err) < 0)
+            goto out;
+        if (wait_listen(&r->server, r->port, 10000, "in use", err) == 0) {
+            rc = 0;
+            break;
+        }
+        if (err->code != PT_E_CONFLICT)
+            break;
+    }
+out:
+    if (rc < 0) {
+        pt_err_prefix(err, "xrdp fixture");
+        tf_rdp_stop(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct tf_proc *
+tf_xvnc_start(int width, int height, int *port, struct pt_err *err)
+{
+    struct tf_proc *p = pt_xcalloc(1, sizeof(*p));
+    struct pt_err local = {0};
+    char geometry[32], rfbport[16], display[16];
+    char *argv[] = {(char *)"Xvnc",
+                    (char *)"-displayfd",
+                    (char *)"3",
+                    (char *)"-geometry",
+                    geometry,
+                    (char *)"-depth",
+                    (char *)"24",
+                    (char *)"-rfbport",
+                    rfbport,
+                    (char *)"-localhost",
+                    (char *)"-SecurityTypes",
+                    (char *)"None",
+                    (char *)"-nolisten",
+                    (char *)"tcp",
+                    (char *)"-noreset",
+                    NULL};
+    int rc = -1;
+
+    if (!err)
+        err = &local;
+    if (width < 64 || height < 64 || width > 8192 || height > 8192) {
+        pt_err_set(err, PT_E_INVALID, "Xvnc: %dx%d is not a sane screen size", width, height);
+        goto out;
+    }
+    if (tf_need(err, "Xvnc", "tigervnc-standalone-server") < 0)
+        goto out;
+    snprintf(geometry, sizeof(geometry), "%dx%d", width, height);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int vport = tf_free_port();
+
+        pt_err_clear(err);
+        snprintf(rfbport, sizeof(rfbport), "%d", vport);
+        if (xserver_start(p, "xvnc", argv, display, sizeof(display), 10000, err) < 0)
+            goto out;
+        if (wait_listen(p, vport, 10000, "in use", err) == 0) {
+            if (port)
+                *port = vport;
+            rc = 0;
+            break;
+        }
+        if (err->code != PT_E_CONFLICT)
+            break;
+    }
+out:
+    if (rc < 0) {
+        pt_err_prefix(err, "Xvnc fixture");
+        tf_proc_stop(p, 0);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void
+tf_xvnc_stop(struct tf_proc *p)
+{
+    if (!p)
+        return;
+    tf_proc_stop(p, 500);
+    free(p);
+}
