@@ -1,0 +1,286 @@
+/*
+ * conf.c - the broker's configuration file.
+ *
+ * [broker] is parsed here into struct broker_conf through a pt_conf_key table. The
+ * sections other modules own ([ldap], [hypervisor], [host "x"], [pool "x"]) are checked
+ * against the keys those modules accept and kept verbatim (file, line, key, value) so the
+ * owning module's loader sees the original positions in its own error messages. Unknown
+ * sections and keys are errors, as everywhere in Portico. Defaults are filled after
+ * parsing, then cross-field checks run, so `portico-broker -n` reports every problem the
+ * daemon would hit at startup.
+ */
+#include "common/conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "broker_priv.h"
+#include "common/mem.h"
+#include "common/str.h"
+
+#define OFF(f) offsetof(struct broker_conf, f)
+
+static const struct pt_conf_key broker_keys[] = {
+    {"listen", PT_CONF_STRING, OFF(listen), 0, 0},
+    {"tls_cert", PT_CONF_STRING, OFF(tls_cert), 0, 0},
+    {"tls_key", PT_CONF_STRING, OFF(tls_key), 0, 0},
+    {"state_dir", PT_CONF_STRING, OFF(state_dir), 0, 0},
+    {"db", PT_CONF_STRING, OFF(db), 0, 0},
+    {"ticket_key_file", PT_CONF_STRING, OFF(ticket_key_file), 0, 0},
+    {"ticket_ttl", PT_CONF_DURATION_MS, OFF(ticket_ttl_ms), 5000, 300000},
+    {"ticket_max_conns", PT_CONF_INT, OFF(ticket_max_conns), 1, 64},
+    {"gateway_url", PT_CONF_STRING, OFF(gateway_url), 0, 0},
+    {"gateway_audience", PT_CONF_STRING, OFF(gateway_audience), 0, 0},
+    {"gateway_seal_key_file", PT_CONF_STRING, OFF(gateway_seal_key_file), 0, 0},
+    {"gateway_secret_file", PT_CONF_STRING, OFF(gateway_secret_file), 0, 0},
+    {"web_root", PT_CONF_STRING, OFF(web_root), 0, 0},
+    {"event_loop", PT_CONF_STRING, OFF(event_loop), 0, 0},
+    {"log_level", PT_CONF_LOGLEVEL, OFF(log_level), 0, 0},
+    {"max_body_bytes", PT_CONF_INT, OFF(max_body_bytes), 256, 16 * 1024 * 1024},
+    {"max_header_bytes", PT_CONF_INT, OFF(max_header_bytes), 1024, 65535},
+    {"rate_limit_rps", PT_CONF_INT, OFF(rate_limit_rps), 0, 1000000},
+    {"rate_limit_burst", PT_CONF_INT, OFF(rate_limit_burst), 1, 1000000},
+    {"workers", PT_CONF_INT, OFF(workers), 1, 64},
+    {"request_timeout", PT_CONF_DURATION_MS, OFF(request_timeout_ms), 1000, 600000},
+    {"http2", PT_CONF_BOOL, OFF(h2), 0, 0},
+    PT_CONF_KEY_END,
+};
+
+/*
+ * Keys of the sections other modules own. They are listed here, next to the loader that
+ * checks them, and documented key by key in docs/config.md; the owning module validates
+ * values when the broker hands the section over.
+ */
+struct foreign_section {
+    const char *section;
+    bool named;
+    const char *const *keys;
+};
+
+static const char *const ldap_keys[] = {
+    "uri",          "base_dn",     "user_filter",        "user_attr",   "group_base_dn",
+    "group_filter", "bind_dn",     "bind_password_file", "ca_file",     "starttls",
+    "timeout",      "user_groups", "admin_groups",       "session_ttl", "session_idle",
+    "pool_size",    NULL,
+};
+static const char *const hypervisor_keys[] = {"uri", "reconcile_interval", NULL};
+static const char *const host_keys[] = {"uri", "max_desktops", "max_memory_mb", "drained", NULL};
+static const char *const pool_keys[] = {
+    "image",  "template",     "protocol",  "min",          "max",
+    "warm",   "assignment",   "on_logoff", "idle_timeout", "disconnect_timeout",
+    "groups", "display_name", "memory_mb", "vcpus",        "max_parallel",
+    "host",   NULL,
+};
+
+static const struct foreign_section foreign_sections[] = {
+    {"ldap", false, ldap_keys}, {"hypervisor", false, hypervisor_keys},
+    {"host", true, host_keys},  {"pool", true, pool_keys},
+    {NULL, false, NULL},
+};
+
+static const struct foreign_section *
+foreign_find(const char *section)
+{
+    for (const struct foreign_section *f = foreign_sections; f->section; f++) {
+        if (strcmp(f->section, section) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static bool
+key_listed(const char *const *keys, const char *key)
+{
+    for (; *keys; keys++) {
+        if (strcmp(*keys, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int
+conf_entry(void *opaque, const struct pt_conf_entry *e, struct pt_err *err)
+{
+    struct broker_conf *c = opaque;
+    const struct foreign_section *f;
+    struct broker_conf_item *it;
+
+    if (strcmp(e->section, "broker") == 0) {
+        if (e->name)
+            return pt_conf_errorf(err, e, "[broker] takes no name; write [broker]");
+        if (!e->key)
+            return 0;
+        return pt_conf_key_apply(broker_keys, c, e, err);
+    }
+    f = foreign_find(e->section);
+    if (!f)
+        return pt_conf_errorf(err, e,
+                              "unknown section [%s]; expected [broker], [ldap], [hypervisor], "
+                              "[host \"name\"] or [pool \"name\"]",
+                              e->section);
+    if (f->named && (!e->name || !e->name[0]))
+        return pt_conf_errorf(err, e, "[%s] needs a name, e.g. [%s \"engineering\"]", e->section,
+                              e->section);
+    if (!f->named && e->name)
+        return pt_conf_errorf(err, e, "[%s] takes no name; write [%s]", e->section, e->section);
+    if (e->key && !key_listed(f->keys, e->key))
+        return pt_conf_errorf(err, e, "unknown key '%s' in [%s]; see docs/config.md", e->key,
+                              e->section);
+    c->items = pt_xreallocarray(c->items, c->nitems + 1, sizeof(*c->items));
+    it = &c->items[c->nitems++];
+    it->file = pt_xstrdup(e->file);
+    it->line = e->line;
+    it->section = pt_xstrdup(e->section);
+    it->name = e->name ? pt_xstrdup(e->name) : NULL;
+    it->key = e->key ? pt_xstrdup(e->key) : NULL;
+    it->value = e->value ? pt_xstrdup(e->value) : NULL;
+    return 0;
+}
+
+static void
+conf_defaults(struct broker_conf *c)
+{
+    c->log_level = LOG_INFO;
+    c->max_body_bytes = 64 * 1024;
+    c->max_header_bytes = 8192;
+    c->rate_limit_rps = 50;
+    c->rate_limit_burst = 100;
+    c->workers = 4;
+    c->ticket_ttl_ms = 30000;
+    c->ticket_max_conns = 8;
+    c->request_timeout_ms = 30000;
+    c->h2 = true;
+}
+
+static char *
+join(const char *dir, const char *name)
+{
+    return pt_xasprintf("%s/%s", dir, name);
+}
+
+static int
+read_secret_file(const char *path, char **out, struct pt_err *err)
+{
+    char buf[512];
+    struct stat st;
+    FILE *f;
+    size_t n;
+
+    f = fopen(path, "re");
+    if (!f)
+        return pt_err_set(err, PT_E_IO, "gateway_secret_file %s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
+        pt_warnx("event=conf_warning file=%s msg=\"secret file is readable by group or others; "
+                 "chmod 600 it\"",
+                 path);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    pt_str_trim(buf);
+    if (strlen(buf) < 16) {
+        pt_wipe(buf, sizeof(buf));
+        return pt_err_set(err, PT_E_INVALID,
+                          "gateway_secret_file %s: the secret must be at least 16 characters "
+                          "(e.g. `openssl rand -hex 32 > %s`)",
+                          path, path);
+    }
+    *out = pt_xstrdup(buf);
+    pt_wipe(buf, sizeof(buf));
+    return 0;
+}
+
+/* Fill defaults that depend on other keys and check what spans several keys. */
+static int
+conf_finish(struct broker_conf *c, const char *fname, struct pt_err *err)
+{
+    char host[256];
+    int port;
+
+    if (!c->listen)
+        c->listen = pt_xstrdup("127.0.0.1:8443");
+    if (pt_parse_hostport(c->listen, host, sizeof(host), &port) < 0)
+        return pt_err_set(err, PT_E_INVALID, "%s: [broker] listen = %s: expected host:port", fname,
+                          c->listen);
+    if (!c->state_dir)
+        c->state_dir = pt_xstrdup("/var/lib/portico");
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+        return pt_err_set(err, PT_E_INVALID,
+                          "%s: [broker] set both tls_cert and tls_key, or neither (then a "
+                          "self-signed pair is made in state_dir)",
+                          fname);
+    if (!c->tls_cert) {
+        c->tls_cert = join(c->state_dir, "broker.crt");
+        c->tls_key = join(c->state_dir, "broker.key");
+    }
+    if (!c->ticket_key_file)
+        c->ticket_key_file = join(c->state_dir, "ticket.key");
+    if (!c->db)
+        c->db = join(c->state_dir, "portico.db");
+    if (!c->event_loop)
+        c->event_loop = pt_xstrdup("libev");
+    if (strcmp(c->event_loop, "libev") != 0 && strcmp(c->event_loop, "poll") != 0)
+        return pt_err_set(err, PT_E_INVALID, "%s: [broker] event_loop = %s: expected libev or poll",
+                          fname, c->event_loop);
+    if (!c->gateway_audience)
+        c->gateway_audience = pt_xstrdup("gateway");
+    if (c->rate_limit_burst < c->rate_limit_rps)
+        c->rate_limit_burst = c->rate_limit_rps;
+    if (c->gateway_secret_file &&
+        read_secret_file(c->gateway_secret_file, &c->gateway_secret, err) < 0)
+        return pt_err_prefix(err, "%s", fname);
+    return 0;
+}
+
+static struct broker_conf *
+conf_load(const char *path, const char *text, struct pt_err *err)
+{
+    struct broker_conf *c = pt_xcalloc(1, sizeof(*c));
+    int rc;
+
+    conf_defaults(c);
+    if (text)
+        rc = pt_conf_parse_string(text, path, conf_entry, c, err);
+    else
+        rc = pt_conf_parse_file(path, conf_entry, c, err);
+    if (rc < 0 || conf_finish(c, path, err) < 0) {
+        broker_conf_free(c);
+        return NULL;
+    }
+    c->path = pt_xstrdup(path);
+    return c;
+}
+
+struct broker_conf *
+broker_conf_load(const char *path, struct pt_err *err)
+{
+    return conf_load(path, NULL, err);
+}
+
+struct broker_conf *
+broker_conf_load_string(const char *text, const char *fname, struct pt_err *err)
+{
+    return conf_load(fname, text, err);
+}
+
+void
+broker_conf_free(struct broker_conf *c)
+{
+    if (!c)
+        return;
+    pt_conf_key_free(broker_keys, c);
+    for (size_t i = 0; i < c->nitems; i++) {
+        free(c->items[i].file);
+        free(c->items[i].section);
+        free(c->items[i].name);
+        free(c->items[i].key);
+        free(c->items[i].value);
+    }
+    free(c->items);
+    pt_free_secret(c->gateway_secret);
+    free(c->path);
+    free(c);
+}
