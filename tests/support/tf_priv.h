@@ -27,6 +27,11 @@ int tf_need(struct pt_err *err, const char *prog, const char *package);
 int tf_run(const char *name, char *const argv[], char *const envp[], int timeout_ms,
            struct pt_err *err);
 
+/* tf_run_status() - as tf_run(), but a non-zero exit is not an error: 0 with the exit
+ * status (128+signal if killed) in *@status; -1 only if it could not run or timed out. */
+int tf_run_status(const char *name, char *const argv[], char *const envp[], int timeout_ms,
+                  int *status, struct pt_err *err);
+
 /*
  * tf_proc_wait_ready() - wait until 127.0.0.1:@port accepts while @p stays alive.
  * Returns 0, or -1 with PT_E_UNAVAILABLE (the process exited; log tail printed) or

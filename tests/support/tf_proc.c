@@ -342,7 +342,8 @@ tf_proc_wait_ready(struct tf_proc *p, int port, int timeout_ms, struct pt_err *e
 }
 
 int
-tf_run(const char *name, char *const argv[], char *const envp[], int timeout_ms, struct pt_err *err)
+tf_run_status(const char *name, char *const argv[], char *const envp[], int timeout_ms, int *status,
+              struct pt_err *err)
 {
     struct tf_proc p;
     int64_t deadline = pt_time_mono_ms() + timeout_ms;
@@ -357,7 +358,7 @@ tf_run(const char *name, char *const argv[], char *const envp[], int timeout_ms,
             break;
         if (pt_time_mono_ms() >= deadline) {
             tf_proc_stop(&p, 0);
-            tf_proc_print_log(&p, 30);
+            tf_proc_print_log(&p, 60);
             return pt_err_set(err, PT_E_TIMEOUT, "%s (%s) did not finish within %d ms; log %s",
                               name, argv[0], timeout_ms, p.log_path);
         }
@@ -366,10 +367,21 @@ tf_run(const char *name, char *const argv[], char *const envp[], int timeout_ms,
     i = slot_find(p.pid);
     kill(-p.pid, SIGKILL); /* nothing of a finished command may linger */
     slot_release(i);
-    if (status_code(st) != 0) {
-        tf_proc_print_log(&p, 30);
-        return pt_err_set(err, PT_E_IO, "%s (%s) failed with status %d; log %s", name, argv[0],
-                          status_code(st), p.log_path);
-    }
+    *status = status_code(st);
+    if (*status != 0)
+        tf_proc_print_log(&p, 60);
+    return 0;
+}
+
+int
+tf_run(const char *name, char *const argv[], char *const envp[], int timeout_ms, struct pt_err *err)
+{
+    int st = 0;
+
+    if (tf_run_status(name, argv, envp, timeout_ms, &st, err) < 0)
+        return -1;
+    if (st != 0)
+        return pt_err_set(err, PT_E_IO, "%s (%s) failed with status %d (log above)", name, argv[0],
+                          st);
     return 0;
 }

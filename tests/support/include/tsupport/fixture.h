@@ -128,8 +128,14 @@ void tf_xvnc_stop(struct tf_proc *p);
 
 /* --- headless Chromium ------------------------------------------------------------- */
 
-/* tf_node_run() - run `node @script @args...` from tests/e2e (playwright-core with
- * /usr/bin/chromium), returning its exit status; output goes to the test log. */
+/*
+ * tf_node_run() - run `node @script @args...` (@script relative to tests/e2e, or absolute;
+ * @args NULL-terminated or NULL) with playwright-core from tests/e2e/node_modules and
+ * /usr/bin/chromium (tests/e2e/lib/chromium.js launches it). Returns the exit status
+ * (0 = passed; the log's tail is printed otherwise), or -1 with @err: PT_E_UNAVAILABLE
+ * when node, chromium or node_modules (scripts/npm-deps.sh) are missing, PT_E_TIMEOUT
+ * after @timeout_ms (the script is killed).
+ */
 int tf_node_run(const char *script, char *const args[], int timeout_ms, struct pt_err *err);
 
 #endif
