@@ -1,0 +1,243 @@
+/*
+ * rdp_display.c - turn FreeRDP's drawn surface into Guacamole drawing instructions.
+ *
+ * How it works: the surface is cut into 64x64 tiles. FreeRDP's paint callbacks only mark
+ * tiles dirty (rdp_display_mark); when the session decides to send a frame, every dirty
+ * tile is compared with a copy of what the browser already shows, so a server that
+ * repaints more than it changed costs a memcmp, not an image. Each changed tile is then
+ * classified by counting its exact colours (stopping at 257): one colour becomes a
+ * rect+cfill, up to 256 colours (text, UI) a paletted PNG, more (photos, video) a JPEG
+ * whose quality the session lowers while the browser lags. Horizontal runs of tiles of
+ * the same kind in a row are sent as one image to keep the instruction count down.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/mem.h"
+#include "guac_proto.h"
+#include "rdp_priv.h"
+
+enum {
+    TILE_CLEAN = 0,
+    TILE_DIRTY = 1,
+    TILE_FORCE = 2
+};
+
+static uint64_t
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void
+rdp_display_init(struct rdp_display *d, int jpeg_quality)
+{
+    memset(d, 0, sizeof(*d));
+    d->jpeg_quality = d->jpeg_quality_max = jpeg_quality;
+}
+
+void
+rdp_display_fini(struct rdp_display *d)
+{
+    free(d->sent);
+    free(d->dirty);
+    d->sent = NULL;
+    d->dirty = NULL;
+}
+
+void
+rdp_display_resize(struct rdp_display *d, int w, int h, struct pt_buf *out)
+{
+    free(d->sent);
+    free(d->dirty);
+    d->width = w;
+    d->height = h;
+    d->sent = pt_xcalloc((size_t)w * (size_t)h, 4);
+    d->tiles_x = (w + RDP_TILE - 1) / RDP_TILE;
+    d->tiles_y = (h + RDP_TILE - 1) / RDP_TILE;
+    d->dirty = pt_xmalloc((size_t)d->tiles_x * (size_t)d->tiles_y);
+    memset(d->dirty, TILE_FORCE, (size_t)d->tiles_x * (size_t)d->tiles_y);
+    guac_enc(out, "size", "iii", 0LL, (long long)w, (long long)h);
+}
+
+void
+rdp_display_mark(struct rdp_display *d, int x, int y, int w, int h)
+{
+    int x1 = x + w, y1 = y + h;
+
+    if (x < 0)
+        x = 0;
+    if (y < 0)
+        y = 0;
+    if (x1 > d->width)
+        x1 = d->width;
+    if (y1 > d->height)
+        y1 = d->height;
+    if (x >= x1 || y >= y1)
+        return;
+    for (int ty = y / RDP_TILE; ty <= (y1 - 1) / RDP_TILE; ty++)
+        for (int tx = x / RDP_TILE; tx <= (x1 - 1) / RDP_TILE; tx++)
+            if (d->dirty[ty * d->tiles_x + tx] == TILE_CLEAN)
+                d->dirty[ty * d->tiles_x + tx] = TILE_DIRTY;
+}
+
+bool
+rdp_display_pending(const struct rdp_display *d)
+{
+    size_t n = (size_t)d->tiles_x * (size_t)d->tiles_y;
+
+    return d->dirty && (memchr(d->dirty, TILE_DIRTY, n) || memchr(d->dirty, TILE_FORCE, n));
+}
+
+enum rdp_tile_kind
+rdp_display_classify(const uint8_t *px, int stride, int w, int h, uint32_t *pal, int *npal)
+{
+    uint32_t key[512];
+    bool used[512];
+    int n = 0;
+
+    memset(used, 0, sizeof(used));
+    for (int y = 0; y < h; y++) {
+        const uint32_t *row = (const uint32_t *)(px + (size_t)y * (size_t)stride);
+        uint32_t last = ~0u;
+        for (int x = 0; x < w; x++) {
+            uint32_t c = row[x] & 0xFFFFFF, hsh;
+            if (c == last) /* runs are the common case in UI and text */
+                continue;
+            last = c;
+            hsh = (c * 2654435761u) >> 23;
+            while (used[hsh] && key[hsh] != c)
+                hsh = (hsh + 1) & 511;
+            if (used[hsh])
+                continue;
+            if (n == 256)
+                return RDP_TILE_JPEG;
+            used[hsh] = true;
+            key[hsh] = c;
+            if (pal)
+                pal[n] = c;
+            n++;
+        }
+    }
+    if (npal)
+        *npal = n;
+    return n <= 1 ? RDP_TILE_SOLID : RDP_TILE_PNG;
+}
+
+static bool
+tile_same(const struct rdp_display *d, const uint8_t *fb, int stride, int x, int y, int w, int h)
+{
+    for (int r = 0; r < h; r++)
+        if (memcmp(fb + (size_t)(y + r) * (size_t)stride + (size_t)x * 4,
+                   d->sent + ((size_t)(y + r) * (size_t)d->width + (size_t)x) * 4,
+                   (size_t)w * 4) != 0)
+            return false;
+    return true;
+}
+
+static void
+remember(struct rdp_display *d, const uint8_t *fb, int stride, int x, int y, int w, int h)
+{
+    for (int r = 0; r < h; r++)
+        memcpy(d->sent + ((size_t)(y + r) * (size_t)d->width + (size_t)x) * 4,
+               fb + (size_t)(y + r) * (size_t)stride + (size_t)x * 4, (size_t)w * 4);
+}
+
+static void
+emit_image(struct rdp_display *d, const uint8_t *fb, int stride, enum rdp_tile_kind kind, int x,
+           int y, int w, int h, struct pt_buf *out)
+{
+    struct pt_buf img = PT_BUF_INIT;
+    const uint8_t *px = fb + (size_t)y * (size_t)stride + (size_t)x * 4;
+    uint32_t pal[256];
+    int npal = 0;
+    int rc;
+
+    if (kind == RDP_TILE_PNG) {
+        /* a merged run may hold more colours than each of its tiles */
+        if (rdp_display_classify(px, stride, w, h, pal, &npal) == RDP_TILE_JPEG)
+            rc = rdp_png_encode(&img, px, stride, w, h, false, NULL, 0);
+        else
+            rc = rdp_png_encode(&img, px, stride, w, h, false, pal, npal < 2 ? 2 : npal);
+    } else {
+        rc = rdp_jpeg_encode(&img, px, stride, w, h, d->jpeg_quality);
+    }
+    if (rc == 0) {
+        guac_enc_image(out, d->next_stream, 0, kind == RDP_TILE_PNG ? "image/png" : "image/jpeg", x,
+                       y, img.data, img.len);
+        d->next_stream = (d->next_stream + 1) % 64;
+    }
+    pt_buf_fini(&img);
+}
+
+static void
+emit_solid(const uint8_t *px, int x, int y, int w, int h, struct pt_buf *out)
+{
+    guac_enc(out, "rect", "iiiii", 0LL, (long long)x, (long long)y, (long long)w, (long long)h);
+    guac_enc(out, "cfill", "iiiiii", 0xCLL, 0LL, (long long)px[2], (long long)px[1],
+             (long long)px[0], 255LL);
+}
+
+uint64_t
+rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride, struct pt_buf *out)
+{
+    uint64_t t0 = now_us(), changed = 0;
+    enum rdp_tile_kind kinds[512];
+    uint32_t colour[512];
+
+    for (int ty = 0; ty < d->tiles_y; ty++) {
+        int y = ty * RDP_TILE, h = d->height - y < RDP_TILE ? d->height - y : RDP_TILE;
+
+        /* classify the row */
+        for (int tx = 0; tx < d->tiles_x && tx < 512; tx++) {
+            int x = tx * RDP_TILE, w = d->width - x < RDP_TILE ? d->width - x : RDP_TILE;
+            uint8_t st = d->dirty[ty * d->tiles_x + tx];
+
+            kinds[tx] = RDP_TILE_SAME;
+            if (st == TILE_CLEAN || (st == TILE_DIRTY && tile_same(d, fb, stride, x, y, w, h))) {
+                if (st != TILE_CLEAN)
+                    d->st.tiles_same++;
+                continue;
+            }
+            kinds[tx] = rdp_display_classify(fb + (size_t)y * (size_t)stride + (size_t)x * 4,
+                                             stride, w, h, NULL, NULL);
+            colour[tx] =
+                *(const uint32_t *)(fb + (size_t)y * (size_t)stride + (size_t)x * 4) & 0xFFFFFF;
+            changed += (uint64_t)w * (uint64_t)h;
+        }
+        /* emit runs of equal kind (and equal colour for fills) */
+        for (int tx = 0; tx < d->tiles_x && tx < 512;) {
+            int end = tx + 1, x = tx * RDP_TILE, xe, w;
+
+            if (kinds[tx] == RDP_TILE_SAME) {
+                tx++;
+                continue;
+            }
+            while (end < d->tiles_x && end < 512 && kinds[end] == kinds[tx] &&
+                   (kinds[tx] != RDP_TILE_SOLID || colour[end] == colour[tx]))
+                end++;
+            xe = end * RDP_TILE < d->width ? end * RDP_TILE : d->width;
+            w = xe - x;
+            if (kinds[tx] == RDP_TILE_SOLID) {
+                emit_solid(fb + (size_t)y * (size_t)stride + (size_t)x * 4, x, y, w, h, out);
+                d->st.tiles_solid += (uint64_t)(end - tx);
+            } else {
+                emit_image(d, fb, stride, kinds[tx], x, y, w, h, out);
+                if (kinds[tx] == RDP_TILE_PNG)
+                    d->st.tiles_png += (uint64_t)(end - tx);
+                else
+                    d->st.tiles_jpeg += (uint64_t)(end - tx);
+            }
+            remember(d, fb, stride, x, y, w, h);
+            tx = end;
+        }
+    }
+    memset(d->dirty, TILE_CLEAN, (size_t)d->tiles_x * (size_t)d->tiles_y);
+    d->st.pixels_changed += changed;
+    d->st.encode_us += now_us() - t0;
+    return changed;
+}

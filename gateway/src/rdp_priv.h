@@ -1,0 +1,183 @@
+/*
+ * rdp_priv.h - private types shared by the RDP backend's files:
+ *   rdp_backend.c  gw_backend_ops on the loop thread: parse browser input, queue it
+ *   rdp_session.c  the session thread: FreeRDP connect, event loop, input injection
+ *   rdp_display.c  dirty regions -> Guacamole drawing (fills, PNG, JPEG), flow control
+ *   rdp_image.c    PNG (libpng) and JPEG (libjpeg-turbo) encoders
+ *   rdp_keymap.c   X11 keysym -> RDP scancode / Unicode
+ *   rdp_error.c    FreeRDP failures -> sentences and Guacamole status codes
+ *
+ * Threads: struct rdp_session is shared by the loop thread and its session thread. The
+ * loop thread only touches the fields marked (loop) or (locked); the session thread owns
+ * the rest. The tunnel pointer is cleared under the lock before the tunnel goes away, so
+ * the session thread never posts to a dead tunnel.
+ */
+#ifndef PT_GATEWAY_RDP_PRIV_H
+#define PT_GATEWAY_RDP_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/str.h"
+#include "rdp.h"
+
+/* --- input queue (loop thread -> session thread) ------------------------------------ */
+
+enum rdp_input_type {
+    RDP_IN_MOUSE,     /* a = x, b = y, c = button mask */
+    RDP_IN_KEY,       /* a = keysym, b = pressed */
+    RDP_IN_SIZE,      /* a = width, b = height */
+    RDP_IN_CLIPBOARD, /* text in clip (owned) */
+};
+
+struct rdp_in_event {
+    enum rdp_input_type type;
+    int64_t a, b, c;
+    char *clip;
+    size_t clip_len;
+};
+
+#define RDP_INPUT_MAX 512 /* events queued; mouse moves coalesce, overflow closes */
+
+/* --- error mapping ------------------------------------------------------------------- */
+
+struct rdp_failure {
+    int guac_status;  /* enum guac_status */
+    char reason[200]; /* a sentence for a person */
+};
+
+/* rdp_error_describe() - map FreeRDP's last error (@last_error, freerdp_get_last_error())
+ * and the server's disconnect reason (@error_info, freerdp_error_info()) to a sentence and
+ * a status. @host/@port are named in the sentence. Thread: any. */
+void rdp_error_describe(uint32_t last_error, uint32_t error_info, const char *host, int port,
+                        struct rdp_failure *out);
+
+/* --- keyboard ------------------------------------------------------------------------ */
+
+/* rdp_keysym_to_scancode() - the RDP scancode (RDP_SCANCODE_*: extended flag in bit 8)
+ * for X11 @keysym on a US layout, or 0 if none. */
+uint32_t rdp_keysym_to_scancode(uint32_t keysym);
+/* rdp_keysym_to_unicode() - the Unicode code point @keysym types, or 0. */
+uint32_t rdp_keysym_to_unicode(uint32_t keysym);
+
+/* --- image encoders ------------------------------------------------------------------ */
+
+/* rdp_png_encode() / rdp_jpeg_encode() - encode @w x @h pixels of BGRX32 (@stride bytes
+ * per row) into @out (appended). PNG is paletted when @palette (n colours, 0xRRGGBB) is
+ * given, else RGB(A when @alpha). Return 0 or -1 (library failure). Thread: any. */
+int rdp_png_encode(struct pt_buf *out, const uint8_t *px, int stride, int w, int h, bool alpha,
+                   const uint32_t *palette, int ncolors);
+int rdp_jpeg_encode(struct pt_buf *out, const uint8_t *px, int stride, int w, int h, int quality);
+
+/* --- display encoder (session thread) ------------------------------------------------ */
+
+struct rdp_rect {
+    int x, y, w, h;
+};
+
+#define RDP_TILE 64
+
+enum rdp_tile_kind {
+    RDP_TILE_SAME,  /* identical to what the browser has */
+    RDP_TILE_SOLID, /* one colour: rect + cfill */
+    RDP_TILE_PNG,   /* few colours: lossless paletted PNG */
+    RDP_TILE_JPEG,  /* many colours: lossy */
+};
+
+struct rdp_display_stats {
+    uint64_t frames, bytes, pixels_changed, encode_us;
+    uint64_t tiles_solid, tiles_png, tiles_jpeg, tiles_same;
+};
+
+struct rdp_display {
+    int width, height;
+    uint8_t *sent;  /* what the browser shows, BGRX32, width*4 stride */
+    uint8_t *dirty; /* one byte per tile */
+    int tiles_x, tiles_y;
+    int next_stream;
+    int jpeg_quality, jpeg_quality_max;
+    struct rdp_display_stats st;
+};
+
+void rdp_display_init(struct rdp_display *d, int jpeg_quality);
+void rdp_display_fini(struct rdp_display *d);
+/* rdp_display_resize() - new surface size: appends "size" to @out and marks all dirty. */
+void rdp_display_resize(struct rdp_display *d, int w, int h, struct pt_buf *out);
+void rdp_display_mark(struct rdp_display *d, int x, int y, int w, int h);
+bool rdp_display_pending(const struct rdp_display *d);
+/* rdp_display_classify() - what a tile should become; exposed for unit tests. @pal
+ * receives up to 256 colours (0xRRGGBB) and *@npal their count for RDP_TILE_PNG. */
+enum rdp_tile_kind rdp_display_classify(const uint8_t *px, int stride, int w, int h, uint32_t *pal,
+                                        int *npal);
+/* rdp_display_flush() - encode every dirty tile of @fb (BGRX32, @stride) that differs
+ * from what was sent into @out, and remember it as sent. Returns changed pixels. */
+uint64_t rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride,
+                           struct pt_buf *out);
+
+/* --- the session --------------------------------------------------------------------- */
+
+struct gw_tunnel;
+
+struct rdp_session {
+    pthread_mutex_t lock;
+    struct gw_tunnel *tunnel; /* (locked) NULL once the tunnel closed */
+    atomic_int refs;          /* loop + thread */
+    atomic_bool stop;
+    atomic_llong echo_ts; /* last sync timestamp echoed by the browser (loop writes) */
+
+    /* (locked) input queue */
+    struct rdp_in_event in[RDP_INPUT_MAX];
+    size_t in_head, in_len;
+    void *in_event; /* winpr HANDLE, set when input is queued or on stop */
+
+    pthread_t thread;
+    bool thread_started;
+
+    /* connection parameters (copied at open; the password is wiped after connect) */
+    char host[256];
+    int port;
+    char *user, *password, *domain;
+    struct gw_rdp_conf conf;
+    char log_id[64];
+
+    void *instance;             /* (locked) freerdp *, NULL when not connected */
+    bool finished;              /* (locked) the thread ended the session */
+    struct rdp_failure failure; /* (locked) why, when finished */
+
+    /* session thread only */
+    struct rdp_display disp;
+    struct pt_buf out; /* instructions outside frames (size, cursor) */
+    int64_t last_sync_sent, last_flush_ms;
+    struct {
+        int64_t ts;
+        size_t bytes;
+    } flight[32];
+    size_t nflight;
+    uint64_t held_frames;
+    int last_mouse_mask;
+};
+
+/* rdp_session_new() - a session for @t; does not start it. Returns new (1 ref). */
+struct rdp_session *rdp_session_new(struct gw_tunnel *t, const char *host, int port,
+                                    const char *secret, const struct gw_rdp_conf *conf,
+                                    struct pt_err *err);
+/* rdp_session_start() - spawn the session thread (takes a ref). Returns 0 or -1. */
+int rdp_session_start(struct rdp_session *s, struct pt_err *err);
+/* rdp_session_input() - queue one input event (loop thread). Returns 0, or -1 with @err
+ * when the queue is full of events that cannot be coalesced. Takes ownership of clip. */
+int rdp_session_input(struct rdp_session *s, const struct rdp_in_event *ev, struct pt_err *err);
+/* rdp_session_detach() - the tunnel is closing: stop posting, stop the thread, join it
+ * (bounded wait; a hung thread is left to free itself) and drop the loop's ref. */
+void rdp_session_detach(struct rdp_session *s);
+/* rdp_session_finished() - true once the session thread ended the session; @f (may be
+ * NULL) receives why. Loop thread. */
+bool rdp_session_finished(struct rdp_session *s, struct rdp_failure *f);
+/* rdp_session_post() - session thread: hand @b's bytes to the tunnel. Returns 0, or -1
+ * if the tunnel is gone (the thread should stop). */
+int rdp_session_post(struct rdp_session *s, const struct pt_buf *b);
+
+#endif

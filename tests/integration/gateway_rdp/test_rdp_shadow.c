@@ -1,0 +1,298 @@
+/*
+ * test_rdp_shadow.c - the RDP backend against a real RDP server: Xvfb + freerdp-shadow-cli
+ * on loopback, driven through the test harness tunnel (harness.h) playing the browser.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "harness.h"
+#include "rdp.h"
+#include "rdp_lab.h"
+
+static const struct gw_backend_ops *ops;
+
+static struct gw_tunnel *
+open_tunnel(int port)
+{
+    struct auth_ticket_claims c;
+    struct gw_tunnel *t = h_tunnel_new();
+    struct pt_err err;
+
+    memset(&c, 0, sizeof(c));
+    snprintf(c.host, sizeof(c.host), "127.0.0.1");
+    c.port = port;
+    c.proto = AUTH_PROTO_RDP;
+    ops = gw_rdp_backend();
+    ck_assert_msg(ops->open(t, &c, NULL, &err) == 0, "open: %s", err.msg);
+    return t;
+}
+
+static void
+close_tunnel(struct gw_tunnel *t)
+{
+    ops->close(t);
+    h_tunnel_free(t);
+}
+
+static void
+start_shadow(struct lab_shadow *s, int w, int h)
+{
+    struct pt_err err;
+
+    ck_assert_msg(lab_shadow_start(s, w, h, &err) == 0, "%s", err.msg);
+}
+
+/* Read up to the first "sync", counting drawing instructions; echo the sync. */
+static int
+first_frame(struct gw_tunnel *t, int *draws)
+{
+    struct h_insn in;
+
+    *draws = 0;
+    for (;;) {
+        if (h_next(t, &in, 15000) < 0)
+            return -1;
+        if (!strcmp(in.op, "img") || !strcmp(in.op, "cfill"))
+            (*draws)++;
+        if (!strcmp(in.op, "error"))
+            ck_abort_msg("error from the backend: %s", in.argv[0]);
+        if (!strcmp(in.op, "sync")) {
+            char echo[64];
+            snprintf(echo, sizeof(echo), "4.sync,%zu.%s;", strlen(in.argv[0]), in.argv[0]);
+            h_send(t, ops, echo, NULL, 0);
+            h_insn_fini(&in);
+            return 0;
+        }
+        h_insn_fini(&in);
+    }
+}
+
+START_TEST(test_browser_receives_tunnel_uuid_size_and_first_image)
+{
+    struct lab_shadow lab;
+    struct gw_tunnel *t;
+    struct h_insn in;
+    int draws;
+
+    start_shadow(&lab, 640, 480);
+    t = open_tunnel(lab.port);
+    ck_assert_int_eq(h_next(t, &in, 5000), 0);
+    ck_assert_str_eq(in.op, ""); /* WebSocketTunnel's UUID instruction comes first */
+    ck_assert_int_eq(in.argc, 1);
+    ck_assert_uint_eq(strlen(in.argv[0]), 36);
+    h_insn_fini(&in);
+    ck_assert_int_eq(h_wait_op(t, ops, "size", &in, 15000), 0);
+    ck_assert_str_eq(in.argv[0], "0");
+    ck_assert_str_eq(in.argv[1], "640");
+    ck_assert_str_eq(in.argv[2], "480");
+    h_insn_fini(&in);
+    ck_assert_int_eq(first_frame(t, &draws), 0);
+    ck_assert_int_gt(draws, 0);
+    /* the tunnel ping is answered, as guacamole's own servlet does */
+    ck_assert_int_eq(h_send(t, ops, "0.,4.ping,13.1700000000000;", NULL, 0), 0);
+    ck_assert_int_eq(h_wait_op(t, ops, "", &in, 5000), 0);
+    ck_assert_str_eq(in.argv[0], "ping");
+    ck_assert_str_eq(in.argv[1], "1700000000000");
+    h_insn_fini(&in);
+    close_tunnel(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
+/* Wait for a fill of the given colour (rect + cfill from a solid screen). */
+static int
+wait_fill(struct gw_tunnel *t, const char *r, const char *g, const char *b, int timeout_ms)
+{
+    struct h_insn in;
+
+    while (h_wait_op(t, ops, "cfill", &in, timeout_ms) == 0) {
+        bool hit = in.argc >= 6 && !strcmp(in.argv[2], r) && !strcmp(in.argv[3], g) &&
+                   !strcmp(in.argv[4], b);
+        h_insn_fini(&in);
+        if (hit)
+            return 0;
+    }
+    return -1;
+}
+
+START_TEST(test_screen_changes_reach_the_browser)
+{
+    struct lab_shadow lab;
+    struct gw_tunnel *t;
+    int draws;
+    char *red[] = {"xsetroot", "-solid", "red", NULL};
+    char *blue[] = {"xsetroot", "-solid", "#0000ff", NULL};
+
+    start_shadow(&lab, 640, 480);
+    t = open_tunnel(lab.port);
+    ck_assert_int_eq(first_frame(t, &draws), 0);
+    ck_assert_int_eq(lab_x(&lab, NULL, red), 0);
+    ck_assert_msg(wait_fill(t, "255", "0", "0", 10000) == 0, "no red fill after xsetroot");
+    ck_assert_int_eq(lab_x(&lab, NULL, blue), 0);
+    ck_assert_msg(wait_fill(t, "0", "0", "255", 10000) == 0, "no blue fill after xsetroot");
+    close_tunnel(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
+static bool
+wait_file_has(const char *path, const char *needle, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+        FILE *f = fopen(path, "r");
+        char line[512];
+        bool hit = false;
+
+        if (f) {
+            while (!hit && fgets(line, sizeof(line), f))
+                hit = strstr(line, needle) != NULL;
+            fclose(f);
+        }
+        if (hit)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+START_TEST(test_mouse_and_keys_reach_the_desktop)
+{
+    struct lab_shadow lab;
+    struct gw_tunnel *t;
+    struct tf_proc xev;
+    struct pt_err err;
+    char dispenv[32];
+    int draws;
+    char *argv[] = {"xev",    "-geometry", "300x200+0+0", "-event",    "keyboard",
+                    "-event", "button",    "-event",      "structure", NULL};
+    char *envp[] = {dispenv, "PATH=/usr/bin:/bin", NULL};
+
+    start_shadow(&lab, 640, 480);
+    snprintf(dispenv, sizeof(dispenv), "DISPLAY=%s", lab.display_str);
+    ck_assert_msg(tf_proc_spawn(&xev, "xev", argv, envp, &err) == 0, "%s", err.msg);
+    ck_assert_msg(wait_file_has(xev.log_path, "MapNotify", 5000), "xev window not mapped");
+    t = open_tunnel(lab.port);
+    ck_assert_int_eq(first_frame(t, &draws), 0);
+    /* point into xev's window (no window manager: focus follows the pointer), click, type */
+    ck_assert_int_eq(h_send(t, ops, "5.mouse,2.50,2.60,1.0;", NULL, 0), 0);
+    ck_assert_int_eq(h_send(t, ops, "5.mouse,2.50,2.60,1.1;", NULL, 0), 0);
+    ck_assert_int_eq(h_send(t, ops, "5.mouse,2.50,2.60,1.0;", NULL, 0), 0);
+    ck_assert_int_eq(h_send(t, ops, "3.key,3.113,1.1;", NULL, 0), 0); /* 'q' */
+    ck_assert_int_eq(h_send(t, ops, "3.key,3.113,1.0;", NULL, 0), 0);
+    ck_assert_int_eq(h_send(t, ops, "3.key,5.65293,1.1;", NULL, 0), 0); /* Return */
+    ck_assert_int_eq(h_send(t, ops, "3.key,5.65293,1.0;", NULL, 0), 0);
+    ck_assert_msg(wait_file_has(xev.log_path, "ButtonPress", 5000), "click not seen by xev");
+    ck_assert_msg(wait_file_has(xev.log_path, "keysym 0x71, q", 5000), "'q' not seen by xev");
+    ck_assert_msg(wait_file_has(xev.log_path, "Return", 5000), "Return not seen by xev");
+    close_tunnel(t);
+    tf_proc_stop(&xev, 500);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
+/* Hostile or malformed browser messages and the reason the tunnel closes with. */
+static const struct {
+    const char *msg;
+    const char *reason;
+} hostile[] = {
+    {"5.mouse,1.x,1.1,1.0;", "not an integer"},
+    {"3.foo;", "unknown opcode"},
+    {"4.size,20.99999999999999999999,3.100;", "not an integer"},
+    {"3.key,5.65307,1.2;", "not an integer"},
+    {"3.ack,1.1,1.\xff,1.0;", "invalid UTF-8"},
+    {"5.mouse,2.10,2.10,1.0", "ends inside an instruction"},
+    {"9999999.x;", "too many digits"},
+    {"5.mouse,1.1,1.1;", "arguments"},
+    {"0.,3.foo;", "unknown tunnel instruction"},
+};
+
+START_TEST(test_hostile_instructions_close_the_tunnel_with_a_reason)
+{
+    struct lab_shadow lab;
+    struct h_insn in;
+    int draws;
+
+    start_shadow(&lab, 320, 240);
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        struct gw_tunnel *t = open_tunnel(lab.port);
+        char reason[256];
+
+        ck_assert_int_eq(first_frame(t, &draws), 0);
+        ck_assert_int_eq(h_send(t, ops, hostile[i].msg, reason, sizeof(reason)), -1);
+        ck_assert_msg(strstr(reason, hostile[i].reason), "case %zu: reason '%s', want '%s'", i,
+                      reason, hostile[i].reason);
+        /* the browser is told why before the tunnel closes */
+        ck_assert_int_eq(h_wait_op(t, ops, "error", &in, 5000), 0);
+        ck_assert(strstr(in.argv[0], hostile[i].reason) != NULL);
+        h_insn_fini(&in);
+        close_tunnel(t);
+    }
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
+START_TEST(test_unreachable_desktop_is_reported_in_words)
+{
+    struct gw_tunnel *t = open_tunnel(tf_free_port());
+    struct h_insn in;
+    char reason[256];
+
+    ck_assert_int_eq(h_wait_op(t, ops, "error", &in, 15000), 0);
+    ck_assert_msg(strstr(in.argv[0], "cannot be reached") != NULL, "%s", in.argv[0]);
+    ck_assert_str_eq(in.argv[1], "519"); /* 0x0207 UPSTREAM_NOT_FOUND */
+    h_insn_fini(&in);
+    /* the next browser message closes the tunnel with the same sentence */
+    ck_assert_int_eq(h_send(t, ops, "3.nop;", reason, sizeof(reason)), -1);
+    ck_assert(strstr(reason, "cannot be reached") != NULL);
+    close_tunnel(t);
+}
+END_TEST
+
+START_TEST(test_a_dying_desktop_ends_only_its_own_session)
+{
+    struct lab_shadow a, b;
+    struct gw_tunnel *ta, *tb;
+    struct h_insn in;
+    int draws;
+    char *green[] = {"xsetroot", "-solid", "#00ff00", NULL};
+
+    start_shadow(&a, 320, 240);
+    start_shadow(&b, 320, 240);
+    ta = open_tunnel(a.port);
+    tb = open_tunnel(b.port);
+    ck_assert_int_eq(first_frame(ta, &draws), 0);
+    ck_assert_int_eq(first_frame(tb, &draws), 0);
+    kill(a.shadow.pid, SIGKILL); /* the RDP server of session A dies mid-session */
+    ck_assert_int_eq(h_wait_op(ta, ops, "error", &in, 10000), 0);
+    h_insn_fini(&in);
+    ck_assert_int_eq(lab_x(&b, NULL, green), 0);
+    ck_assert_msg(wait_fill(tb, "0", "255", "0", 10000) == 0, "session B stopped updating");
+    close_tunnel(ta);
+    close_tunnel(tb);
+    lab_shadow_stop(&a);
+    lab_shadow_stop(&b);
+}
+END_TEST
+
+Suite *gateway_rdp_shadow_suite(void);
+Suite *
+gateway_rdp_shadow_suite(void)
+{
+    Suite *s = suite_create("gateway_rdp_shadow");
+    TCase *tc = tcase_create("shadow");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_browser_receives_tunnel_uuid_size_and_first_image);
+    tcase_add_test(tc, test_screen_changes_reach_the_browser);
+    tcase_add_test(tc, test_mouse_and_keys_reach_the_desktop);
+    tcase_add_test(tc, test_hostile_instructions_close_the_tunnel_with_a_reason);
+    tcase_add_test(tc, test_unreachable_desktop_is_reported_in_words);
+    tcase_add_test(tc, test_a_dying_desktop_ends_only_its_own_session);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,155 @@
+/*
+ * test_rdp_units.c - the RDP backend's pure parts: error sentences, the keysym map, the
+ * tile classifier and the display encoder's output for known surfaces.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <freerdp/error.h>
+#include <freerdp/scancode.h>
+
+#include "guac_proto.h"
+#include "rdp_priv.h"
+
+START_TEST(test_failures_are_told_in_words_with_a_status)
+{
+    struct rdp_failure f;
+
+    rdp_error_describe(FREERDP_ERROR_CONNECT_LOGON_FAILURE, 0, "desk", 3389, &f);
+    ck_assert_int_eq(f.guac_status, GUAC_STATUS_CLIENT_UNAUTHORIZED);
+    ck_assert(strstr(f.reason, "refused the user name or password"));
+    rdp_error_describe(FREERDP_ERROR_CONNECT_TRANSPORT_FAILED, 0, "desk", 3389, &f);
+    ck_assert_int_eq(f.guac_status, GUAC_STATUS_UPSTREAM_NOT_FOUND);
+    ck_assert(strstr(f.reason, "desk:3389 cannot be reached"));
+    rdp_error_describe(FREERDP_ERROR_TLS_CONNECT_FAILED, 0, "desk", 3389, &f);
+    ck_assert(strstr(f.reason, "certificate"));
+    rdp_error_describe(FREERDP_ERROR_SERVER_DENIED_CONNECTION, 0, "desk", 3389, &f);
+    ck_assert_int_eq(f.guac_status, GUAC_STATUS_UPSTREAM_UNAVAILABLE);
+    ck_assert(strstr(f.reason, "full"));
+    /* the server's own reason wins over the transport error it causes */
+    rdp_error_describe(FREERDP_ERROR_CONNECT_TRANSPORT_FAILED, ERRINFO_RPC_INITIATED_DISCONNECT,
+                       "desk", 3389, &f);
+    ck_assert_int_eq(f.guac_status, GUAC_STATUS_SESSION_CLOSED);
+    ck_assert(strstr(f.reason, "administrator ended the session"));
+    rdp_error_describe(0, ERRINFO_DISCONNECTED_BY_OTHER_CONNECTION, "desk", 3389, &f);
+    ck_assert_int_eq(f.guac_status, GUAC_STATUS_SESSION_CONFLICT);
+}
+END_TEST
+
+START_TEST(test_keysyms_map_to_us_scancodes_or_unicode)
+{
+    ck_assert_uint_eq(rdp_keysym_to_scancode('a'), RDP_SCANCODE_KEY_A);
+    ck_assert_uint_eq(rdp_keysym_to_scancode('A'), RDP_SCANCODE_KEY_A);
+    ck_assert_uint_eq(rdp_keysym_to_scancode('!'), RDP_SCANCODE_KEY_1);
+    ck_assert_uint_eq(rdp_keysym_to_scancode(0xff0d), RDP_SCANCODE_RETURN);
+    ck_assert_uint_eq(rdp_keysym_to_scancode(0xffff), RDP_SCANCODE_DELETE); /* Ctrl+Alt+Del */
+    ck_assert_uint_eq(rdp_keysym_to_scancode(0xffe3), RDP_SCANCODE_LCONTROL);
+    ck_assert_uint_eq(rdp_keysym_to_scancode(0xffe9), RDP_SCANCODE_LMENU);
+    ck_assert_uint_eq(rdp_keysym_to_scancode(0xff52), RDP_SCANCODE_UP);
+    /* no US key types these: Unicode fallback */
+    ck_assert_uint_eq(rdp_keysym_to_scancode(0xe9), 0);
+    ck_assert_uint_eq(rdp_keysym_to_unicode(0xe9), 0xe9);          /* eacute */
+    ck_assert_uint_eq(rdp_keysym_to_unicode(0x0100263a), 0x263a);  /* U+263A */
+    ck_assert_uint_eq(rdp_keysym_to_unicode(0x0101f600), 0x1f600); /* emoji */
+    ck_assert_uint_eq(rdp_keysym_to_unicode(0xffbe), 0);           /* F1 */
+}
+END_TEST
+
+static uint8_t *
+surface(int w, int h, uint32_t bgrx)
+{
+    uint32_t *p = malloc((size_t)w * (size_t)h * 4);
+
+    for (int i = 0; i < w * h; i++)
+        p[i] = bgrx;
+    return (uint8_t *)p;
+}
+
+START_TEST(test_classifier_tells_fills_text_and_photos_apart)
+{
+    uint8_t *px = surface(64, 64, 0x00336699);
+    uint32_t pal[256];
+    int n = 0;
+    unsigned seed = 7;
+
+    ck_assert_int_eq(rdp_display_classify(px, 256, 64, 64, pal, &n), RDP_TILE_SOLID);
+    for (int i = 0; i < 64 * 64; i += 7) /* "text": two colours */
+        ((uint32_t *)px)[i] = 0x00FFFFFF;
+    ck_assert_int_eq(rdp_display_classify(px, 256, 64, 64, pal, &n), RDP_TILE_PNG);
+    ck_assert_int_eq(n, 2);
+    for (int i = 0; i < 64 * 64; i++) /* "photo": noise */
+        ((uint32_t *)px)[i] = (uint32_t)rand_r(&seed) & 0xFFFFFF;
+    ck_assert_int_eq(rdp_display_classify(px, 256, 64, 64, pal, &n), RDP_TILE_JPEG);
+    free(px);
+}
+END_TEST
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+START_TEST(test_display_sends_only_what_changed)
+{
+    struct rdp_display d;
+    struct pt_buf out = PT_BUF_INIT;
+    uint8_t *fb = surface(200, 100, 0x00FF0000); /* BGRX32 in memory = 0x00RRGGBB: red */
+
+    rdp_display_init(&d, 80);
+    rdp_display_resize(&d, 200, 100, &out);
+    ck_assert_str_eq(out.data, "4.size,1.0,3.200,3.100;");
+    pt_buf_reset(&out);
+    ck_assert_uint_eq(rdp_display_flush(&d, fb, 800, &out), 200 * 100);
+    /* one row of tiles is one run: 2 tile rows -> 2 rect+cfill pairs, all red */
+    ck_assert_int_eq(count(out.data, "4.rect,"), 2);
+    ck_assert_int_eq(count(out.data, "5.cfill,2.12,1.0,3.255,1.0,1.0,3.255;"), 2);
+    pt_buf_reset(&out);
+    /* marked dirty but unchanged: nothing to send */
+    rdp_display_mark(&d, 0, 0, 200, 100);
+    ck_assert(rdp_display_pending(&d));
+    ck_assert_uint_eq(rdp_display_flush(&d, fb, 800, &out), 0);
+    ck_assert_uint_eq(out.len, 0);
+    /* a few pixels of "text" in one tile: one PNG of that tile only */
+    for (int x = 70; x < 90; x++)
+        ((uint32_t *)fb)[10 * 200 + x] = 0x00FFFFFF;
+    rdp_display_mark(&d, 70, 10, 20, 1);
+    ck_assert_uint_eq(rdp_display_flush(&d, fb, 800, &out), 64 * 64);
+    ck_assert_int_eq(count(out.data, "9.image/png,2.64,1.0;"), 1);
+    ck_assert_int_eq(count(out.data, "3.end,"), 1);
+    pt_buf_reset(&out);
+    /* noise everywhere: JPEG */
+    {
+        unsigned seed = 3;
+        for (int i = 0; i < 200 * 100; i++)
+            ((uint32_t *)fb)[i] = (uint32_t)rand_r(&seed) & 0xFFFFFF;
+    }
+    rdp_display_mark(&d, 0, 0, 200, 100);
+    rdp_display_flush(&d, fb, 800, &out);
+    ck_assert_int_eq(count(out.data, "10.image/jpeg"), 2);
+    ck_assert_int_eq(count(out.data, "image/png"), 0);
+    pt_buf_fini(&out);
+    rdp_display_fini(&d);
+    free(fb);
+}
+END_TEST
+
+Suite *gateway_rdp_units_suite(void);
+Suite *
+gateway_rdp_units_suite(void)
+{
+    Suite *s = suite_create("gateway_rdp_units");
+    TCase *tc = tcase_create("rdp_units");
+
+    tcase_add_test(tc, test_failures_are_told_in_words_with_a_status);
+    tcase_add_test(tc, test_keysyms_map_to_us_scancodes_or_unicode);
+    tcase_add_test(tc, test_classifier_tells_fills_text_and_photos_apart);
+    tcase_add_test(tc, test_display_sends_only_what_changed);
+    suite_add_tcase(s, tc);
+    return s;
+}
