@@ -6,12 +6,13 @@
  * (libjpeg-turbo's JCS_EXT_BGRX, no conversion pass). Both write into a struct pt_buf.
  * Both libraries report errors by longjmp()/error_exit, contained in this file.
  */
-#include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* jpeglib.h uses FILE and size_t without including their headers */
+#include <jpeglib.h>
 
 #include "common/mem.h"
 #include "rdp_priv.h"
