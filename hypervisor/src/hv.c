@@ -70,6 +70,7 @@ hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err)
         hv_virt_err(err, "cannot connect to host %s at %s", h->name, h->uri);
         pthread_mutex_lock(&h->lock);
         pt_strlcpy(h->last_error, err ? err->msg : "cannot connect", sizeof(h->last_error));
+        h->connecting = false;
         pthread_mutex_unlock(&h->lock);
         return -1;
     }
@@ -90,6 +91,7 @@ hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err)
     h->conn = c;
     h->lifecycle_id = id;
     h->up = true;
+    h->connecting = false;
     h->last_error[0] = '\0';
     if (type[0])
         pt_strlcpy(h->domain_type, type, sizeof(h->domain_type));
@@ -151,7 +153,9 @@ maint_main(void *arg)
             pthread_mutex_lock(&h->lock);
             dead = pt_steal(&h->dead);
             did = h->dead_id;
-            down = !h->up;
+            down = !h->up && !h->connecting;
+            if (down)
+                h->connecting = true;
             pthread_mutex_unlock(&h->lock);
             conn_release(dead, did);
             if (down && hv_host_connect(h, true, NULL) < 0)
@@ -291,6 +295,7 @@ hv_host_add(struct hv *hv, const struct hv_host_conf *conf, struct pt_err *err)
     h->max_desktops = conf->max_desktops;
     h->mem_reserve_mib = conf->mem_reserve_mib;
     h->lifecycle_id = h->dead_id = -1;
+    h->connecting = true; /* ours until the first attempt ends: the retry thread waits */
     pthread_mutex_init(&h->lock, NULL);
     pthread_mutex_lock(&hv->lock);
     hv->hosts = pt_xreallocarray(hv->hosts, hv->nhosts + 1, sizeof(*hv->hosts));

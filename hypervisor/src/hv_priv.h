@@ -46,6 +46,7 @@ struct hv_host {
     virConnectPtr conn; /* NULL while down */
     virConnectPtr dead; /* closed by the maintenance thread, never in a callback */
     bool up;
+    bool connecting; /* a connect is in flight (hv_host_add or the maintenance thread) */
     bool draining;
     int lifecycle_id; /* virConnectDomainEventRegisterAny id, -1 if none */
     int dead_id;      /* the same, for @dead */

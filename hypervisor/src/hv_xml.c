@@ -319,6 +319,19 @@ is_qemu_type(const char *t)
     return strcmp(t, "kvm") == 0 || strcmp(t, "qemu") == 0;
 }
 
+/* VNC authentication keys DES with 8 bytes: libvirt refuses longer VNC passwords. */
+static void
+append_init_passwd(struct pt_buf *b, const char *type, const char *pw)
+{
+    char vnc[9];
+
+    pt_strlcpy(vnc, pw, sizeof(vnc));
+    pt_buf_appends(b, " passwd='");
+    hv_xml_escape(b, strcmp(type, "vnc") == 0 ? vnc : pw);
+    pt_buf_appends(b, "'");
+    pt_wipe(vnc, sizeof(vnc));
+}
+
 static void
 append_graphics(struct pt_buf *b, const char *type, const struct hv_xml_params *p, int port)
 {
@@ -327,9 +340,7 @@ append_graphics(struct pt_buf *b, const char *type, const struct hv_xml_params *
         pt_buf_appendf(b, " port='%d' autoport='no' listen='127.0.0.1'", port);
     else
         pt_buf_appends(b, " autoport='yes'");
-    pt_buf_appends(b, " passwd='");
-    hv_xml_escape(b, p->init_passwd);
-    pt_buf_appends(b, "'");
+    append_init_passwd(b, type, p->init_passwd);
     if (port > 0)
         pt_buf_appends(b, "><listen type='address' address='127.0.0.1'/></graphics>\n");
     else
@@ -459,9 +470,10 @@ xml_from_template(const struct hv_xml_params *p, const char *meta, struct pt_err
         pt_buf_append(&b, t, (size_t)(g - t));
         pt_buf_appends(&b, "<graphics");
         if (ge && !tag_attr(g, ge, "passwd", &len)) {
-            pt_buf_appends(&b, " passwd='");
-            hv_xml_escape(&b, p->init_passwd);
-            pt_buf_appends(&b, "'");
+            const char *tv = tag_attr(g, ge, "type", &len);
+
+            append_init_passwd(&b, tv && len == 3 && memcmp(tv, "vnc", 3) == 0 ? "vnc" : "",
+                               p->init_passwd);
         }
         t = g + strlen("<graphics");
     }
