@@ -56,14 +56,20 @@ rm_rf(const char *path)
     nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void
-tmpdir_cleanup(void)
+static bool
+keep_tmp(void)
 {
     const char *keep = getenv("PORTICO_KEEP_TMP");
 
+    return keep && *keep && strcmp(keep, "0") != 0;
+}
+
+static void
+tmpdir_cleanup(void)
+{
     if (getpid() != tmpdir_owner || !tmpdir[0])
         return;
-    if (keep && strcmp(keep, "0") != 0) {
+    if (keep_tmp()) {
         fprintf(stderr, "tsupport: kept %s (PORTICO_KEEP_TMP)\n", tmpdir);
         return;
     }
@@ -142,7 +148,8 @@ tf_tmpdir(void)
     if (!base || !*base)
         base = "/tmp";
     mkdir(base, 0755);
-    reap_stale(base);
+    if (!keep_tmp())
+        reap_stale(base);
     snprintf(tmpdir, sizeof(tmpdir), "%s/tf-%.20s-%ld-XXXXXX", base, program_invocation_short_name,
              (long)getpid());
     if (!mkdtemp(tmpdir)) {
