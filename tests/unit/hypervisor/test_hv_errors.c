@@ -227,6 +227,18 @@ START_TEST(test_snapshot_revert_mode_restores_the_golden_snapshot)
 }
 END_TEST
 
+START_TEST(test_password_on_a_driver_without_device_update_says_so)
+{
+    struct pt_err err = {0};
+
+    /* the test driver has no virDomainUpdateDeviceFlags: the layer passes libvirt's word on */
+    ck_assert_int_eq(hv_desktop_set_password(hv, "a", "errnode-0001", "pw", 0, &err), -1);
+    ck_assert_int_eq(err.code, PT_E_INVALID);
+    ck_assert_msg(strstr(err.msg, "cannot set the spice password of errnode-0001"), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "not supported"), "%s", err.msg);
+}
+END_TEST
+
 Suite *hv_errors_suite(void);
 Suite *
 hv_errors_suite(void)
@@ -245,6 +257,7 @@ hv_errors_suite(void)
     tcase_add_test(tc, test_bad_requests_are_refused_before_libvirt);
     tcase_add_test(tc, test_duplicate_host_and_duplicate_desktop_conflict);
     tcase_add_test(tc, test_snapshot_revert_mode_restores_the_golden_snapshot);
+    tcase_add_test(tc, test_password_on_a_driver_without_device_update_says_so);
     suite_add_tcase(s, tc);
     return s;
 }
