@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -107,6 +108,77 @@ tf_rdp_display(const struct tf_rdp *r)
     return r->display[0] ? r->display : NULL;
 }
 
+/* Copy @src to @dst (small files). */
+static int
+file_copy(const char *src, const char *dst, int mode, struct pt_err *err)
+{
+    char buf[8192];
+    FILE *in = fopen(src, "re"), *out;
+    size_t n;
+
+    if (!in)
+        return pt_err_set(err, PT_E_IO, "cannot read %s: %s", src, strerror(errno));
+    out = fopen(dst, "we");
+    if (!out) {
+        fclose(in);
+        return pt_err_set(err, PT_E_IO, "cannot create %s: %s", dst, strerror(errno));
+    }
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        fwrite(buf, 1, n, out);
+    fclose(in);
+    if (fclose(out) != 0)
+        return pt_err_set(err, PT_E_IO, "cannot write %s: %s", dst, strerror(errno));
+    chmod(dst, (mode_t)mode);
+    return 0;
+}
+
+/*
+ * freerdp-shadow makes an RSA 2048 certificate in $HOME/.config/freerdp/shadow on first
+ * start, 0.6 s of the fixture's start. Make one per machine in $PORTICO_STATE (renamed
+ * into place, so parallel tests never see half of it) and copy it into @home.
+ */
+static int
+shadow_cert_seed(const char *home, struct pt_err *err)
+{
+    char cache[600], tmp[700], hex[9], crt[800], key[800], dst[800];
+    PT_AUTOFREE char *cmd = NULL;
+
+    snprintf(cache, sizeof(cache), "%s/shadow-cert", tf_state_dir());
+    snprintf(crt, sizeof(crt), "%s/shadow.crt", cache);
+    snprintf(key, sizeof(key), "%s/shadow.key", cache);
+    if (access(crt, R_OK) != 0 || access(key, R_OK) != 0) {
+        tf_random_hex(hex, sizeof(hex));
+        snprintf(tmp, sizeof(tmp), "%s.%s", cache, hex);
+        if (tf_mkdir_p(tmp, err) < 0)
+            return -1;
+        cmd = pt_xasprintf("cd '%s' && openssl req -x509 -nodes -newkey rsa:2048 -days 3650 "
+                           "-subj /CN=127.0.0.1 -keyout shadow.key -out shadow.crt",
+                           tmp);
+        {
+            char *sh[] = {(char *)"sh", (char *)"-c", cmd, NULL};
+
+            if (tf_run("openssl", sh, NULL, 30000, err) < 0)
+                return -1;
+        }
+        /* the first one to rename wins; a loser's copy is just removed */
+        if (rename(tmp, cache) < 0) {
+            snprintf(dst, sizeof(dst), "%s/shadow.crt", tmp);
+            unlink(dst);
+            snprintf(dst, sizeof(dst), "%s/shadow.key", tmp);
+            unlink(dst);
+            rmdir(tmp);
+        }
+    }
+    snprintf(dst, sizeof(dst), "%s/.config/freerdp/shadow", home);
+    if (tf_mkdir_p(dst, err) < 0)
+        return -1;
+    snprintf(dst, sizeof(dst), "%s/.config/freerdp/shadow/shadow.crt", home);
+    if (file_copy(crt, dst, 0644, err) < 0)
+        return -1;
+    snprintf(dst, sizeof(dst), "%s/.config/freerdp/shadow/shadow.key", home);
+    return file_copy(key, dst, 0600, err);
+}
+
 /* Wait for @p to listen on @port; on failure tell whether the port was taken meanwhile
  * (PT_E_CONFLICT: retry on another port). */
 static int
@@ -149,7 +221,8 @@ tf_rdp_shadow_start(int width, int height, struct pt_err *err)
     snprintf(screen, sizeof(screen), "%dx%dx24", width, height);
     if (xserver_start(&r->xserver, "xvfb", xargv, r->display, sizeof(r->display), 10000, err) < 0)
         goto out;
-    /* shadow makes its self-signed certificate under $HOME/.config/freerdp on first use */
+    if (shadow_cert_seed(r->dir, err) < 0)
+        goto out;
     snprintf(home, sizeof(home), "HOME=%s", r->dir);
     snprintf(disp_env, sizeof(disp_env), "DISPLAY=%s", r->display);
     senv[0] = home;
