@@ -155,8 +155,8 @@ cleanup(struct run *r)
 static int64_t
 revert_median(struct hv *hv, const char *golden, enum hv_revert_mode mode, int reps)
 {
-    struct run r = {.hv = hv, .golden = golden, .prefix = mode == HV_REVERT_SNAPSHOT ? "rs" : "ro",
-                    .n = 1};
+    struct run r = {
+        .hv = hv, .golden = golden, .prefix = mode == HV_REVERT_SNAPSHOT ? "rs" : "ro", .n = 1};
     int64_t t[16];
     struct pt_err err = {0};
     struct hv_display d;
@@ -247,16 +247,13 @@ main(int argc, char **argv)
     printf("%-34s %12d %12d\n", "workers (per-host bound)", 1, bound);
     printf("%-34s %12lld %12lld\n", "time to N running + RFB (ms)", (long long)t_seq,
            (long long)t_par);
-    printf("%-34s %12lld %12lld\n", "per-desktop median (ms)", (long long)m_seq,
-           (long long)m_par);
+    printf("%-34s %12lld %12lld\n", "per-desktop median (ms)", (long long)m_seq, (long long)m_par);
     printf("N=%d  speed-up (time to N, one-at-a-time / parallel): %.2fx\n", n,
            (double)t_seq / (double)(t_par ? t_par : 1));
     printf("revert of a running desktop, median of %d: fresh overlay %lld ms, internal "
            "snapshot %lld ms (ratio overlay/snapshot %.2f)\n",
-           reps, (long long)rv_o, (long long)rv_s,
-           rv_s > 0 ? (double)rv_o / (double)rv_s : 0.0);
-    printf("park (managed save) %lld ms, resume %lld ms\n", (long long)t_park,
-           (long long)t_resume);
+           reps, (long long)rv_o, (long long)rv_s, rv_s > 0 ? (double)rv_o / (double)rv_s : 0.0);
+    printf("park (managed save) %lld ms, resume %lld ms\n", (long long)t_park, (long long)t_resume);
     hv_free(hv);
     return 0;
 }

@@ -586,7 +586,7 @@ hv_lv_set_password(virConnectPtr c, const char *name, const char *password, int6
 {
     virDomainPtr d = hv_lv_lookup(c, name, err);
     struct hv_graphics g[4];
-    char *xml = NULL;
+    char *xml = NULL, vnc_pw[9] = "";
     bool live;
     int ng, done = 0, rc = -1;
 
@@ -605,7 +605,10 @@ hv_lv_set_password(virConnectPtr c, const char *name, const char *password, int6
 
         if (strcmp(g[i].type, "vnc") != 0 && strcmp(g[i].type, "spice") != 0)
             continue;
-        dev = hv_xml_graphics_passwd(&g[i], password, valid_to);
+        /* VNC's DES key is 8 bytes; libvirt refuses longer, clients cut to 8 alike */
+        pt_strlcpy(vnc_pw, password, sizeof(vnc_pw));
+        dev = hv_xml_graphics_passwd(&g[i], strcmp(g[i].type, "vnc") == 0 ? vnc_pw : password,
+                                     valid_to);
         r = virDomainUpdateDeviceFlags(d, dev,
                                        live ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG);
         pt_free_secret(dev);
@@ -621,6 +624,7 @@ hv_lv_set_password(virConnectPtr c, const char *name, const char *password, int6
     }
     rc = 0;
 out:
+    pt_wipe(vnc_pw, sizeof(vnc_pw));
     free(xml);
     virDomainFree(d);
     return rc;

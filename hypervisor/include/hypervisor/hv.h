@@ -113,35 +113,55 @@ struct hv_event {
 
 typedef void hv_event_fn(void *opaque, const struct hv_event *ev);
 
-/* hv_new() - returns new; registers libvirt's event implementation (once per process). */
+/* hv_new() - returns new; registers libvirt's event implementation (once per process) and
+ * starts the process-wide libvirt event thread (shared by every struct hv) and this hv's
+ * reconnect thread. Call before any other libvirt use in the process. */
 struct hv *hv_new(struct pt_err *err);
 void hv_free(struct hv *hv); /* NULL-safe; closes every host */
 
 /* hv_host_add() - open @conf->uri; a host that cannot be reached is added as down and
- * retried in the background, so one dead host never stops a broker from starting. */
+ * retried in the background, so one dead host never stops a broker from starting.
+ * Returns 0 (also for a down host), or -1: PT_E_INVALID bad name/URI/limits,
+ * PT_E_CONFLICT name already added. Verbs on a down host fail with PT_E_UNAVAILABLE
+ * naming the reason; HOST_DOWN / HOST_UP events report changes (keepalive 5 s x 3). */
 int hv_host_add(struct hv *hv, const struct hv_host_conf *conf, struct pt_err *err);
-/* hv_host_list() - returns new array in *out (free()), one entry per host. */
+/* hv_host_list() - returns new array in *out (free()), one entry per host, in the order
+ * added; a down host has up=false and zero facts. A draining host with desktops == 0 is
+ * empty: drained. */
 int hv_host_list(struct hv *hv, struct hv_host_info **out, size_t *n, struct pt_err *err);
 int hv_host_set_draining(struct hv *hv, const char *host, bool draining, struct pt_err *err);
 
 /* Desktop lifecycle on one host. */
+/* hv_desktop_create() - qcow2 overlay of the golden image through libvirt's storage API
+ * (a transient dir pool is made for the golden's directory when no pool holds it),
+ * define with the Portico metadata and a random display password (nobody can connect
+ * until hv_desktop_set_password()); not started. Errors: PT_E_NOTFOUND golden image,
+ * PT_E_INVALID spec or domain XML (libvirt's reason kept), PT_E_CONFLICT name exists or
+ * host draining, PT_E_LIMIT host full (max_desktops) or memory reserve. Rolls back. */
 int hv_desktop_create(struct hv *hv, const char *host, const struct hv_desktop_spec *spec,
-                      struct pt_err *err); /* overlay clone + define, not started */
+                      struct pt_err *err);
+/* start, destroy: succeed when already in the wanted state (the reconcile loop retries) */
 int hv_desktop_start(struct hv *hv, const char *host, const char *name, struct pt_err *err);
 /* hv_desktop_shutdown() - ACPI shutdown, wait up to @timeout_ms, then destroy. */
 int hv_desktop_shutdown(struct hv *hv, const char *host, const char *name, int timeout_ms,
                         struct pt_err *err);
 int hv_desktop_destroy(struct hv *hv, const char *host, const char *name, struct pt_err *err);
 /* hv_desktop_delete() - destroy if running, undefine (with snapshots and managed save),
- * delete the overlay. Deleting a desktop that does not exist succeeds. */
+ * delete the overlay. Deleting a desktop that does not exist succeeds; a domain without
+ * Portico metadata is refused with PT_E_FORBIDDEN (never delete what is not ours). */
 int hv_desktop_delete(struct hv *hv, const char *host, const char *name, struct pt_err *err);
-/* hv_desktop_revert() - back to the golden state (fresh overlay or snapshot), left running
- * if it was running. */
+/* hv_desktop_revert() - back to the golden state, left running if it was running. A
+ * parked desktop loses its saved memory. Uses the desktop's internal "portico-golden"
+ * snapshot if it has one, else recreates the overlay (the default: see docs/hypervisor.md
+ * for the measurements, and why overlays keep desktops migratable). */
 int hv_desktop_revert(struct hv *hv, const char *host, const char *name, struct pt_err *err);
 int hv_desktop_park(struct hv *hv, const char *host, const char *name,
                     struct pt_err *err); /* managed save */
 int hv_desktop_resume(struct hv *hv, const char *host, const char *name,
                       struct pt_err *err); /* start from managed save */
+/* hv_desktop_migrate() - live migration (offline for a stopped desktop) with the overlay
+ * copied (the golden image must exist at the same path on @to_host). PT_E_CONFLICT if
+ * @to_host is draining; libvirt's reason if the driver cannot migrate (test driver). */
 int hv_desktop_migrate(struct hv *hv, const char *host, const char *name, const char *to_host,
                        struct pt_err *err);
 
@@ -150,15 +170,22 @@ int hv_desktop_list(struct hv *hv, const char *host, struct hv_desktop_info **ou
                     struct pt_err *err);
 int hv_desktop_get(struct hv *hv, const char *host, const char *name, struct hv_desktop_info *out,
                    struct pt_err *err);
+/* hv_desktop_display() - SPICE/VNC ports from the live XML, RDP port from the spec.
+ * PT_E_CONFLICT if the desktop is not running. A wildcard listen address is replaced by
+ * the host part of the host's URI (127.0.0.1 for local URIs). */
 int hv_desktop_display(struct hv *hv, const char *host, const char *name, struct hv_display *out,
                        struct pt_err *err);
 /* hv_desktop_set_password() - per-session SPICE/VNC password valid until @valid_to (epoch
- * seconds, 0 = no expiry). @password is not logged or kept. */
+ * seconds, 0 = no expiry), on every SPICE and VNC display of the desktop (live if
+ * running, else in its definition). 1-60 bytes; VNC gets the first 8 (its DES key is 8
+ * bytes: VNC clients cut a longer password the same way). Not logged or kept. */
 int hv_desktop_set_password(struct hv *hv, const char *host, const char *name, const char *password,
                             int64_t valid_to, struct pt_err *err);
 
 /* Events: a descriptor that becomes readable when events are queued, and a call that
- * delivers them on the caller's thread. */
+ * delivers them on the caller's thread (returns how many). Desktop events cover every
+ * domain of the host, Portico's or not (an undefined domain has no metadata left to
+ * tell): ignore names you do not know. The queue keeps at most 65,536 events. */
 int hv_event_fd(struct hv *hv);
 int hv_events_dispatch(struct hv *hv, hv_event_fn *fn, void *opaque);
 

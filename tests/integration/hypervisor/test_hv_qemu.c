@@ -172,10 +172,10 @@ START_TEST(test_desktop_lifecycle_on_real_qemu_leaves_nothing_behind)
     /* locked from the first start: the random password nobody knows */
     assert_display_locked(&d, NULL);
     /* a session password opens it; a wrong one still does not */
-    ck_assert_msg(hv_desktop_set_password(hv, "local", names[0], "s3ss10n",
+    ck_assert_msg(hv_desktop_set_password(hv, "local", names[0], "s3ss10n-long-pw",
                                           pt_time_wall_ms() / 1000 + 120, &err) == 0,
                   "%s", err.msg);
-    assert_display_locked(&d, "s3ss10n");
+    assert_display_locked(&d, "s3ss10n-long-pw");
     /* an expired password opens nothing */
     ck_assert_msg(hv_desktop_set_password(hv, "local", names[0], "0ld-one",
                                           pt_time_wall_ms() / 1000 - 10, &err) == 0,
