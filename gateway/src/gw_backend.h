@@ -38,6 +38,9 @@ struct gw_backend_ops {
     void (*client_writable)(struct gw_tunnel *t);
     /* close() - the tunnel is going away: release everything. Called exactly once. */
     void (*close)(struct gw_tunnel *t);
+    /* rx_stream - true: client_rx() may receive a message in fragments as they arrive
+     * (a byte relay needs no message boundaries and saves a copy); false: whole messages. */
+    bool rx_stream;
 };
 
 /* Per-tunnel backend state. */
@@ -53,6 +56,11 @@ size_t gw_tunnel_high_water(const struct gw_tunnel *t);
 /* gw_tunnel_post() - thread-safe: queue a message from a backend thread and wake the
  * loop. Returns 0, or -1 if the tunnel is closing (the backend thread should stop). */
 int gw_tunnel_post(struct gw_tunnel *t, const void *data, size_t len, bool binary);
+
+/* gw_tunnel_rx_flow() - stop (@enable false) or resume reading browser messages: a
+ * backend whose desktop is slower than the browser applies backpressure with it. Loop
+ * thread only. */
+void gw_tunnel_rx_flow(struct gw_tunnel *t, bool enable);
 
 /* gw_tunnel_close() - close with a WebSocket close code and a reason for the browser. */
 void gw_tunnel_close(struct gw_tunnel *t, int ws_code, const char *reason);

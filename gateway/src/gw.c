@@ -1,0 +1,449 @@
+/*
+ * gw.c - the gateway process state: one libwebsockets context and its event loop.
+ *
+ * How it works. One lws context, one vhost, one listening socket (TLS by default). Every
+ * connection - browser WebSockets, raw TCP sockets to desktops, HTTPS reports to the
+ * broker, /metrics and /healthz requests - is a wsi of that one loop, so gateway state
+ * needs no locks; the single exception is the queue of messages that RDP session threads
+ * post (gw_tunnel_post), guarded by post_lock and drained here when lws_cancel_service()
+ * wakes the loop.
+ *
+ * The loop is libev's through lws's event-library plugin: lws's own poll() loop walks
+ * every descriptor on each wake-up and cost ~90% of a core at 1,000 idle tunnels where
+ * libev costs ~4% (LAB.md section 10). If the plugin is not installed we fall back to
+ * poll() and say so in the log and in /metrics.
+ */
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/str.h"
+#include "gw_priv.h"
+#if defined(GW_HAVE_RDP)
+#include "rdp.h"
+#endif
+
+struct gw_addr {
+    struct gw_addr *next;
+    int count;
+    char addr[64];
+};
+
+/* ---- lists from the config ----------------------------------------------------------- */
+
+static char **
+split_list(const char *s)
+{
+    char **v = pt_xcalloc(1, sizeof(char *));
+    size_t n = 0;
+    char *copy, *tok, *save = NULL;
+
+    if (!s)
+        return v;
+    copy = pt_xstrdup(s);
+    for (tok = strtok_r(copy, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+        v = pt_xreallocarray(v, n + 2, sizeof(char *));
+        v[n++] = pt_xstrdup(tok);
+        v[n] = NULL;
+    }
+    free(copy);
+    return v;
+}
+
+static void
+free_list(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+bool
+gw_origin_allowed(const struct gw *g, const char *origin)
+{
+    if (!g->conf->allowed_origins)
+        return true;
+    if (!origin || !*origin)
+        return false;
+    for (size_t i = 0; g->origins[i]; i++)
+        if (strcasecmp(g->origins[i], origin) == 0 || strcmp(g->origins[i], "*") == 0)
+            return true;
+    return false;
+}
+
+/* ---- connections per source address ------------------------------------------------ */
+
+static size_t
+addr_hash(const char *s, size_t buckets)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)(h % buckets);
+}
+
+int
+gw_addr_acquire(struct gw *g, const char *addr)
+{
+    struct gw_addr **pp = &g->addr_table[addr_hash(addr, g->addr_buckets)], *a;
+
+    for (a = *pp; a; a = a->next)
+        if (strcmp(a->addr, addr) == 0)
+            break;
+    if (!a) {
+        a = pt_xcalloc(1, sizeof(*a));
+        pt_strlcpy(a->addr, addr, sizeof(a->addr));
+        a->next = *pp;
+        *pp = a;
+    }
+    if (a->count >= g->conf->max_conns_per_addr)
+        return -1;
+    return ++a->count;
+}
+
+void
+gw_addr_release(struct gw *g, const char *addr)
+{
+    struct gw_addr **pp = &g->addr_table[addr_hash(addr, g->addr_buckets)], *a;
+
+    for (; (a = *pp) != NULL; pp = &a->next) {
+        if (strcmp(a->addr, addr) != 0)
+            continue;
+        if (--a->count <= 0) {
+            *pp = a->next;
+            free(a);
+        }
+        return;
+    }
+}
+
+/* ---- /metrics and /healthz ---------------------------------------------------------- */
+
+static bool
+metrics_peer_allowed(struct gw *g, struct lws *wsi)
+{
+    char peer[64] = "";
+
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    /* IPv4 peers on a dual-stack socket appear as ::ffff:a.b.c.d */
+    const char *p = pt_str_has_prefix(peer, "::ffff:") ? peer + 7 : peer;
+    for (size_t i = 0; g->metrics_from[i]; i++)
+        if (strcmp(g->metrics_from[i], p) == 0 || strcmp(g->metrics_from[i], "*") == 0)
+            return true;
+    return false;
+}
+
+static int
+http_reply(struct lws *wsi, unsigned int code, const char *ctype, const char *body, size_t len)
+{
+    unsigned char *buf = pt_xmalloc(LWS_PRE + 1024 + len);
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = start + 1024;
+    int rc = -1;
+
+    if (lws_add_http_common_headers(wsi, code, ctype, (lws_filepos_t)len, &p, end))
+        goto out;
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-store", 8, &p, end))
+        goto out;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        goto out;
+    /* Small bodies: written at once; lws buffers what the socket does not take. */
+    memcpy(p, body, len);
+    if (len && lws_write(wsi, p, len, LWS_WRITE_HTTP_FINAL) != (int)len)
+        goto out;
+    rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+out:
+    free(buf);
+    return rc;
+}
+
+static int
+http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    struct gw *g = lws_context_user(lws_get_context(wsi));
+    const char *uri = in;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        if (strcmp(uri, "/healthz") == 0)
+            return http_reply(wsi, HTTP_STATUS_OK, "text/plain", "ok\n", 3);
+        if (strcmp(uri, "/metrics") == 0 && g->conf->metrics) {
+            struct pt_buf b = PT_BUF_INIT;
+            int rc;
+
+            if (!metrics_peer_allowed(g, wsi))
+                return http_reply(wsi, HTTP_STATUS_FORBIDDEN, "text/plain",
+                                  "metrics are not served to this address\n", 39);
+            gw_metrics_render(&g->metrics, &b, g->event_lib);
+            rc = http_reply(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4", b.data, b.len);
+            pt_buf_fini(&b);
+            return rc;
+        }
+        return http_reply(wsi, HTTP_STATUS_NOT_FOUND, "text/plain",
+                          "not found: this is a Portico gateway (WebSocket tunnels only)\n", 62);
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- the tick ------------------------------------------------------------------------
+ *
+ * lws 4.1.6's libev glue arms one ev_timer for all of lws's internal timers (sul) and
+ * calls ev_timer_set() on it while it may still be active, which libev ignores: a timer
+ * scheduled earlier than the one already armed (a report retry, a connect timeout) then
+ * waits for unrelated traffic. lws runs every overdue timer whenever the loop wakes, so a
+ * timerfd adopted into the loop waking it every GW_TICK_MS bounds that lateness. */
+
+#define GW_TICK_MS 200
+
+static int
+tick_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    uint64_t n;
+
+    if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+        if (read(lws_get_socket_fd(wsi), &n, sizeof(n)) < 0)
+            return 0;
+    }
+    return 0;
+}
+
+static void
+tick_start(struct gw *g)
+{
+    struct itimerspec its = {{0, GW_TICK_MS * 1000000L}, {0, GW_TICK_MS * 1000000L}};
+    lws_sock_file_fd_type u;
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+    if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0) {
+        pt_log(LOG_WARNING, "event=tick_failed timers may run late");
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    u.filefd = (lws_filefd_type)fd;
+    if (!lws_adopt_descriptor_vhost(g->vhost, LWS_ADOPT_RAW_FILE_DESC, u, "gw-tick", NULL)) {
+        pt_log(LOG_WARNING, "event=tick_failed timers may run late");
+        close(fd);
+    }
+}
+
+/* ---- lws plumbing ---------------------------------------------------------------------- */
+
+static void
+lws_log_emit(int level, const char *line)
+{
+    int prio = level == LLL_ERR ? LOG_ERR : level == LLL_WARN ? LOG_WARNING : LOG_DEBUG;
+
+    if (level == LLL_NOTICE || level == LLL_USER)
+        prio = LOG_INFO;
+    pt_log_lib("lws", prio, line);
+}
+
+static struct lws_protocols protocols[] = {
+    {"http", http_callback, 0, 0, 0, NULL, 0},
+    {"binary", gw_tunnel_callback, 0, GW_RX_BUF, 0, NULL, GW_RX_BUF},
+    {"gw-relay", gw_relay_callback, 0, GW_RX_BUF, 0, NULL, GW_RX_BUF},
+    {"gw-report", gw_report_callback, 0, 4096, 0, NULL, 0},
+    {"gw-tick", tick_callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* noVNC sends no Sec-WebSocket-Protocol: "binary" must also be the vhost default. */
+static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", "1"};
+static const struct lws_protocol_vhost_options pvo = {NULL, &pvo_default, "binary", ""};
+
+static void
+raise_fd_limit(rlim_t want)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static struct lws_context *
+context_create(struct gw *g, bool event_lib, struct pt_err *err)
+{
+    const struct gw_conf *c = g->conf;
+    struct lws_context_creation_info info;
+    static char host[256];
+    int port = 0;
+
+    memset(&info, 0, sizeof(info));
+    pt_parse_hostport(c->listen, host, sizeof(host), &port);
+    info.port = port;
+    info.iface = (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0) ? NULL : host;
+    info.protocols = protocols;
+    info.pvo = &pvo;
+    info.user = g;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.vhost_name = "default";
+    if (!strchr(host, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (event_lib)
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+    if (c->tls) {
+        info.ssl_cert_filepath = c->tls_cert;
+        info.ssl_private_key_filepath = c->tls_key;
+        info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+        /* HTTP/1.1 only: WebSockets over h2 streams would forbid our direct writes. */
+        info.alpn = "http/1.1";
+    }
+    /* 64 KiB reads: the 4 KiB default cut relay throughput to a third (LAB.md 10). */
+    info.pt_serv_buf_size = GW_RX_BUF + LWS_PRE + 512;
+    info.max_http_header_data = AUTH_TICKET_MAX_LEN + 4096;
+    info.max_http_header_pool = 64;
+    info.retry_and_idle_policy = &g->idle_policy;
+    info.connect_timeout_secs = (unsigned)((c->connect_timeout_ms + 999) / 1000);
+    info.timeout_secs = 10;
+    info.fd_limit_per_thread = (unsigned)(2 * c->max_tunnels + 1024);
+    raise_fd_limit(info.fd_limit_per_thread + 64);
+    struct lws_context *ctx = lws_create_context(&info);
+    if (!ctx)
+        pt_err_set(err, PT_E_UNAVAILABLE,
+                   "cannot listen on %s%s (port in use, or unreadable certificate?)", c->listen,
+                   event_lib ? " with the libev loop" : "");
+    return ctx;
+}
+
+struct gw *
+gw_new(const struct gw_conf *c, struct pt_err *err)
+{
+    struct gw *g = pt_xcalloc(1, sizeof(*g));
+
+    g->conf = c;
+    pthread_mutex_init(&g->post_lock, NULL);
+    g->origins = split_list(c->allowed_origins);
+    g->metrics_from = split_list(c->metrics_from);
+    g->addr_buckets = 4099;
+    g->addr_table = pt_xcalloc(g->addr_buckets, sizeof(*g->addr_table));
+    g->scratch = pt_xmalloc(LWS_PRE + GW_RX_BUF);
+    g->idle_policy.secs_since_valid_ping = (uint16_t)(c->keepalive_ms / 1000);
+    g->idle_policy.secs_since_valid_hangup = (uint16_t)(3 * c->keepalive_ms / 1000 + 1);
+    g->metrics.started_ms = pt_time_wall_ms();
+    g->next_tunnel_id = 1;
+#if defined(GW_HAVE_RDP)
+    g->rdp = gw_rdp_backend();
+#endif
+    if (!c->allowed_origins)
+        pt_log(LOG_WARNING, "event=config_warning allowed_origins is unset: WebSockets from any "
+                            "web origin are accepted");
+
+    g->verifier = auth_verifier_new(c->ticket_key, c->ticket_key_prev, err);
+    if (!g->verifier)
+        goto error;
+    g->ledger = auth_ledger_new((size_t)c->max_tunnels * 4 + 1024);
+    if (c->sealing_key) {
+        g->seal_key = auth_seal_key_load_or_create(c->sealing_key, err);
+        if (!g->seal_key)
+            goto error;
+    }
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+    g->event_lib = c->event_lib;
+    g->ctx = context_create(g, g->event_lib, err);
+    if (!g->ctx && g->event_lib) {
+        pt_log(LOG_WARNING, "event=loop_fallback the libev plugin of libwebsockets is missing "
+                            "(install libwebsockets-evlib-ev): using poll(), which costs far "
+                            "more CPU with many tunnels");
+        g->event_lib = false;
+        g->ctx = context_create(g, false, err);
+    }
+    if (!g->ctx)
+        goto error;
+    pt_err_clear(err);
+    g->vhost = lws_get_vhost_by_name(g->ctx, "default");
+    if (g->event_lib)
+        tick_start(g);
+    g->reporter = gw_reporter_new(g->ctx, c, &g->metrics, err);
+    if (!g->reporter)
+        goto error;
+    pt_log(LOG_NOTICE, "event=listening listen=%s tls=%s id=%s loop=%s", c->listen,
+           c->tls ? "yes" : "no", c->id, g->event_lib ? "libev" : "poll");
+    return g;
+error:
+    gw_free(g);
+    return NULL;
+}
+
+int
+gw_secret_unseal(struct gw *g, const struct auth_ticket_claims *c, char **out, struct pt_err *err)
+{
+    char *buf;
+
+    *out = NULL;
+    if (c->sealed_len == 0)
+        return 0;
+    if (!g->seal_key)
+        return pt_err_set(err, PT_E_INVALID,
+                          "ticket carries a sealed secret but [gateway] sealing_key is not set");
+    buf = pt_xmalloc(AUTH_SECRET_MAX + 1);
+    if (auth_ticket_unseal_secret(g->seal_key, c, buf, AUTH_SECRET_MAX + 1, err) < 0) {
+        pt_wipe(buf, AUTH_SECRET_MAX + 1);
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    return 0;
+}
+
+int
+gw_run(struct gw *g)
+{
+    while (!g->stop) {
+        if (lws_service(g->ctx, 0) < 0)
+            break;
+        /* libev runs until ev_break (SIGINT, see gw_stop): a return means stop. */
+        if (g->event_lib)
+            break;
+    }
+    pt_log(LOG_NOTICE, "event=stopping tunnels=%d", g->tunnels);
+    return 0;
+}
+
+void
+gw_stop(struct gw *g)
+{
+    g->stop = 1;
+    if (g->event_lib)
+        kill(getpid(), SIGINT); /* lws's libev signal watcher breaks the loop */
+    else if (g->ctx)
+        lws_cancel_service(g->ctx);
+}
+
+void
+gw_free(struct gw *g)
+{
+    if (!g)
+        return;
+    if (g->ctx)
+        lws_context_destroy(g->ctx);
+    gw_reporter_free(g->reporter);
+    auth_ledger_free(g->ledger);
+    auth_seal_key_free(g->seal_key);
+    auth_verifier_free(g->verifier);
+    for (size_t i = 0; g->addr_table && i < g->addr_buckets; i++) {
+        struct gw_addr *a = g->addr_table[i], *n;
+        for (; a; a = n) {
+            n = a->next;
+            free(a);
+        }
+    }
+    free(g->addr_table);
+    free_list(g->origins);
+    free_list(g->metrics_from);
+    free(g->scratch);
+    pthread_mutex_destroy(&g->post_lock);
+    free(g);
+}

@@ -1,0 +1,87 @@
+/*
+ * gw_metrics.c - Prometheus text exposition of the gateway's counters.
+ *
+ * The counters live in one struct owned by the loop thread and are only read there, so
+ * rendering needs no locks. Names follow Prometheus conventions (portico_gateway_*,
+ * _total for counters, labels for protocol and refusal reason).
+ */
+#include <inttypes.h>
+
+#include "common/str.h"
+#include "gw_priv.h"
+
+static const char *const refusal_names[GW_REFUSE_COUNT_] = {
+    [GW_REFUSE_NO_TICKET] = "no_ticket",
+    [GW_REFUSE_MALFORMED] = "malformed_ticket",
+    [GW_REFUSE_SIGNATURE] = "bad_signature",
+    [GW_REFUSE_EXPIRED] = "expired",
+    [GW_REFUSE_AUDIENCE] = "wrong_audience",
+    [GW_REFUSE_REPLAYED] = "replayed",
+    [GW_REFUSE_ORIGIN] = "origin",
+    [GW_REFUSE_ADDR_LIMIT] = "addr_limit",
+    [GW_REFUSE_FULL] = "gateway_full",
+    [GW_REFUSE_PROTOCOL] = "protocol_unavailable",
+    [GW_REFUSE_BACKEND] = "desktop_unreachable",
+    [GW_REFUSE_MESSAGE_SIZE] = "message_too_big",
+};
+
+const char *
+gw_refusal_str(enum gw_refusal r)
+{
+    return (unsigned)r < GW_REFUSE_COUNT_ ? refusal_names[r] : "unknown";
+}
+
+static void
+per_proto(struct pt_buf *b, const char *name, const char *help, const char *type,
+          const uint64_t v[3])
+{
+    pt_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (int p = AUTH_PROTO_RDP; p <= AUTH_PROTO_VNC; p++)
+        pt_buf_appendf(b, "%s{protocol=\"%s\"} %" PRIu64 "\n", name,
+                       auth_proto_str((enum auth_proto)p), v[p]);
+}
+
+void
+gw_metrics_render(const struct gw_metrics *m, struct pt_buf *b, bool event_lib)
+{
+    per_proto(b, "portico_gateway_tunnels", "Open tunnels (WebSockets carrying a desktop).",
+              "gauge", m->tunnels_open);
+    per_proto(b, "portico_gateway_tunnels_opened_total", "Tunnels opened since start.", "counter",
+              m->tunnels_total);
+    per_proto(b, "portico_gateway_bytes_down_total", "Bytes desktop to browser.", "counter",
+              m->bytes_down);
+    per_proto(b, "portico_gateway_bytes_up_total", "Bytes browser to desktop.", "counter",
+              m->bytes_up);
+    pt_buf_appends(b, "# HELP portico_gateway_refusals_total Connections refused, by reason.\n"
+                      "# TYPE portico_gateway_refusals_total counter\n");
+    for (int r = 0; r < GW_REFUSE_COUNT_; r++)
+        pt_buf_appendf(b, "portico_gateway_refusals_total{reason=\"%s\"} %" PRIu64 "\n",
+                       refusal_names[r], m->refusals[r]);
+    pt_buf_appendf(b,
+                   "# HELP portico_gateway_queue_bytes Bytes queued in the gateway, by direction.\n"
+                   "# TYPE portico_gateway_queue_bytes gauge\n"
+                   "portico_gateway_queue_bytes{direction=\"down\"} %" PRIu64 "\n"
+                   "portico_gateway_queue_bytes{direction=\"up\"} %" PRIu64 "\n",
+                   m->queue_down_bytes, m->queue_up_bytes);
+    pt_buf_appendf(b,
+                   "# HELP portico_gateway_backpressure_pauses_total Times a side was paused "
+                   "because its peer was slow.\n"
+                   "# TYPE portico_gateway_backpressure_pauses_total counter\n"
+                   "portico_gateway_backpressure_pauses_total %" PRIu64 "\n",
+                   m->backpressure_pauses);
+    pt_buf_appendf(b,
+                   "# HELP portico_gateway_reports_total Tunnel reports to the broker.\n"
+                   "# TYPE portico_gateway_reports_total counter\n"
+                   "portico_gateway_reports_total{result=\"sent\"} %" PRIu64 "\n"
+                   "portico_gateway_reports_total{result=\"failed\"} %" PRIu64 "\n"
+                   "portico_gateway_reports_total{result=\"dropped\"} %" PRIu64 "\n"
+                   "# HELP portico_gateway_reports_pending Reports waiting for the broker.\n"
+                   "# TYPE portico_gateway_reports_pending gauge\n"
+                   "portico_gateway_reports_pending %" PRIu64 "\n",
+                   m->reports_sent, m->reports_failed, m->reports_dropped, m->reports_pending);
+    pt_buf_appendf(b,
+                   "# HELP portico_gateway_event_loop 1 for the libev loop, 0 for poll().\n"
+                   "# TYPE portico_gateway_event_loop gauge\n"
+                   "portico_gateway_event_loop{impl=\"%s\"} 1\n",
+                   event_lib ? "libev" : "poll");
+}

@@ -1,0 +1,215 @@
+/*
+ * gw_priv.h - private types of the gateway: configuration, the process-wide state the
+ * event loop owns, the bounded message queue, metrics and the broker reporter.
+ *
+ * Thread: everything here belongs to the loop thread unless a comment says otherwise.
+ */
+#ifndef PT_GATEWAY_PRIV_H
+#define PT_GATEWAY_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "auth/ticket.h"
+#include "common/err.h"
+#include "gw_backend.h"
+
+/* ---- configuration ([gateway] section, gw_conf.c) --------------------------------- */
+
+struct gw_conf {
+    char *listen;           /* host:port */
+    bool tls;               /* wss (default) or plain ws (tests, behind a TLS proxy) */
+    char *tls_cert;         /* PEM; generated self-signed under state_dir when unset */
+    char *tls_key;          /* PEM, mode 0600 */
+    char *state_dir;        /* where a generated certificate lives */
+    char *id;               /* gateway id: the ticket audience */
+    char *ticket_key;       /* broker's current Ed25519 public key (PEM) */
+    char *ticket_key_prev;  /* previous public key during rotation, or NULL */
+    char *sealing_key;      /* private key that opens secrets the broker sealed for us */
+    char *allowed_origins;  /* space/comma separated; NULL: any (warned at start) */
+    int max_conns_per_addr; /* concurrent WebSockets from one source address */
+    int max_message;        /* bytes of one browser message */
+    int max_tunnels;        /* concurrent tunnels of the whole gateway */
+    int queue_bytes;        /* high-water mark of each direction's queue */
+    int64_t keepalive_ms;   /* idle time before a ping; hang up after 3x */
+    int64_t connect_timeout_ms;
+    char *broker_url;         /* https://host:port, or NULL: no reports */
+    char *broker_secret_file; /* file holding the shared bearer secret */
+    bool broker_insecure;     /* accept a self-signed broker certificate (lab) */
+    bool metrics;             /* serve /metrics */
+    char *metrics_from;       /* addresses allowed to read /metrics */
+    bool event_lib;           /* libev loop (falls back to poll if the plugin is missing) */
+    int log_level;
+};
+
+/* gw_conf_load() - parse @path into @c (defaults first), validate. Returns 0 or -1 with a
+ * "file:line: ..." message in @err. gw_conf_free() releases the strings. */
+int gw_conf_load(struct gw_conf *c, const char *path, struct pt_err *err);
+int gw_conf_load_string(struct gw_conf *c, const char *text, const char *fname, struct pt_err *err);
+void gw_conf_defaults(struct gw_conf *c);
+void gw_conf_free(struct gw_conf *c);
+
+/* gw_tls_ensure() - if no certificate is configured, make (once) a self-signed EC P-256
+ * certificate and key under @c->state_dir and point @c at them. Returns 0 or -1. */
+int gw_tls_ensure(struct gw_conf *c, struct pt_err *err);
+
+/* ---- bounded message queue (gw_queue.c) -------------------------------------------- */
+
+/* One queued message, stored with LWS_PRE bytes of headroom so lws_write() can frame it
+ * in place without another copy. */
+struct gw_msg {
+    struct gw_msg *next;
+    size_t len, off; /* off: bytes already written (raw sockets may write partially) */
+    bool binary;
+    unsigned char *data; /* points LWS_PRE bytes into the allocation */
+};
+
+struct gw_queue {
+    struct gw_msg *head, *tail;
+    size_t bytes;
+    size_t count;
+};
+
+void gw_queue_push(struct gw_queue *q, const void *data, size_t len, bool binary);
+/* gw_queue_pop() - returns new: the head message, which the caller frees with free(). */
+struct gw_msg *gw_queue_pop(struct gw_queue *q);
+/* gw_queue_take_all() - move every message of @from to the end of @to. */
+void gw_queue_move(struct gw_queue *to, struct gw_queue *from);
+void gw_queue_clear(struct gw_queue *q);
+
+/* ---- metrics (gw_metrics.c) --------------------------------------------------------- */
+
+enum gw_refusal {
+    GW_REFUSE_NO_TICKET,
+    GW_REFUSE_MALFORMED,
+    GW_REFUSE_SIGNATURE,
+    GW_REFUSE_EXPIRED,
+    GW_REFUSE_AUDIENCE,
+    GW_REFUSE_REPLAYED,
+    GW_REFUSE_ORIGIN,
+    GW_REFUSE_ADDR_LIMIT,
+    GW_REFUSE_FULL,
+    GW_REFUSE_PROTOCOL,
+    GW_REFUSE_BACKEND,
+    GW_REFUSE_MESSAGE_SIZE,
+    GW_REFUSE_COUNT_
+};
+const char *gw_refusal_str(enum gw_refusal r);
+
+struct gw_metrics {
+    uint64_t tunnels_open[3]; /* by enum auth_proto */
+    uint64_t tunnels_total[3];
+    uint64_t bytes_down[3]; /* desktop -> browser */
+    uint64_t bytes_up[3];   /* browser -> desktop */
+    uint64_t refusals[GW_REFUSE_COUNT_];
+    uint64_t queue_down_bytes; /* currently queued toward browsers */
+    uint64_t queue_up_bytes;   /* currently queued toward desktops */
+    uint64_t backpressure_pauses;
+    uint64_t reports_sent, reports_failed, reports_dropped, reports_pending;
+    int64_t started_ms;
+};
+
+/* gw_metrics_render() - Prometheus text exposition into @b. */
+struct pt_buf;
+void gw_metrics_render(const struct gw_metrics *m, struct pt_buf *b, bool event_lib);
+
+/* ---- broker reports (gw_report.c) --------------------------------------------------- */
+
+struct gw_reporter;
+struct gw_report_event {
+    bool opened;
+    uint64_t tunnel;
+    char ticket_id[33];
+    char session_id[65];
+    char desktop[128];
+    char user[256];
+    char proto[8];
+    uint64_t bytes_up, bytes_down;
+};
+
+/* gw_reporter_new() - returns new; NULL @url disables reporting (events are dropped). */
+struct gw_reporter *gw_reporter_new(struct lws_context *ctx, const struct gw_conf *c,
+                                    struct gw_metrics *m, struct pt_err *err);
+void gw_reporter_free(struct gw_reporter *r);
+/* gw_reporter_push() - queue one event (bounded; the oldest is dropped when full). */
+void gw_reporter_push(struct gw_reporter *r, const struct gw_report_event *ev);
+/* The lws protocol the reporter's client connections use. */
+int gw_report_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+
+/* ---- the gateway (gw.c) and its tunnels (tunnel.c) ------------------------------------ */
+
+struct gw_addr; /* connections per source address */
+
+struct gw {
+    const struct gw_conf *conf; /* borrowed, outlives the gateway */
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    bool event_lib;
+    volatile int stop;
+    struct auth_verifier *verifier;
+    struct auth_ledger *ledger;
+    struct auth_seal_key *seal_key; /* NULL without sealing_key: sealed secrets refused */
+    struct gw_reporter *reporter;
+    struct gw_metrics metrics;
+    lws_retry_bo_t idle_policy;
+    char **origins; /* NULL-terminated */
+    char **metrics_from;
+    struct gw_addr **addr_table;
+    size_t addr_buckets;
+    int tunnels;
+    uint64_t next_tunnel_id;
+    unsigned char *scratch; /* LWS_PRE + GW_RX_BUF: direct writes toward browsers */
+    const struct gw_backend_ops *rdp;
+    pthread_mutex_t post_lock; /* guards every tunnel's posted queue and the list */
+    struct gw_tunnel *post_list;
+};
+
+#define GW_RX_BUF (64 * 1024)
+
+/* gw_new() - create the lws context, listener and helpers. Returns new or NULL. */
+struct gw *gw_new(const struct gw_conf *c, struct pt_err *err);
+/* gw_run() - serve until gw_stop() (async-signal-safe) is called. Returns 0. */
+int gw_run(struct gw *g);
+void gw_stop(struct gw *g);
+void gw_free(struct gw *g);
+
+/* Per-address accounting (gw.c): returns the new count, or -1 over the limit. */
+int gw_addr_acquire(struct gw *g, const char *addr);
+void gw_addr_release(struct gw *g, const char *addr);
+bool gw_origin_allowed(const struct gw *g, const char *origin);
+void gw_posts_drain(struct gw *g);
+
+/* lws protocol callbacks. */
+int gw_tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+int gw_relay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);
+size_t gw_tunnel_size(void);
+
+/* gw_secret_unseal() - open the secret the broker sealed into @c for this gateway.
+ * @out: returns new (free with pt_free_secret), NULL when the ticket carries none.
+ * Returns 0, or -1 with @err when a sealed secret cannot be opened. (gw.c) */
+int gw_secret_unseal(struct gw *g, const struct auth_ticket_claims *c, char **out,
+                     struct pt_err *err);
+
+/* Backends the tunnel code knows. */
+const struct gw_backend_ops *gw_relay_backend(void);
+
+/* Helpers the relay backend uses (tunnel.c). */
+struct gw *gw_tunnel_gw(const struct gw_tunnel *t);
+struct lws *gw_tunnel_wsi(const struct gw_tunnel *t);
+void gw_tunnel_count_up(struct gw_tunnel *t, size_t n);
+
+/* ---- VNC authentication on the browser's behalf (vnc_auth.c) ------------------------ */
+
+/* vnc_auth_response() - the RFB VNC-auth reply: @challenge (16 bytes) DES-encrypted with
+ * @password (first 8 bytes, bit-reversed per RFB). Returns 0 or -1 (DES unavailable). */
+int vnc_auth_response(const unsigned char challenge[16], const char *password,
+                      unsigned char out[16], struct pt_err *err);
+
+#endif

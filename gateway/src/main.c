@@ -1,0 +1,105 @@
+/*
+ * main.c - portico-gateway: parse options and the config, then run the event loop.
+ *
+ *   portico-gateway [-n] [-d] -c FILE
+ *     -n   check the configuration, print "configuration OK" and exit (relayd's -n)
+ *     -d   log at debug level regardless of the config
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gw_priv.h"
+#if defined(GW_HAVE_RDP)
+#include "rdp.h"
+#endif
+
+static struct gw *the_gw;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    if (the_gw)
+        gw_stop(the_gw);
+}
+
+static void
+usage(void)
+{
+    fprintf(stderr, "usage: portico-gateway [-n] [-d] -c FILE\n"
+                    "  -c FILE  configuration (INI, section [gateway]; see docs/gateway.md)\n"
+                    "  -n       check the configuration and exit\n"
+                    "  -d       debug logging\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    struct gw_conf conf;
+    struct pt_err err = {0};
+    const char *path = NULL;
+    bool check = false, debug = false;
+    struct sigaction sa;
+    int opt, rc = 1;
+
+    while ((opt = getopt(argc, argv, "c:ndh")) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            check = true;
+            break;
+        case 'd':
+            debug = true;
+            break;
+        default:
+            usage();
+            return 2;
+        }
+    }
+    if (!path || optind != argc) {
+        usage();
+        return 2;
+    }
+    pt_log_init("portico-gateway", PT_LOG_STDERR, LOG_INFO);
+    if (gw_conf_load(&conf, path, &err) < 0) {
+        fprintf(stderr, "portico-gateway: %s\n", err.msg);
+        gw_conf_free(&conf);
+        return 1;
+    }
+    if (check) {
+        printf("configuration OK\n");
+        gw_conf_free(&conf);
+        return 0;
+    }
+    pt_log_set_level(debug ? LOG_DEBUG : conf.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    if (gw_tls_ensure(&conf, &err) < 0) {
+        pt_log(LOG_CRIT, "event=start_failed %s", err.msg);
+        goto out;
+    }
+#if defined(GW_HAVE_RDP)
+    gw_rdp_configure(NULL);
+#endif
+    the_gw = gw_new(&conf, &err);
+    if (!the_gw) {
+        pt_log(LOG_CRIT, "event=start_failed %s", err.msg);
+        goto out;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    if (!the_gw->event_lib)
+        sigaction(SIGINT, &sa, NULL); /* with libev, lws's own SIGINT watcher stops the loop */
+    rc = gw_run(the_gw);
+out:
+    gw_free(the_gw);
+    the_gw = NULL;
+    gw_conf_free(&conf);
+    return rc;
+}

@@ -1,0 +1,360 @@
+/*
+ * gwtest.c - see gwtest.h.
+ */
+#include "gwtest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "common/str.h"
+#include "wsclient.h"
+
+void
+gwt_start(struct gwt *g, bool tls, const char *extra)
+{
+    struct pt_err err = {0};
+    char path[700], *argv[5];
+    struct auth_seal_key *sk;
+    const char *bin = getenv("PORTICO_BUILD_DIR");
+    char exe[600];
+    FILE *f;
+    static int seq;
+
+    memset(g, 0, sizeof(*g));
+    snprintf(g->dir, sizeof(g->dir), "%s/gw%d", tf_tmpdir(), ++seq);
+    ck_assert_int_eq(mkdir(g->dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/ticket.key", g->dir);
+    g->signer = auth_signer_load_or_create(path, &err);
+    ck_assert_msg(g->signer, "%s", err.msg);
+    snprintf(path, sizeof(path), "%s/seal.key", g->dir);
+    sk = auth_seal_key_load_or_create(path, &err);
+    ck_assert_msg(sk, "%s", err.msg);
+    auth_seal_key_free(sk);
+    snprintf(path, sizeof(path), "%s/seal.key.pub", g->dir);
+    g->sealer = auth_sealer_new(path, &err);
+    ck_assert_msg(g->sealer, "%s", err.msg);
+    snprintf(g->id, sizeof(g->id), "gw-test-%d", (int)getpid());
+    g->port = tf_free_port();
+    g->tls = tls;
+    snprintf(g->conf_path, sizeof(g->conf_path), "%s/gateway.conf", g->dir);
+    f = fopen(g->conf_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "[gateway]\nlisten = 127.0.0.1:%d\ntls = %s\nstate_dir = %s\nid = %s\n"
+            "ticket_key = %s/ticket.key.pub\nsealing_key = %s/seal.key\nlog_level = info\n%s\n",
+            g->port, tls ? "yes" : "no", g->dir, g->id, g->dir, g->dir, extra ? extra : "");
+    fclose(f);
+    snprintf(exe, sizeof(exe), "%s/gateway/portico-gateway", bin ? bin : ".");
+    argv[0] = exe;
+    argv[1] = (char *)"-c";
+    argv[2] = g->conf_path;
+    argv[3] = NULL;
+    ck_assert_msg(tf_proc_spawn(&g->proc, "gateway", argv, NULL, &err) == 0, "%s", err.msg);
+    if (tf_wait_port(g->port, 10000) < 0) {
+        tf_proc_print_log(&g->proc, 40);
+        ck_abort_msg("gateway did not listen on %d", g->port);
+    }
+}
+
+void
+gwt_stop(struct gwt *g)
+{
+    tf_proc_stop(&g->proc, 5000);
+    auth_signer_free(g->signer);
+    auth_sealer_free(g->sealer);
+    g->signer = NULL;
+    g->sealer = NULL;
+}
+
+char *
+gwt_ticket(struct gwt *g, enum auth_proto proto, const char *host, int port, int max_conns,
+           const char *audience, int64_t issued_delta_ms, int64_t ttl_ms, const char *secret)
+{
+    struct auth_ticket_claims c;
+    struct pt_err err = {0};
+    char *t;
+
+    ck_assert_int_eq(auth_ticket_claims_init(&c, pt_time_wall_ms() + issued_delta_ms, ttl_ms, &err),
+                     0);
+    snprintf(c.session_id, sizeof(c.session_id), "sess-%d", (int)getpid());
+    pt_strlcpy(c.user, "alice", sizeof(c.user));
+    pt_strlcpy(c.desktop, "desk-01", sizeof(c.desktop));
+    c.proto = proto;
+    pt_strlcpy(c.host, host, sizeof(c.host));
+    c.port = port;
+    pt_strlcpy(c.audience, audience ? audience : g->id, sizeof(c.audience));
+    c.max_conns = max_conns;
+    if (secret)
+        ck_assert_msg(auth_ticket_seal_secret(g->sealer, &c, secret, &err) == 0, "%s", err.msg);
+    t = auth_signer_sign(g->signer, &c, &err);
+    ck_assert_msg(t, "%s", err.msg);
+    return t;
+}
+
+const char *
+gwt_path(const char *ticket, char *out, size_t n)
+{
+    snprintf(out, n, "/tunnel?ticket=%s", ticket);
+    return out;
+}
+
+long
+gwt_rss_kib(const struct gwt *g)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)g->proc.pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+char *
+gwt_metrics(const struct gwt *g)
+{
+    int status = 0;
+    char *b = http_get(g->port, "/metrics", g->tls, &status);
+
+    ck_assert_msg(b && status == 200, "GET /metrics: status %d", status);
+    return b;
+}
+
+/* ---- deterministic stream --------------------------------------------------------------- */
+
+void
+prng_init(struct prng *p, uint64_t seed)
+{
+    p->s = seed ? seed : 1;
+    p->left = 0;
+}
+
+void
+prng_fill(struct prng *p, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p->left == 0) {
+            p->s ^= p->s << 13;
+            p->s ^= p->s >> 7;
+            p->s ^= p->s << 17;
+            p->cur = p->s;
+            p->left = 8;
+        }
+        out[i] = (unsigned char)p->cur;
+        p->cur >>= 8;
+        p->left--;
+    }
+}
+
+/* ---- TCP backends --------------------------------------------------------------------- */
+
+static int
+listen_any(int *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 512) < 0)
+        return -1;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+struct conn_arg {
+    int fd;
+    bool source;
+    struct tcp_backend *b;
+};
+
+static void *
+conn_thread(void *arg)
+{
+    struct conn_arg *a = arg;
+    unsigned char *buf = malloc(65536);
+    struct prng p;
+
+    prng_init(&p, 42);
+    while (!a->b->stop) {
+        if (a->source) {
+            prng_fill(&p, buf, 65536);
+            size_t off = 0;
+            while (off < 65536) {
+                ssize_t w = send(a->fd, buf + off, 65536 - off, MSG_NOSIGNAL);
+                if (w <= 0)
+                    goto out;
+                off += (size_t)w;
+            }
+        } else {
+            ssize_t r = recv(a->fd, buf, 65536, 0);
+            if (r <= 0)
+                break;
+            for (ssize_t off = 0; off < r;) {
+                ssize_t w = send(a->fd, buf + off, (size_t)(r - off), MSG_NOSIGNAL);
+                if (w <= 0)
+                    goto out;
+                off += w;
+            }
+        }
+    }
+out:
+    close(a->fd);
+    free(buf);
+    free(a);
+    return NULL;
+}
+
+static void *
+accept_thread(void *arg)
+{
+    struct tcp_backend *b = arg;
+
+    while (!b->stop) {
+        struct pollfd pfd = {.fd = b->lfd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        int fd = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct conn_arg *a = calloc(1, sizeof(*a));
+        pthread_t th;
+        a->fd = fd;
+        a->source = b->source;
+        a->b = b;
+        pthread_create(&th, NULL, conn_thread, a);
+        pthread_detach(th);
+    }
+    return NULL;
+}
+
+void
+tcp_backend_start(struct tcp_backend *b, bool source)
+{
+    memset(b, 0, sizeof(*b));
+    b->source = source;
+    b->port = 0;
+    b->lfd = listen_any(&b->port);
+    ck_assert_int_ge(b->lfd, 0);
+    pthread_create(&b->th, NULL, accept_thread, b);
+}
+
+void
+tcp_backend_stop(struct tcp_backend *b)
+{
+    b->stop = true;
+    pthread_join(b->th, NULL);
+    close(b->lfd);
+}
+
+/* ---- fake broker ---------------------------------------------------------------------- */
+
+static void *
+broker_thread(void *arg)
+{
+    struct fake_broker *b = arg;
+    char req[8192];
+
+    while (!b->stop) {
+        struct pollfd pfd = {.fd = b->lfd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        int fd = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
+        size_t len = 0;
+        if (fd < 0)
+            continue;
+        /* Read headers, then Content-Length bytes of body. */
+        for (;;) {
+            struct pollfd cp = {.fd = fd, .events = POLLIN};
+            if (poll(&cp, 1, 2000) <= 0)
+                break;
+            ssize_t r = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+            if (r <= 0)
+                break;
+            len += (size_t)r;
+            req[len] = '\0';
+            char *body = strstr(req, "\r\n\r\n");
+            const char *cl = strcasestr(req, "content-length:");
+            if (body && cl && (size_t)(body + 4 - req) + (size_t)atol(cl + 15) <= len)
+                break;
+        }
+        char *body = strstr(req, "\r\n\r\n");
+        const char *auth = strcasestr(req, "authorization:");
+        pthread_mutex_lock(&b->lock);
+        if (body && b->n < 64) {
+            pt_strlcpy(b->bodies[b->n], body + 4, sizeof(b->bodies[0]));
+            b->auth[b->n][0] = '\0';
+            if (auth) {
+                const char *e = strstr(auth, "\r\n");
+                size_t n = (size_t)(e - auth) < sizeof(b->auth[0]) ? (size_t)(e - auth)
+                                                                   : sizeof(b->auth[0]) - 1;
+                memcpy(b->auth[b->n], auth, n);
+                b->auth[b->n][n] = '\0';
+            }
+            b->n++;
+        }
+        pthread_mutex_unlock(&b->lock);
+        const char *resp = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+        if (send(fd, resp, strlen(resp), MSG_NOSIGNAL) < 0)
+            (void)0;
+        close(fd);
+    }
+    return NULL;
+}
+
+void
+fake_broker_start(struct fake_broker *b, int port)
+{
+    memset(b, 0, sizeof(*b));
+    b->port = port;
+    pthread_mutex_init(&b->lock, NULL);
+    b->lfd = listen_any(&b->port);
+    ck_assert_int_ge(b->lfd, 0);
+    pthread_create(&b->th, NULL, broker_thread, b);
+}
+
+void
+fake_broker_stop(struct fake_broker *b)
+{
+    b->stop = true;
+    pthread_join(b->th, NULL);
+    close(b->lfd);
+    pthread_mutex_destroy(&b->lock);
+}
+
+int
+fake_broker_wait(struct fake_broker *b, int n, int timeout_ms)
+{
+    int have = 0;
+
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        pthread_mutex_lock(&b->lock);
+        have = b->n;
+        pthread_mutex_unlock(&b->lock);
+        if (have >= n)
+            break;
+        usleep(20000);
+    }
+    return have;
+}

@@ -1,0 +1,327 @@
+/*
+ * test_relay.c - the byte relay through a real portico-gateway process: large random
+ * payloads both ways byte-exact (ws and wss), memory bounded under a slow reader, one
+ * ticket opening several WebSockets (SPICE channels), /metrics and /healthz, and the
+ * tunnel reports a (fake) broker receives.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "gwtest.h"
+#include "wsclient.h"
+
+Suite *gateway_relay_suite(void);
+
+struct sender {
+    struct wsc *c;
+    size_t total;
+    int rc;
+};
+
+static void *
+send_stream(void *arg)
+{
+    struct sender *s = arg;
+    struct prng p;
+    unsigned char *buf = malloc(65536);
+    size_t sent = 0, n = 1;
+
+    prng_init(&p, 7);
+    while (sent < s->total) {
+        n = (n * 7919 + 13) % 65536 + 1; /* varied message sizes, 1..64 KiB */
+        if (n > s->total - sent)
+            n = s->total - sent;
+        prng_fill(&p, buf, n);
+        if (wsc_send(s->c, WSC_BINARY, buf, n) < 0) {
+            s->rc = -1;
+            break;
+        }
+        sent += n;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Echo @total bytes through a tunnel and check every byte that comes back. */
+static void
+echo_exact(struct wsc *c, size_t total, bool threaded)
+{
+    struct sender s = {.c = c, .total = total};
+    pthread_t th;
+    struct prng p;
+    unsigned char *got = NULL, *want = malloc(65536 * 4);
+    size_t len = 0, cap = 0, recvd = 0;
+
+    prng_init(&p, 7);
+    if (threaded) {
+        pthread_create(&th, NULL, send_stream, &s);
+    } else {
+        send_stream(&s);
+        ck_assert_int_eq(s.rc, 0);
+    }
+    while (recvd < total) {
+        int op = wsc_recv(c, &got, &len, &cap, 10000);
+        ck_assert_msg(op == WSC_BINARY, "op %d after %zu of %zu bytes (close %d %s)", op, recvd,
+                      total, wsc_close_code(c), wsc_close_reason(c));
+        ck_assert_uint_le(len, 65536 * 4);
+        prng_fill(&p, want, len);
+        ck_assert_msg(memcmp(got, want, len) == 0, "mismatch in bytes %zu..%zu", recvd,
+                      recvd + len);
+        recvd += len;
+    }
+    if (threaded) {
+        pthread_join(th, NULL);
+        ck_assert_int_eq(s.rc, 0);
+    }
+    ck_assert_uint_eq(recvd, total);
+    free(got);
+    free(want);
+}
+
+static void
+run_echo(bool tls, size_t total, bool threaded)
+{
+    struct gwt g;
+    struct tcp_backend echo;
+    char err[256], path[5000];
+    char *t;
+    struct wsc *c;
+
+    tcp_backend_start(&echo, false);
+    gwt_start(&g, tls, NULL);
+    t = gwt_ticket(&g, AUTH_PROTO_SPICE, "127.0.0.1", echo.port, 1, NULL, 0, 0, NULL);
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, "binary", tls, err, sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    echo_exact(c, total, threaded);
+    wsc_free(c);
+    free(t);
+    gwt_stop(&g);
+    tcp_backend_stop(&echo);
+}
+
+START_TEST(test_echo_relays_16_mib_of_random_bytes_exactly_both_ways)
+{
+    run_echo(false, 16u << 20, true);
+}
+END_TEST
+
+START_TEST(test_echo_over_wss_relays_random_bytes_exactly)
+{
+    /* One thread: an SSL object may not be read and written concurrently. 192 KiB stays
+     * within socket buffers so send-all-then-read cannot deadlock. */
+    run_echo(true, 192u << 10, false);
+}
+END_TEST
+
+START_TEST(test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact)
+{
+    struct gwt g;
+    struct tcp_backend src;
+    char err[256], path[5000], *t, *m;
+    struct wsc *c;
+    long rss0, rss1;
+    double queued;
+    unsigned char *got = NULL, *want = malloc(1 << 20);
+    size_t len = 0, cap = 0, recvd = 0;
+    struct prng p;
+
+    tcp_backend_start(&src, true);
+    gwt_start(&g, false, "queue_bytes = 262144");
+    t = gwt_ticket(&g, AUTH_PROTO_VNC, "127.0.0.1", src.port, 1, NULL, 0, 0, NULL);
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, false, err, sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    usleep(300000);
+    rss0 = gwt_rss_kib(&g);
+    sleep(2); /* the desktop keeps sending; the browser reads nothing */
+    rss1 = gwt_rss_kib(&g);
+    m = gwt_metrics(&g);
+    queued = http_metric(m, "portico_gateway_queue_bytes{direction=\"down\"}");
+    ck_assert_msg(queued >= 0 && queued <= 262144 + 65536, "queued %.0f bytes", queued);
+    ck_assert_msg(http_metric(m, "portico_gateway_backpressure_pauses_total") >= 1, "%s", m);
+    ck_assert_msg(rss1 - rss0 < 8 * 1024, "gateway RSS grew %ld KiB while the reader slept",
+                  rss1 - rss0);
+    free(m);
+    /* Now read: the stream continues exactly where it was paused. */
+    prng_init(&p, 42);
+    while (recvd < (32u << 20)) {
+        ck_assert_int_eq(wsc_recv(c, &got, &len, &cap, 10000), WSC_BINARY);
+        ck_assert_uint_le(len, 1 << 20);
+        prng_fill(&p, want, len);
+        ck_assert_msg(memcmp(got, want, len) == 0, "mismatch at %zu", recvd);
+        recvd += len;
+    }
+    wsc_free(c);
+    free(got);
+    free(want);
+    free(t);
+    gwt_stop(&g);
+    tcp_backend_stop(&src);
+}
+END_TEST
+
+START_TEST(test_one_spice_ticket_opens_max_conns_channels_each_relayed)
+{
+    struct gwt g;
+    struct tcp_backend echo;
+    char err[256], path[5000], *t;
+    struct wsc *c[4];
+
+    tcp_backend_start(&echo, false);
+    gwt_start(&g, false, NULL);
+    t = gwt_ticket(&g, AUTH_PROTO_SPICE, "127.0.0.1", echo.port, 3, NULL, 0, 0, NULL);
+    for (int i = 0; i < 4; i++) {
+        c[i] = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, "binary", false, err,
+                           sizeof(err));
+        ck_assert_msg(c[i], "%s", err);
+    }
+    ck_assert_int_eq(wsc_expect_close(c[3], 5000), 4005);
+    for (int i = 0; i < 3; i++)
+        echo_exact(c[i], 100000, false);
+    for (int i = 0; i < 4; i++)
+        wsc_free(c[i]);
+    free(t);
+    gwt_stop(&g);
+    tcp_backend_stop(&echo);
+}
+END_TEST
+
+START_TEST(test_metrics_and_healthz_are_served_on_the_listener)
+{
+    struct gwt g;
+    struct tcp_backend echo;
+    char err[256], path[5000], *t, *m, *h;
+    struct wsc *c;
+    int status = 0;
+
+    tcp_backend_start(&echo, false);
+    gwt_start(&g, true, NULL);
+    h = http_get(g.port, "/healthz", true, &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_str_eq(h, "ok\n");
+    free(h);
+    t = gwt_ticket(&g, AUTH_PROTO_VNC, "127.0.0.1", echo.port, 1, NULL, 0, 0, NULL);
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, true, err, sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    echo_exact(c, 5000, false);
+    m = gwt_metrics(&g);
+    ck_assert_msg(http_metric(m, "portico_gateway_tunnels{protocol=\"vnc\"}") == 1, "%s", m);
+    ck_assert_msg(http_metric(m, "portico_gateway_bytes_up_total{protocol=\"vnc\"}") == 5000, "%s",
+                  m);
+    ck_assert_msg(http_metric(m, "portico_gateway_bytes_down_total{protocol=\"vnc\"}") == 5000,
+                  "%s", m);
+    ck_assert_msg(http_metric(m, "portico_gateway_event_loop{impl=\"libev\"}") == 1, "%s", m);
+    free(m);
+    wsc_free(c);
+    h = http_get(g.port, "/nothing-here", true, &status);
+    ck_assert_int_eq(status, 404);
+    free(h);
+    free(t);
+    gwt_stop(&g);
+    tcp_backend_stop(&echo);
+}
+END_TEST
+
+START_TEST(test_broker_receives_opened_and_closed_reports_with_the_shared_secret)
+{
+    struct gwt g;
+    struct tcp_backend echo;
+    struct fake_broker b;
+    char err[256], path[5000], sec[600], extra[2048], *t;
+    struct wsc *c;
+    FILE *f;
+
+    tcp_backend_start(&echo, false);
+    fake_broker_start(&b, 0);
+    snprintf(sec, sizeof(sec), "%s/broker.secret", tf_tmpdir());
+    f = fopen(sec, "w");
+    fputs("s3cret-shared\n", f);
+    fclose(f);
+    snprintf(extra, sizeof(extra),
+             "broker_url = http://127.0.0.1:%d\nbroker_secret_file = %s\nlog_level = debug\n",
+             b.port, sec);
+    gwt_start(&g, false, extra);
+    t = gwt_ticket(&g, AUTH_PROTO_SPICE, "127.0.0.1", echo.port, 1, NULL, 0, 0, NULL);
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, false, err, sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    echo_exact(c, 1234, false);
+    wsc_free(c);
+    ck_assert_int_eq(fake_broker_wait(&b, 2, 5000), 2);
+    ck_assert_msg(strstr(b.bodies[0], "\"event\":\"opened\"") &&
+                      strstr(b.bodies[0], "\"user\":\"alice\""),
+                  "%s", b.bodies[0]);
+    ck_assert_msg(strstr(b.bodies[1], "\"event\":\"closed\"") &&
+                      strstr(b.bodies[1], "\"bytes_up\":1234") &&
+                      strstr(b.bodies[1], "\"bytes_down\":1234"),
+                  "%s", b.bodies[1]);
+    ck_assert_msg(strcasecmp(b.auth[0], "authorization: Bearer s3cret-shared") == 0, "%s",
+                  b.auth[0]);
+    free(t);
+    gwt_stop(&g);
+    fake_broker_stop(&b);
+    tcp_backend_stop(&echo);
+}
+END_TEST
+
+START_TEST(test_reports_wait_for_a_broker_that_starts_late)
+{
+    struct gwt g;
+    struct tcp_backend echo;
+    struct fake_broker b;
+    char err[256], path[5000], sec[600], extra[2048], *t, *m;
+    struct wsc *c;
+    FILE *f;
+    int bport;
+
+    tcp_backend_start(&echo, false);
+    bport = tf_free_port();
+    snprintf(sec, sizeof(sec), "%s/broker2.secret", tf_tmpdir());
+    f = fopen(sec, "w");
+    fputs("x\n", f);
+    fclose(f);
+    snprintf(extra, sizeof(extra),
+             "broker_url = http://127.0.0.1:%d\nbroker_secret_file = %s\nlog_level = debug\n",
+             bport, sec);
+    gwt_start(&g, false, extra);
+    t = gwt_ticket(&g, AUTH_PROTO_SPICE, "127.0.0.1", echo.port, 1, NULL, 0, 0, NULL);
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, false, err, sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    echo_exact(c, 100, false); /* the tunnel works while the broker is away */
+    wsc_free(c);
+    usleep(600000);
+    m = gwt_metrics(&g);
+    ck_assert_msg(http_metric(m, "portico_gateway_reports_pending") == 2, "%s", m);
+    free(m);
+    /* Bring a broker up on that port: the retries deliver both, in order. */
+    fake_broker_start(&b, bport);
+    ck_assert_int_eq(fake_broker_wait(&b, 2, 15000), 2);
+    ck_assert_msg(strstr(b.bodies[0], "\"event\":\"opened\""), "%s", b.bodies[0]);
+    ck_assert_msg(strstr(b.bodies[1], "\"event\":\"closed\""), "%s", b.bodies[1]);
+    tcp_backend_stop(&echo);
+    fake_broker_stop(&b);
+    free(t);
+    gwt_stop(&g);
+}
+END_TEST
+
+Suite *
+gateway_relay_suite(void)
+{
+    Suite *s = suite_create("gateway_relay");
+    TCase *tc = tcase_create("relay");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_echo_relays_16_mib_of_random_bytes_exactly_both_ways);
+    tcase_add_test(tc, test_echo_over_wss_relays_random_bytes_exactly);
+    tcase_add_test(tc, test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact);
+    tcase_add_test(tc, test_one_spice_ticket_opens_max_conns_channels_each_relayed);
+    tcase_add_test(tc, test_metrics_and_healthz_are_served_on_the_listener);
+    tcase_add_test(tc, test_broker_receives_opened_and_closed_reports_with_the_shared_secret);
+    tcase_add_test(tc, test_reports_wait_for_a_broker_that_starts_late);
+    suite_add_tcase(s, tc);
+    return s;
+}

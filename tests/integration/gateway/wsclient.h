@@ -1,0 +1,48 @@
+/*
+ * wsclient.h - a small blocking WebSocket client (RFC 6455) for the gateway's tests and
+ * benchmarks: plain or TLS, masked client frames, ping answered, close code and reason
+ * reported. Not a product component: it trusts the server only as far as a test does
+ * (frame sizes are still bounded by @max).
+ */
+#ifndef PT_TEST_WSCLIENT_H
+#define PT_TEST_WSCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WSC_TEXT   1
+#define WSC_BINARY 2
+#define WSC_CLOSE  8
+
+struct wsc;
+
+/* wsc_connect() - TCP (+TLS, certificate not verified) to 127.0.0.1:@port, then the
+ * upgrade for @path with @origin (NULL: no Origin header) and @subproto (NULL: none).
+ * Returns new, or NULL with a message in @err. */
+struct wsc *wsc_connect(int port, const char *path, const char *origin, const char *subproto,
+                        bool tls, char *err, size_t errn);
+void wsc_free(struct wsc *c);
+int wsc_fd(const struct wsc *c);
+
+/* wsc_send() - one masked frame. Returns 0 or -1. Thread: one sender at a time. */
+int wsc_send(struct wsc *c, int opcode, const void *data, size_t len);
+
+/* wsc_recv() - the next data or close message (pings are answered, pongs skipped;
+ * fragments are joined). *@buf is grown as needed (free() it). Returns the opcode, 0 on
+ * timeout, -1 on error/EOF. For WSC_CLOSE, wsc_close_code()/wsc_close_reason() tell why. */
+int wsc_recv(struct wsc *c, unsigned char **buf, size_t *len, size_t *cap, int timeout_ms);
+int wsc_close_code(const struct wsc *c);
+const char *wsc_close_reason(const struct wsc *c);
+
+/* wsc_expect_close() - read until a close frame (discarding data). Returns its code, or
+ * -1 if the connection ended without one / timed out. */
+int wsc_expect_close(struct wsc *c, int timeout_ms);
+
+/* http_get() - GET @path over plain HTTP/1.1 (or TLS); returns new body, *@status set. */
+char *http_get(int port, const char *path, bool tls, int *status);
+
+/* http_metric() - the value of the Prometheus sample @name (with labels, exact) in @body,
+ * or -1 if absent. */
+double http_metric(const char *body, const char *name);
+
+#endif
