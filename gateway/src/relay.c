@@ -30,7 +30,6 @@ enum vnc_state {
     VNC_SRV_TYPES,     /* security types (3.7+) or the type (3.3) */
     VNC_SRV_CHALLENGE, /* 16-byte DES challenge */
     VNC_SRV_RESULT,    /* SecurityResult */
-    VNC_SRV_REASON,    /* failure reason string (3.8) */
     VNC_CLI_VERSION,   /* waiting for the browser's version */
     VNC_CLI_TYPE,      /* waiting for the browser's chosen type */
 };
@@ -126,7 +125,6 @@ vnc_browser_start(struct relay *r)
     snprintf(v, sizeof(v), "RFB 003.%03d\n", r->minor);
     r->vs = VNC_CLI_VERSION;
     r->need = 12;
-    r->hs_len = 0;
     gw_tunnel_send(r->t, v, 12, true);
 }
 
@@ -194,19 +192,11 @@ vnc_server_step(struct relay *r)
         r->need = 4;
         return 16;
     case VNC_SRV_RESULT:
-        if (rd32(r->hs) != 0) {
-            if (r->minor >= 8) {
-                r->vs = VNC_SRV_REASON;
-                r->need = 8;
-                return 0;
-            }
+        if (rd32(r->hs) != 0) /* 3.8 adds a reason string; ours is clearer for the browser */
             return vnc_fail(r, "wrong password"), -1;
-        }
         gw_tunnel_log(r->t, LOG_INFO, "event=vnc_auth_ok");
         vnc_browser_start(r);
         return 4;
-    case VNC_SRV_REASON:
-        return vnc_fail(r, "wrong password"), -1;
     default:
         return -1;
     }
@@ -216,7 +206,7 @@ vnc_server_step(struct relay *r)
 static void
 vnc_server_feed(struct relay *r, const unsigned char *in, size_t len)
 {
-    while (len && r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_REASON && !r->failed) {
+    while (len && r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_RESULT && !r->failed) {
         size_t take = r->need > r->hs_len ? r->need - r->hs_len : 0;
         if (take > len)
             take = len;
@@ -226,7 +216,7 @@ vnc_server_feed(struct relay *r, const unsigned char *in, size_t len)
         r->hs_len += take;
         in += take;
         len -= take;
-        while (r->hs_len >= r->need && r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_REASON) {
+        while (r->hs_len >= r->need && r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_RESULT) {
             int used = vnc_server_step(r);
             if (used < 0)
                 return;
@@ -235,6 +225,11 @@ vnc_server_feed(struct relay *r, const unsigned char *in, size_t len)
             memmove(r->hs, r->hs + used, r->hs_len - (size_t)used);
             r->hs_len -= (size_t)used;
         }
+    }
+    if (r->vs == VNC_CLI_VERSION && r->hs_len) {
+        /* Desktop bytes past its handshake: the browser's turn now, relay them as is. */
+        gw_tunnel_send(r->t, r->hs, r->hs_len, true);
+        r->hs_len = 0;
     }
     if (len && !r->failed) /* the desktop spoke early (e.g. during the browser handshake) */
         gw_tunnel_send(r->t, in, len, true);
@@ -438,7 +433,7 @@ gw_relay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_RAW_RX:
         if (!r)
             return -1;
-        if (r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_REASON) {
+        if (r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_RESULT) {
             vnc_server_feed(r, in, len);
             return 0;
         }

@@ -32,7 +32,7 @@ gwt_start(struct gwt *g, bool tls, const char *extra)
     static int seq;
 
     memset(g, 0, sizeof(*g));
-    snprintf(g->dir, sizeof(g->dir), "%s/gw%d", tf_tmpdir(), ++seq);
+    snprintf(g->dir, sizeof(g->dir), "%s/gw%d-%d", tf_tmpdir(), (int)getpid(), ++seq);
     ck_assert_int_eq(mkdir(g->dir, 0700), 0);
     snprintf(path, sizeof(path), "%s/ticket.key", g->dir);
     g->signer = auth_signer_load_or_create(path, &err);
