@@ -197,9 +197,24 @@ auth_keyfile_load_or_create(const char *path, int type, struct pt_err *err)
                 goto out;
         }
     }
-    if (access(pub, F_OK) < 0 && write_pem(pub, pkey, false, 0644, err) < 0) {
-        EVP_PKEY_free(pkey);
-        pkey = NULL;
+    if (access(pub, F_OK) < 0) {
+        if (write_pem(pub, pkey, false, 0644, err) < 0) {
+            EVP_PKEY_free(pkey);
+            pkey = NULL;
+        }
+    } else {
+        /* A stale .pub (left from an older key) would make every gateway refuse us. */
+        EVP_PKEY *have = auth_keyfile_load_pub(pub, type, err);
+        if (!have || EVP_PKEY_eq(have, pkey) != 1) {
+            if (have)
+                pt_err_set(err, PT_E_INVALID,
+                           "public key %s does not match private key %s: remove the .pub to "
+                           "have it written again",
+                           pub, path);
+            EVP_PKEY_free(pkey);
+            pkey = NULL;
+        }
+        EVP_PKEY_free(have);
     }
 out:
     EVP_PKEY_CTX_free(ctx);

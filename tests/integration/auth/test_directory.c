@@ -4,6 +4,7 @@
  * disabled accounts, wrong and empty passwords, filter injection, bind templates,
  * LDAPS/StartTLS, failover, and timeouts against a stopped (SIGSTOP) server.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,6 +481,59 @@ START_TEST(test_resolve_shows_groups_and_disabled_state_without_a_password)
 }
 END_TEST
 
+struct racer {
+    pthread_t th;
+    const struct auth_dir *dir;
+    int index, ok;
+};
+
+static void *
+racer_main(void *p)
+{
+    struct racer *r = p;
+    struct auth_dir_conn *conn = auth_dir_conn_new(r->dir);
+    static const char *users[][2] = {{"alice", "alice-pw"},
+                                     {"o*brien", "o*brien-pw"},
+                                     {"j(ohn)", "j(ohn)-pw"},
+                                     {"bob", "bob-pw"}};
+
+    for (int i = 0; i < 20; i++) {
+        struct auth_dir_user *u = NULL;
+        struct pt_err err = {0};
+        const char *const *pick = users[(i + r->index) % 4];
+        if (auth_dir_conn_login(conn, pick[0], pick[1], &u, &err) == 0 && u->n_groups > 0)
+            r->ok++;
+        auth_dir_user_free(u);
+    }
+    auth_dir_conn_free(conn);
+    return NULL;
+}
+
+START_TEST(test_four_workers_sign_in_concurrently_with_their_own_connections)
+{
+    struct auth_dir_conf c;
+    struct pt_err err = {0};
+    struct racer r[4];
+    struct auth_dir *d;
+
+    conf_base(&c, tf_slapd_uri(slapd));
+    d = auth_dir_new(&c, &err);
+    auth_dir_conf_fini(&c);
+    ck_assert_msg(d, "%s", err.msg);
+    for (int i = 0; i < 4; i++) {
+        r[i].dir = d;
+        r[i].index = i;
+        r[i].ok = 0;
+        ck_assert_int_eq(pthread_create(&r[i].th, NULL, racer_main, &r[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(r[i].th, NULL);
+        ck_assert_int_eq(r[i].ok, 20);
+    }
+    auth_dir_free(d);
+}
+END_TEST
+
 Suite *auth_directory_suite(void);
 
 Suite *
@@ -506,6 +560,7 @@ auth_directory_suite(void)
     tcase_add_test(tc, test_both_servers_down_is_directory_unavailable_quickly);
     tcase_add_test(tc, test_stopped_server_times_out_then_fails_over);
     tcase_add_test(tc, test_resolve_shows_groups_and_disabled_state_without_a_password);
+    tcase_add_test(tc, test_four_workers_sign_in_concurrently_with_their_own_connections);
     suite_add_tcase(s, tc);
     return s;
 }

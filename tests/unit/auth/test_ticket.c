@@ -223,6 +223,31 @@ START_TEST(test_other_version_prefix_is_rejected_as_bad_version)
 }
 END_TEST
 
+START_TEST(test_unknown_payload_version_is_rejected_as_bad_version)
+{
+    struct auth_ticket_claims c;
+    unsigned char payload[AUTH_TICKET_PAYLOAD_MAX];
+    char *t, *b64, *v;
+    const char *dot;
+    long n;
+
+    claims_fill(&c, NOW);
+    t = sign_ok(signer, &c);
+    dot = strrchr(t, '.');
+    n = b64url_decode(t + 4, (size_t)(dot - t - 4), payload, sizeof(payload));
+    ck_assert_int_gt(n, 0);
+    payload[0] = 2; /* a future payload layout under the same "pt1." prefix */
+    b64 = pt_xmalloc(b64url_encoded_len((size_t)n) + 1);
+    b64url_encode(payload, (size_t)n, b64);
+    b64[b64url_encoded_len((size_t)n)] = '\0';
+    v = pt_xasprintf("pt1.%s%s", b64, dot);
+    ck_assert_int_eq(check_str(v, "gw-eu-1", NOW), AUTH_TICKET_BAD_VERSION);
+    free(v);
+    free(b64);
+    free(t);
+}
+END_TEST
+
 START_TEST(test_non_strict_base64url_is_rejected_as_malformed)
 {
     struct auth_ticket_claims c;
@@ -333,6 +358,25 @@ START_TEST(test_group_readable_key_file_is_refused)
     ck_assert_ptr_null(auth_signer_load_or_create(key_path, &err));
     ck_assert_int_eq(err.code, PT_E_INVALID);
     ck_assert_ptr_nonnull(strstr(err.msg, "chmod 600"));
+}
+END_TEST
+
+START_TEST(test_stale_public_key_file_is_detected)
+{
+    struct pt_err err = {0};
+    char other[340], other_pub[350];
+    struct auth_signer *o;
+
+    /* another key's .pub copied over ours: loading our key must say so */
+    snprintf(other, sizeof(other), "%s/other.key", dir);
+    snprintf(other_pub, sizeof(other_pub), "%s/other.key.pub", dir);
+    o = auth_signer_load_or_create(other, &err);
+    ck_assert_msg(o, "%s", err.msg);
+    ck_assert_int_eq(rename(other_pub, pub_path), 0);
+    ck_assert_ptr_null(auth_signer_load_or_create(key_path, &err));
+    ck_assert_int_eq(err.code, PT_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "does not match"));
+    auth_signer_free(o);
 }
 END_TEST
 
@@ -465,10 +509,12 @@ auth_ticket_suite(void)
     tcase_add_test(tc, test_every_truncation_of_a_ticket_is_rejected);
     tcase_add_test(tc, test_oversized_ticket_is_rejected_before_decoding);
     tcase_add_test(tc, test_other_version_prefix_is_rejected_as_bad_version);
+    tcase_add_test(tc, test_unknown_payload_version_is_rejected_as_bad_version);
     tcase_add_test(tc, test_non_strict_base64url_is_rejected_as_malformed);
     tcase_add_test(tc, test_key_rotation_accepts_current_and_previous_keys_only);
     tcase_add_test(tc, test_key_file_is_created_0600_and_reloaded_unchanged);
     tcase_add_test(tc, test_group_readable_key_file_is_refused);
+    tcase_add_test(tc, test_stale_public_key_file_is_detected);
     tcase_add_test(tc, test_verifier_refuses_missing_or_wrong_type_key);
     tcase_add_test(tc, test_signer_refuses_out_of_range_claims);
     tcase_add_test(tc, test_ledger_allows_max_conns_then_reports_replay);
