@@ -38,6 +38,23 @@ void gw_rdp_conf_defaults(struct gw_rdp_conf *c);
  * before the first tunnel opens. */
 void gw_rdp_configure(const struct gw_rdp_conf *c);
 
+/* Process-wide counters of the RDP backend, for /metrics and benchmarks. */
+#define GW_RDP_ENCODE_BUCKETS 8 /* frame encode time: <1, <2, <5, <10, <20, <50, <100, >=100 ms */
+struct gw_rdp_metrics {
+    unsigned long long frames;      /* frames sent (each ends with "sync") */
+    unsigned long long frames_held; /* flushes deferred because the browser lagged */
+    unsigned long long bytes;       /* Guacamole bytes posted to tunnels */
+    unsigned long long changed_px;  /* pixels sent as fills or images */
+    unsigned long long encode_us;   /* time spent encoding frames */
+    unsigned long long encode_hist[GW_RDP_ENCODE_BUCKETS];
+    unsigned long long sessions_connecting, sessions_connected; /* gauges */
+    unsigned long long sessions_failed;                         /* connect failures */
+    long long lag_ms_max;                                       /* worst sync-echo lag seen (ms) */
+};
+
+/* gw_rdp_metrics_get() - a snapshot of the counters. Thread: any. */
+void gw_rdp_metrics_get(struct gw_rdp_metrics *out);
+
 /* gw_rdp_backend() - borrowed, static: the RDP backend's ops. Thread: any. */
 const struct gw_backend_ops *gw_rdp_backend(void);
 

@@ -9,6 +9,12 @@
  * rect+cfill, up to 256 colours (text, UI) a paletted PNG, more (photos, video) a JPEG
  * whose quality the session lowers while the browser lags. Horizontal runs of tiles of
  * the same kind in a row are sent as one image to keep the instruction count down.
+ *
+ * Scrolling: before the tiles, a large dirty area is checked for a vertical shift of
+ * what the browser already has (row hashes vote for an offset). If most rows moved, one
+ * "copy" moves them in the browser and in our copy, and only the rows that are really
+ * new (the fresh line of a terminal) are encoded: RDP servers that send plain bitmaps
+ * (freerdp-shadow, xrdp over VNC) never tell us about the scroll themselves.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +35,8 @@ now_us(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    /* CPU time of this thread: wall time would count other processes' turns too */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
@@ -182,12 +189,106 @@ emit_solid(const uint8_t *px, int x, int y, int w, int h, struct pt_buf *out)
              (long long)px[0], 255LL);
 }
 
+static uint64_t
+row_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over 8-byte words */
+
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        h = (h ^ v) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Find dy such that the new row y equals the sent row y + dy over most of
+ * [x0,x1) x [y0,y1); emit "copy" and apply it to d->sent. Returns true if it did. */
+static bool
+detect_scroll(struct rdp_display *d, const uint8_t *fb, int stride, int x0, int y0, int x1, int y1,
+              struct pt_buf *out)
+{
+    int h = y1 - y0, best_dy = 0, best_votes = 0;
+    size_t rowb = (size_t)(x1 - x0) * 4;
+    uint64_t *hn, *ho;
+
+    if (h < 4 * RDP_TILE / 2 || x1 - x0 < 2 * RDP_TILE)
+        return false;
+    hn = pt_xmalloc((size_t)h * sizeof(*hn));
+    ho = pt_xmalloc((size_t)h * sizeof(*ho));
+    for (int y = 0; y < h; y++) {
+        hn[y] = row_hash(fb + (size_t)(y0 + y) * (size_t)stride + (size_t)x0 * 4, rowb);
+        ho[y] = row_hash(d->sent + ((size_t)(y0 + y) * (size_t)d->width + (size_t)x0) * 4, rowb);
+    }
+    /* candidate offsets from a few sample rows that changed and are not blank-alike */
+    for (int k = 1; k <= 8; k++) {
+        int ys = h * k / 9, dy;
+        if (hn[ys] == ho[ys] || (ys > 0 && hn[ys] == hn[ys - 1]))
+            continue;
+        for (int y = 0; y < h; y++) {
+            int votes = 0;
+            if (ho[y] != hn[ys])
+                continue;
+            dy = y - ys;
+            if (dy == 0 || dy == best_dy)
+                continue;
+            for (int r = 0; r < h; r++)
+                if (r + dy >= 0 && r + dy < h && hn[r] == ho[r + dy])
+                    votes++;
+            if (votes > best_votes) {
+                best_votes = votes;
+                best_dy = dy;
+            }
+        }
+    }
+    free(hn);
+    free(ho);
+    if (best_dy == 0 || best_votes < h / 2)
+        return false;
+    {
+        int dst = best_dy > 0 ? y0 : y0 - best_dy, src = dst + best_dy;
+        int n = h - (best_dy > 0 ? best_dy : -best_dy);
+
+        guac_enc(out, "copy", "iiiiiiiii", 0LL, (long long)x0, (long long)src, (long long)(x1 - x0),
+                 (long long)n, 0xCLL, 0LL, (long long)x0, (long long)dst);
+        /* same move in our copy; row order keeps overlapping rows intact */
+        if (best_dy > 0) {
+            for (int r = 0; r < n; r++)
+                memmove(d->sent + ((size_t)(dst + r) * (size_t)d->width + (size_t)x0) * 4,
+                        d->sent + ((size_t)(src + r) * (size_t)d->width + (size_t)x0) * 4, rowb);
+        } else {
+            for (int r = n - 1; r >= 0; r--)
+                memmove(d->sent + ((size_t)(dst + r) * (size_t)d->width + (size_t)x0) * 4,
+                        d->sent + ((size_t)(src + r) * (size_t)d->width + (size_t)x0) * 4, rowb);
+        }
+        d->st.copies++;
+    }
+    return true;
+}
+
 uint64_t
 rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride, struct pt_buf *out)
 {
     uint64_t t0 = now_us(), changed = 0;
     enum rdp_tile_kind kinds[512];
     uint32_t colour[512];
+    int bx0 = d->tiles_x, by0 = d->tiles_y, bx1 = -1, by1 = -1, ndirty = 0;
+
+    /* bounding box of the dirty tiles: where a scroll may have happened */
+    for (int ty = 0; ty < d->tiles_y; ty++)
+        for (int tx = 0; tx < d->tiles_x; tx++)
+            if (d->dirty[ty * d->tiles_x + tx] == TILE_DIRTY) {
+                ndirty++;
+                bx0 = tx < bx0 ? tx : bx0;
+                bx1 = tx > bx1 ? tx : bx1;
+                by0 = ty < by0 ? ty : by0;
+                by1 = ty > by1 ? ty : by1;
+            }
+    if (ndirty >= 8) {
+        int x1 = (bx1 + 1) * RDP_TILE, y1 = (by1 + 1) * RDP_TILE;
+        detect_scroll(d, fb, stride, bx0 * RDP_TILE, by0 * RDP_TILE, x1 < d->width ? x1 : d->width,
+                      y1 < d->height ? y1 : d->height, out);
+    }
 
     for (int ty = 0; ty < d->tiles_y; ty++) {
         int y = ty * RDP_TILE, h = d->height - y < RDP_TILE ? d->height - y : RDP_TILE;

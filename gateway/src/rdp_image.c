@@ -56,8 +56,8 @@ rdp_png_encode(struct pt_buf *out, const uint8_t *px, int stride, int w, int h, 
 {
     png_structp png = NULL;
     png_infop info = NULL;
-    uint8_t *row = NULL;
-    struct pal_map *map = NULL;
+    uint8_t *volatile row = NULL; /* volatile: survives longjmp */
+    struct pal_map *volatile map = NULL;
     int rc = -1;
 
     png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -89,7 +89,8 @@ rdp_png_encode(struct pt_buf *out, const uint8_t *px, int stride, int w, int h, 
     if (setjmp(png_jmpbuf(png)))
         goto out;
     png_set_write_fn(png, out, png_write_buf, png_flush_nop);
-    png_set_compression_level(png, palette ? 6 : 3);
+    /* speed over size: paletted text already deflates to a few bytes per line */
+    png_set_compression_level(png, palette ? 3 : 2);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
                  palette ? PNG_COLOR_TYPE_PALETTE
                          : (alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB),

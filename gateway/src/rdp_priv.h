@@ -90,7 +90,7 @@ enum rdp_tile_kind {
 
 struct rdp_display_stats {
     uint64_t frames, bytes, pixels_changed, encode_us;
-    uint64_t tiles_solid, tiles_png, tiles_jpeg, tiles_same;
+    uint64_t tiles_solid, tiles_png, tiles_jpeg, tiles_same, copies;
 };
 
 struct rdp_display {

@@ -62,6 +62,45 @@ mono_ms(void)
 
 static pthread_once_t rdp_once = PTHREAD_ONCE_INIT;
 
+/* Process-wide metrics (gw_rdp_metrics_get); relaxed atomics are enough for counters. */
+static struct {
+    atomic_ullong frames, frames_held, bytes, changed_px, encode_us;
+    atomic_ullong encode_hist[GW_RDP_ENCODE_BUCKETS];
+    atomic_ullong connecting, connected, failed;
+    atomic_llong lag_ms_max;
+} m;
+
+void
+gw_rdp_metrics_get(struct gw_rdp_metrics *out)
+{
+    out->frames = atomic_load(&m.frames);
+    out->frames_held = atomic_load(&m.frames_held);
+    out->bytes = atomic_load(&m.bytes);
+    out->changed_px = atomic_load(&m.changed_px);
+    out->encode_us = atomic_load(&m.encode_us);
+    for (int i = 0; i < GW_RDP_ENCODE_BUCKETS; i++)
+        out->encode_hist[i] = atomic_load(&m.encode_hist[i]);
+    out->sessions_connecting = atomic_load(&m.connecting);
+    out->sessions_connected = atomic_load(&m.connected);
+    out->sessions_failed = atomic_load(&m.failed);
+    out->lag_ms_max = atomic_load(&m.lag_ms_max);
+}
+
+static void
+metrics_frame(uint64_t us, size_t bytes, uint64_t px)
+{
+    static const uint64_t edge_ms[GW_RDP_ENCODE_BUCKETS - 1] = {1, 2, 5, 10, 20, 50, 100};
+    int b = 0;
+
+    while (b < GW_RDP_ENCODE_BUCKETS - 1 && us >= edge_ms[b] * 1000)
+        b++;
+    atomic_fetch_add(&m.encode_hist[b], 1);
+    atomic_fetch_add(&m.frames, 1);
+    atomic_fetch_add(&m.bytes, bytes);
+    atomic_fetch_add(&m.changed_px, px);
+    atomic_fetch_add(&m.encode_us, us);
+}
+
 static void
 rdp_global_init(void)
 {
@@ -421,6 +460,7 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
     int64_t now = mono_ms(), lag;
     size_t nflight, bytes;
     struct pt_buf frame = PT_BUF_INIT;
+    uint64_t enc_us, px;
     int rc;
 
     *wait_ms = 100;
@@ -433,16 +473,21 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
         return 0;
     }
     flow_update(s, now, &lag, &nflight, &bytes);
+    if (lag > atomic_load(&m.lag_ms_max))
+        atomic_store(&m.lag_ms_max, lag);
     if (lag > s->conf.max_lag_ms / 2 && s->disp.jpeg_quality > 30)
         s->disp.jpeg_quality -= 10; /* lagging: cheaper frames */
     else if (lag < 100 && s->disp.jpeg_quality < s->disp.jpeg_quality_max)
         s->disp.jpeg_quality += 5;
     if (nflight >= RDP_UNECHOED_MAX || bytes >= RDP_UNECHOED_BYTES || lag > s->conf.max_lag_ms) {
         s->held_frames++;
+        atomic_fetch_add(&m.frames_held, 1);
         *wait_ms = 10; /* hold: dirty tiles keep accumulating and combine */
         return 0;
     }
-    rdp_display_flush(&s->disp, gdi->primary_buffer, (int)gdi->stride, &frame);
+    enc_us = s->disp.st.encode_us;
+    px = rdp_display_flush(&s->disp, gdi->primary_buffer, (int)gdi->stride, &frame);
+    enc_us = s->disp.st.encode_us - enc_us;
     s->last_flush_ms = now;
     if (frame.len == 0) { /* everything dirty was unchanged */
         pt_buf_fini(&frame);
@@ -458,6 +503,7 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
     }
     s->disp.st.frames++;
     s->disp.st.bytes += frame.len;
+    metrics_frame(enc_us, frame.len, px);
     rc = rdp_session_post(s, &frame);
     pt_buf_fini(&frame);
     return rc;
@@ -489,6 +535,11 @@ configure(struct rdp_session *s, rdpSettings *st)
     freerdp_settings_set_bool(st, FreeRDP_RdpSecurity, TRUE);
     freerdp_settings_set_bool(st, FreeRDP_NlaSecurity, creds);
     freerdp_settings_set_uint32(st, FreeRDP_TcpConnectTimeout, (UINT32)s->conf.connect_timeout_ms);
+    /* no RemoteFX/NSCodec: servers then send lossless bitmaps, which decode cheaply and
+     * let the display encoder see exact pixels (unchanged tiles, scrolls). Measured with
+     * bench/rdp: RemoteFX cost 2-6x the frame rate on scrolling text. */
+    freerdp_settings_set_bool(st, FreeRDP_RemoteFxCodec, FALSE);
+    freerdp_settings_set_bool(st, FreeRDP_NSCodec, FALSE);
 }
 
 static void
@@ -531,8 +582,10 @@ session_main(void *arg)
     freerdp *inst = NULL;
     struct rdp_failure f;
     int64_t t0 = mono_ms();
+    bool connected = false;
 
     pthread_once(&rdp_once, rdp_global_init);
+    atomic_fetch_add(&m.connecting, 1);
     post_uuid(s);
     inst = freerdp_new();
     inst->PreConnect = cb_pre_connect;
@@ -541,6 +594,8 @@ session_main(void *arg)
     if (!freerdp_context_new(inst)) {
         freerdp_free(inst);
         inst = NULL;
+        atomic_fetch_sub(&m.connecting, 1);
+        atomic_fetch_add(&m.failed, 1);
         rdp_error_describe(0xFFFFFFFF, 0, s->host, s->port, &f);
         post_failure(s, &f);
         goto out;
@@ -552,6 +607,8 @@ session_main(void *arg)
     pthread_mutex_unlock(&s->lock);
 
     if (atomic_load(&s->stop) || !freerdp_connect(inst)) {
+        atomic_fetch_sub(&m.connecting, 1);
+        atomic_fetch_add(&m.failed, 1);
         wipe_password(s, inst->settings);
         rdp_error_describe(freerdp_get_last_error(inst->context), freerdp_error_info(inst), s->host,
                            s->port, &f);
@@ -562,6 +619,9 @@ session_main(void *arg)
         goto out;
     }
     wipe_password(s, inst->settings);
+    atomic_fetch_sub(&m.connecting, 1);
+    atomic_fetch_add(&m.connected, 1);
+    connected = true;
     pt_log(LOG_INFO, "%s event=rdp_connected after_ms=%lld size=%dx%d", s->log_id,
            (long long)(mono_ms() - t0), s->disp.width, s->disp.height);
 
@@ -593,14 +653,17 @@ session_main(void *arg)
     }
     pt_log(LOG_INFO,
            "%s event=rdp_end frames=%llu bytes=%llu changed_px=%llu encode_ms=%llu held=%llu "
-           "tiles_solid=%llu tiles_png=%llu tiles_jpeg=%llu tiles_same=%llu",
+           "tiles_solid=%llu tiles_png=%llu tiles_jpeg=%llu tiles_same=%llu copies=%llu",
            s->log_id, (unsigned long long)s->disp.st.frames, (unsigned long long)s->disp.st.bytes,
            (unsigned long long)s->disp.st.pixels_changed,
            (unsigned long long)(s->disp.st.encode_us / 1000), (unsigned long long)s->held_frames,
            (unsigned long long)s->disp.st.tiles_solid, (unsigned long long)s->disp.st.tiles_png,
-           (unsigned long long)s->disp.st.tiles_jpeg, (unsigned long long)s->disp.st.tiles_same);
+           (unsigned long long)s->disp.st.tiles_jpeg, (unsigned long long)s->disp.st.tiles_same,
+           (unsigned long long)s->disp.st.copies);
     freerdp_disconnect(inst);
 out:
+    if (connected)
+        atomic_fetch_sub(&m.connected, 1);
     pthread_mutex_lock(&s->lock);
     s->instance = NULL;
     s->finished = true;

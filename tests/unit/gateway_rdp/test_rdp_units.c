@@ -139,6 +139,42 @@ START_TEST(test_display_sends_only_what_changed)
 }
 END_TEST
 
+START_TEST(test_display_turns_a_scroll_into_one_copy)
+{
+    struct rdp_display d;
+    struct pt_buf out = PT_BUF_INIT;
+    int w = 256, h = 256;
+    uint8_t *fb = surface(w, h, 0);
+    uint32_t *p = (uint32_t *)fb;
+
+    /* "text": distinct rows */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x += 3)
+            p[y * w + x] = (uint32_t)(y * 2654435761u) & 0xFFFFFF;
+    rdp_display_init(&d, 80);
+    rdp_display_resize(&d, w, h, &out);
+    rdp_display_flush(&d, fb, w * 4, &out);
+    pt_buf_reset(&out);
+    /* scroll up by 13 rows and write a new line at the bottom */
+    memmove(fb, fb + 13 * w * 4, (size_t)(h - 13) * (size_t)w * 4);
+    for (int y = h - 13; y < h; y++)
+        for (int x = 0; x < w; x++)
+            p[y * w + x] = (x / 4 % 2) ? 0xFFFFFF : 0x101010;
+    rdp_display_mark(&d, 0, 0, w, h);
+    rdp_display_flush(&d, fb, w * 4, &out);
+    {
+        static const char copy[] = "4.copy,1.0,1.0,2.13,3.256,3.243,2.12,1.0,1.0,1.0;";
+        ck_assert_msg(strncmp(out.data, copy, sizeof(copy) - 1) == 0, "%.80s", out.data);
+    }
+    /* only the bottom tile row is encoded after the copy */
+    ck_assert_int_eq(count(out.data, "3.img,"), 1);
+    ck_assert_int_eq(count(out.data, ",3.192;"), 1);
+    pt_buf_fini(&out);
+    rdp_display_fini(&d);
+    free(fb);
+}
+END_TEST
+
 Suite *gateway_rdp_units_suite(void);
 Suite *
 gateway_rdp_units_suite(void)
@@ -150,6 +186,7 @@ gateway_rdp_units_suite(void)
     tcase_add_test(tc, test_keysyms_map_to_us_scancodes_or_unicode);
     tcase_add_test(tc, test_classifier_tells_fills_text_and_photos_apart);
     tcase_add_test(tc, test_display_sends_only_what_changed);
+    tcase_add_test(tc, test_display_turns_a_scroll_into_one_copy);
     suite_add_tcase(s, tc);
     return s;
 }

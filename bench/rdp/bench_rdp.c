@@ -1,0 +1,229 @@
+/*
+ * bench_rdp.c - RDP backend benchmark: CPU, bytes and frames per changed megapixel.
+ *
+ * Starts Xvfb + freerdp-shadow-cli at 1280x800, opens the RDP backend through the test
+ * harness tunnel (tests/integration/gateway_rdp/harness.c), and plays a browser that
+ * echoes every "sync" at once while counting bytes and frames. For each phase it runs
+ * x11_workload (scrolling text, a moving 640x400 window, photo-like frames at 5 fps,
+ * idle), which reports the pixels it changed. Backend CPU = this process's CPU minus the
+ * main (browser-playing) thread's, from /proc: the FreeRDP decode and our encoding.
+ * guacd 1.6.0's figures from the issue are printed beside ours as ratios.
+ *
+ *   bench_rdp [SECONDS_PER_PHASE]      (x11_workload is looked up next to this binary)
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "rdp.h"
+#include "rdp_lab.h"
+
+struct phase {
+    const char *name;
+    double guacd_ms_per_mp, guacd_mb_per_mp; /* 0: no reference */
+};
+
+static const struct phase phases[] = {
+    {"scroll", 364, 1.75},
+    {"window", 295, 1.74},
+    {"photo", 112, 0.69},
+    {"idle", 0, 0},
+};
+
+static double
+cpu_ms(const char *path)
+{
+    char buf[1024];
+    unsigned long ut = 0, st = 0;
+    FILE *f = fopen(path, "r");
+    char *p;
+
+    if (!f)
+        return 0;
+    if (!fgets(buf, sizeof(buf), f)) {
+        fclose(f);
+        return 0;
+    }
+    fclose(f);
+    p = strrchr(buf, ')'); /* fields after the command name */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+backend_cpu_ms(void)
+{
+    char task[64];
+
+    snprintf(task, sizeof(task), "/proc/self/task/%d/stat", getpid());
+    return cpu_ms("/proc/self/stat") - cpu_ms(task);
+}
+
+/* Consume the backend's output for up to @ms, echoing syncs; counts frames. */
+static void
+pump(struct gw_tunnel *t, const struct gw_backend_ops *ops, int ms, unsigned long *frames)
+{
+    struct h_insn in;
+
+    while (h_next(t, &in, ms) == 0) {
+        if (!strcmp(in.op, "sync")) {
+            char echo[64];
+            snprintf(echo, sizeof(echo), "4.sync,%zu.%s;", strlen(in.argv[0]), in.argv[0]);
+            h_send(t, ops, echo, NULL, 0);
+            (*frames)++;
+        } else if (!strcmp(in.op, "error")) {
+            fprintf(stderr, "bench: backend error: %s\n", in.argv[0]);
+            exit(1);
+        }
+        h_insn_fini(&in);
+        ms = 0;
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    int secs = argc > 1 ? atoi(argv[1]) : 6;
+    char workload[PATH_MAX], *slash;
+    struct lab_shadow lab;
+    struct pt_err err;
+    struct auth_ticket_claims c;
+    const struct gw_backend_ops *ops = gw_rdp_backend();
+    struct gw_tunnel *t;
+    unsigned long frames = 0;
+
+    snprintf(workload, sizeof(workload), "%s", argv[0]);
+    slash = strrchr(workload, '/');
+    snprintf(slash ? slash + 1 : workload,
+             sizeof(workload) - (size_t)(slash ? slash + 1 - workload : 0), "x11_workload");
+    if (lab_shadow_start(&lab, 1280, 800, &err) < 0) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return 1;
+    }
+    memset(&c, 0, sizeof(c));
+    snprintf(c.host, sizeof(c.host), "127.0.0.1");
+    c.port = lab.port;
+    t = h_tunnel_new();
+    if (ops->open(t, &c, NULL, &err) < 0) {
+        fprintf(stderr, "bench: open: %s\n", err.msg);
+        return 1;
+    }
+    pump(t, ops, 3000, &frames); /* connect and first frame */
+
+    printf("RDP backend benchmark: Xvfb + freerdp-shadow-cli 1280x800, %d s per phase\n", secs);
+    printf("%-7s %9s %9s %10s %10s %7s %9s | %12s %12s %9s %9s\n", "phase", "changedMP", "cpu_ms",
+           "ms/MP", "MB/MP", "fps", "server_ms", "guacd ms/MP", "guacd MB/MP", "cpu ratio",
+           "MB ratio");
+    for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+        int pfd[2];
+        char secs_s[16], line[256] = "";
+        pid_t pid;
+        struct gw_rdp_metrics m0, m1;
+        double cpu0 = 0, cpu1, wall0 = 0, wall1, srv0 = 0, srv1;
+        char srv_stat[64];
+        size_t bytes0 = 0, bytes1;
+        unsigned long frames0 = 0;
+        unsigned long long changed = 0;
+        double seconds = secs;
+        bool started = false;
+        struct timespec ts;
+        size_t linelen = 0;
+        int st;
+
+        snprintf(secs_s, sizeof(secs_s), "%d", secs);
+        if (pipe(pfd) < 0)
+            return 1;
+        pid = fork();
+        if (pid == 0) {
+            dup2(pfd[1], 1);
+            close(pfd[0]);
+            setenv("DISPLAY", lab.display_str, 1);
+            execl(workload, "x11_workload", phases[i].name, secs_s, (char *)NULL);
+            _exit(127);
+        }
+        close(pfd[1]);
+        fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+        for (;;) {
+            char buf[256];
+            ssize_t n;
+
+            pump(t, ops, 20, &frames);
+            while ((n = read(pfd[0], buf, sizeof(buf))) > 0) {
+                for (ssize_t k = 0; k < n && linelen < sizeof(line) - 1; k++)
+                    line[linelen++] = buf[k];
+                line[linelen] = '\0';
+            }
+            if (!started && strstr(line, "start")) {
+                started = true;
+                cpu0 = backend_cpu_ms();
+                gw_rdp_metrics_get(&m0);
+                snprintf(srv_stat, sizeof(srv_stat), "/proc/%d/stat", (int)lab.shadow.pid);
+                srv0 = cpu_ms(srv_stat);
+                bytes0 = h_bytes(t);
+                frames0 = frames;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                wall0 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+            }
+            if (n == 0)
+                break; /* workload closed its stdout: done */
+        }
+        waitpid(pid, &st, 0);
+        pump(t, ops, 700, &frames); /* the last frames of the phase */
+        cpu1 = backend_cpu_ms();
+        gw_rdp_metrics_get(&m1);
+        snprintf(srv_stat, sizeof(srv_stat), "/proc/%d/stat", (int)lab.shadow.pid);
+        srv1 = cpu_ms(srv_stat);
+        bytes1 = h_bytes(t);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        wall1 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        {
+            char *cp = strstr(line, "changed_px ");
+            if (cp)
+                sscanf(cp, "changed_px %llu seconds %lf", &changed, &seconds);
+        }
+        {
+            double mp = (double)changed / 1e6, cpu = cpu1 > cpu0 ? cpu1 - cpu0 : 0;
+            double mb = (double)(bytes1 - bytes0) / 1e6;
+            double fps = (double)(frames - frames0) / seconds;
+
+            (void)wall0;
+            (void)wall1;
+            if (mp > 0) {
+                printf("%-7s %9.1f %9.0f %10.1f %10.3f %7.1f %9.0f | %12.0f %12.2f %9.2f %9.2f\n",
+                       phases[i].name, mp, cpu, cpu / mp, mb / mp, fps, srv1 - srv0,
+                       phases[i].guacd_ms_per_mp, phases[i].guacd_mb_per_mp,
+                       (cpu / mp) / phases[i].guacd_ms_per_mp,
+                       (mb / mp) / phases[i].guacd_mb_per_mp);
+            } else {
+                printf("%-7s %9.1f %9.0f %10s %10s %7.1f %9.0f | idle: %.1f ms CPU/s, %.0f "
+                       "bytes/s\n",
+                       phases[i].name, mp, cpu, "-", "-", fps, srv1 - srv0, cpu / seconds,
+                       (double)(bytes1 - bytes0) / seconds);
+            }
+            {
+                double dmp = (double)(m1.changed_px - m0.changed_px) / 1e6;
+                double enc = (double)(m1.encode_us - m0.encode_us) / 1e3;
+                if (dmp > 0)
+                    printf("        sent %.1f MP in %llu frames (%llu held): %.1f ms CPU, %.3f MB "
+                           "per sent MP; encoding %.0f ms = %.0f%% of CPU\n",
+                           dmp, m1.frames - m0.frames, m1.frames_held - m0.frames_held, cpu / dmp,
+                           mb / dmp, enc, cpu > 0 ? 100.0 * enc / cpu : 0);
+            }
+            fflush(stdout);
+        }
+        close(pfd[0]);
+    }
+    ops->close(t);
+    h_tunnel_free(t);
+    lab_shadow_stop(&lab);
+    return 0;
+}
