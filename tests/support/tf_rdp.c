@@ -345,6 +345,21 @@ out:
     return r;
 }
 
+/* The display of each running Xvnc, by pid: struct tf_proc has no room for it. */
+static struct {
+    pid_t pid;
+    char display[16];
+} xvncs[32];
+
+const char *
+tf_xvnc_display(const struct tf_proc *p)
+{
+    for (int i = 0; p && i < 32; i++)
+        if (xvncs[i].pid == p->pid && p->pid > 0)
+            return xvncs[i].display;
+    return NULL;
+}
+
 struct tf_proc *
 tf_xvnc_start(int width, int height, int *port, struct pt_err *err)
 {
@@ -388,6 +403,13 @@ tf_xvnc_start(int width, int height, int *port, struct pt_err *err)
         if (wait_listen(p, vport, 10000, "in use", err) == 0) {
             if (port)
                 *port = vport;
+            for (int i = 0; i < 32; i++) {
+                if (xvncs[i].pid == 0 || !tf_proc_alive(&(struct tf_proc){.pid = xvncs[i].pid})) {
+                    xvncs[i].pid = p->pid;
+                    pt_strlcpy(xvncs[i].display, display, sizeof(xvncs[i].display));
+                    break;
+                }
+            }
             rc = 0;
             break;
         }
@@ -409,6 +431,9 @@ tf_xvnc_stop(struct tf_proc *p)
 {
     if (!p)
         return;
+    for (int i = 0; i < 32; i++)
+        if (xvncs[i].pid == p->pid)
+            xvncs[i].pid = 0;
     tf_proc_stop(p, 500);
     free(p);
 }

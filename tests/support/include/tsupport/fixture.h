@@ -123,6 +123,9 @@ void tf_rdp_stop(struct tf_rdp *r); /* NULL-safe; frees */
 /* Xvnc (tigervnc) on a free port, no auth, @width x @height; for relay tests that do
  * not need a guest. */
 struct tf_proc *tf_xvnc_start(int width, int height, int *port, struct pt_err *err);
+/* tf_xvnc_display() - borrowed: the X display (":N") of an Xvnc from tf_xvnc_start(),
+ * to draw on it with X tools; NULL for anything else. */
+const char *tf_xvnc_display(const struct tf_proc *p);
 /* tf_xvnc_stop() - stop the Xvnc of tf_xvnc_start() by PID and free it. NULL-safe. */
 void tf_xvnc_stop(struct tf_proc *p);
 
