@@ -262,6 +262,7 @@ auth_dir_new(const struct auth_dir_conf *conf, struct pt_err *err)
 
     if (validate(conf, err) < 0)
         return NULL;
+    dir_ldap_init_once(); /* here, normally on the main thread before any worker starts */
     d = pt_xcalloc(1, sizeof(*d));
     c = &d->conf;
     *c = *conf; /* scalars; every string is re-copied below */

@@ -45,6 +45,10 @@ int dir_search(struct auth_dir_conn *c, const char *base, const char *filter, ch
  * invalid credentials, PT_E_UNAVAILABLE when no server answers). */
 int dir_user_bind(struct auth_dir_conn *c, const char *dn, const char *password,
                   struct pt_err *err);
+/* dir_ldap_init_once() - initialise libldap's process-wide state exactly once: its lazy
+ * initialisation on the first handle is not thread-safe (TSan shows the race when
+ * several workers open their first handles at once). */
+void dir_ldap_init_once(void);
 /* dir_filter_escape() - RFC 4515 escaping of @value (ldap_bv2escaped_filter_value).
  * Returns new (free()). */
 char *dir_filter_escape(const char *value);

@@ -138,11 +138,29 @@ guard_disarm(struct guard *g)
     return fired;
 }
 
+static pthread_once_t ldap_once = PTHREAD_ONCE_INIT;
+
+static void
+ldap_global_init(void)
+{
+    int version = 0;
+
+    /* any global get_option runs ldap_int_initialize() under pthread_once's lock */
+    ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version);
+}
+
+void
+dir_ldap_init_once(void)
+{
+    pthread_once(&ldap_once, ldap_global_init);
+}
+
 struct auth_dir_conn *
 auth_dir_conn_new(const struct auth_dir *d)
 {
     struct auth_dir_conn *c = pt_xcalloc(1, sizeof(*c));
 
+    dir_ldap_init_once();
     c->dir = d;
     for (int i = 0; i < 2; i++) {
         c->socks[i] = pt_xcalloc(1, sizeof(*c->socks[i]));

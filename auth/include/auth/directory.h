@@ -3,9 +3,10 @@
  * membership and the entitlements that follow from it.
  *
  * One struct auth_dir holds the validated configuration (shared, immutable, any thread).
- * Each worker thread owns one struct auth_dir_conn: up to two LDAP connections (one bound
- * as the service account for searches, one for checking user passwords), opened lazily,
- * failing over across the configured servers in order.
+ * A struct auth_dir_conn holds up to two LDAP connections (one bound as the service
+ * account for searches, one for checking user passwords), opened lazily, failing over
+ * across the configured servers in order. It is used by one thread at a time: one per
+ * worker, or checked out of a pool and handed back (nothing in it is tied to a thread).
  *
  * EVERY auth_dir_conn_* CALL BLOCKS on the network (bounded by the configured connect and
  * operation timeouts, times the number of servers). Never call them on an event loop
@@ -124,7 +125,7 @@ int auth_dir_conf_add_pool(struct auth_dir_conf *c, const char *group, const cha
 int auth_dir_conf_apply(struct auth_dir_conf *c, const struct pt_conf_entry *e, struct pt_err *err);
 
 struct auth_dir;      /* validated configuration, immutable: share across threads */
-struct auth_dir_conn; /* one worker's connections: never shared between threads */
+struct auth_dir_conn; /* one worker's connections: one thread at a time */
 
 /* auth_dir_new() - validate and copy @conf. Returns new, or NULL (PT_E_INVALID). */
 struct auth_dir *auth_dir_new(const struct auth_dir_conf *conf, struct pt_err *err);
