@@ -182,7 +182,7 @@ hv_new(struct pt_err *err)
     pthread_mutex_init(&hv->evlock, NULL);
     pthread_cond_init(&hv->maint_cond, NULL);
     hv->retry_ms = HV_RETRY_MS_DEFAULT;
-    hv->revert_mode = HV_REVERT_OVERLAY;
+    atomic_store(&hv->revert_mode, HV_REVERT_OVERLAY);
     hv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (hv->efd < 0 || pthread_create(&hv->maint, NULL, maint_main, hv) != 0) {
         pt_err_set(err, PT_E_INTERNAL, "cannot create the hypervisor layer: %s", strerror(errno));
@@ -214,6 +214,7 @@ hv_free(struct hv *hv)
         free(h->name);
         free(h->uri);
         free(h->storage_pool);
+        free(h->creating);
         free(h);
     }
     free(hv->hosts);
@@ -229,7 +230,7 @@ hv_free(struct hv *hv)
 void
 hv_set_revert_mode(struct hv *hv, enum hv_revert_mode mode)
 {
-    hv->revert_mode = mode;
+    atomic_store(&hv->revert_mode, (int)mode);
 }
 
 void
@@ -480,6 +481,36 @@ check_capacity(struct hv_host *h, virConnectPtr c, const struct hv_desktop_spec 
     return 0;
 }
 
+static int
+creating_claim(struct hv_host *h, const char *name)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->ncreating && rc == 0; i++)
+        if (strcmp(h->creating[i], name) == 0)
+            rc = -1;
+    if (rc == 0) {
+        h->creating = pt_xreallocarray(h->creating, h->ncreating + 1, sizeof(*h->creating));
+        h->creating[h->ncreating++] = name; /* borrowed for the call's duration */
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+static void
+creating_release(struct hv_host *h, const char *name)
+{
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->ncreating; i++) {
+        if (h->creating[i] == name) {
+            h->creating[i] = h->creating[--h->ncreating];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
 int
 hv_desktop_create(struct hv *hv, const char *host, const struct hv_desktop_spec *spec,
                   struct pt_err *err)
@@ -493,10 +524,18 @@ hv_desktop_create(struct hv *hv, const char *host, const struct hv_desktop_spec 
     c = begin(hv, host, NULL, &h, err);
     if (!c)
         return -1;
+    /* two creates of one name would share an overlay path: the second one waits its turn
+     * as a conflict instead of replacing the first one's volume */
+    if (creating_claim(h, spec->name) < 0) {
+        virConnectClose(c);
+        return pt_err_set(err, PT_E_CONFLICT, "desktop %s is already being created on host %s",
+                          spec->name, host);
+    }
     atomic_fetch_add(&h->provisioning, 1);
     if (check_capacity(h, c, spec, err) == 0)
-        rc = hv_lv_create(h, c, spec, hv->revert_mode, err);
+        rc = hv_lv_create(h, c, spec, (enum hv_revert_mode)atomic_load(&hv->revert_mode), err);
     atomic_fetch_sub(&h->provisioning, 1);
+    creating_release(h, spec->name);
     if (rc == 0)
         pt_info("event=desktop_created host=%s desktop=%s pool=%s id=%s", host, spec->name,
                 spec->pool, spec->desktop_id);

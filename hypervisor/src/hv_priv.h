@@ -53,6 +53,8 @@ struct hv_host {
     char last_error[256];
     char domain_type[16]; /* best domain type the host offers, from its capabilities */
     atomic_int provisioning;
+    const char **creating; /* names with a create in flight (under lock), borrowed */
+    size_t ncreating;
     atomic_uint test_port; /* next explicit display port for test-driver domains */
 };
 
@@ -60,7 +62,7 @@ struct hv {
     pthread_mutex_t lock;
     struct hv_host **hosts;
     size_t nhosts;
-    enum hv_revert_mode revert_mode;
+    atomic_int revert_mode; /* enum hv_revert_mode */
 
     /* events: filled on libvirt's event thread, drained by hv_events_dispatch() */
     pthread_mutex_t evlock;

@@ -3,6 +3,7 @@
  * in-process: the real libvirt API and its real XML validation, without a daemon. Each
  * hv host is a separate test:///<node file> connection, whose state is private to it.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,42 @@ START_TEST(test_migration_between_test_hosts_reports_the_driver_limit)
 }
 END_TEST
 
+struct racer {
+    int rc;
+    struct pt_err err;
+};
+
+static void *
+race_create(void *arg)
+{
+    struct racer *r = arg;
+    struct hv_desktop_spec s = hvt_spec("race-1", "eng", "desk-race-1");
+
+    r->rc = hv_desktop_create(hv, "a", &s, &r->err);
+    return NULL;
+}
+
+START_TEST(test_concurrent_creates_of_one_name_leave_one_intact_desktop)
+{
+    for (int round = 0; round < 20; round++) {
+        struct racer r[2] = {{0}, {0}};
+        pthread_t t[2];
+        struct pt_err err = {0};
+
+        for (int i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, race_create, &r[i]);
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        ck_assert_msg((r[0].rc == 0) != (r[1].rc == 0), "exactly one create wins (%d %d)", r[0].rc,
+                      r[1].rc);
+        ck_assert_int_eq(r[r[0].rc == 0 ? 1 : 0].err.code, PT_E_CONFLICT);
+        /* the winner's overlay is still there: a revert recreates it from the volume */
+        ck_assert_msg(hv_desktop_revert(hv, "a", "race-1", &err) == 0, "%s", err.msg);
+        ck_assert_msg(hv_desktop_delete(hv, "a", "race-1", &err) == 0, "%s", err.msg);
+    }
+}
+END_TEST
+
 Suite *hv_testdrv_suite(void);
 Suite *
 hv_testdrv_suite(void)
@@ -287,6 +324,7 @@ hv_testdrv_suite(void)
     tcase_add_test(tc, test_full_host_refuses_another_desktop);
     tcase_add_test(tc, test_draining_host_takes_no_new_desktop);
     tcase_add_test(tc, test_migration_between_test_hosts_reports_the_driver_limit);
+    tcase_add_test(tc, test_concurrent_creates_of_one_name_leave_one_intact_desktop);
     suite_add_tcase(s, tc);
     return s;
 }
