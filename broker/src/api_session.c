@@ -1,26 +1,23 @@
 /*
- * api_session.c - sign in, sign out, who am I, and the guard the router runs before any
+ * api_session.c - sign in, sign out, who am I; and the guard the router runs before any
  * route that needs a signed-in user, an admin, a CSRF token or the gateway's secret.
+ *
+ * Sign-in binds to the directory on a worker (auth/directory.h blocks), then creates the
+ * session on the loop. The password is copied into the job, the request body and the
+ * JSON string holding it are wiped at once, and the copy is wiped when the bind is done.
+ * The session cookie is HttpOnly, Secure, SameSite=Strict; the CSRF token travels in the
+ * JSON body and must come back in X-CSRF-Token on every state-changing call.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker_priv.h"
+#include "app_priv.h"
 #include "common/mem.h"
 #include "common/str.h"
 
-struct broker_session {
-    char user[256];
-};
+#define COOKIE_NAME "portico_session"
 
-void broker_session_free(struct broker_session *s);
 int broker_route_guard(struct broker_req *r, int flags);
-
-void
-broker_session_free(struct broker_session *s)
-{
-    free(s);
-}
 
 static int
 guard_gateway(struct broker_req *r)
@@ -47,27 +44,279 @@ guard_gateway(struct broker_req *r)
     return 0;
 }
 
+static struct broker_sess *
+session_of(struct broker_req *r, bool *had_cookie)
+{
+    char tok[128];
+    struct broker_sess *s;
+    int64_t now = pt_time_mono_ms();
+    const struct broker_conf *c = r->b->conf;
+
+    *had_cookie = broker_req_cookie(r, COOKIE_NAME, tok, sizeof(tok)) > 0;
+    if (!*had_cookie)
+        return NULL;
+    s = broker_sess_find(r->b->sessions, tok);
+    pt_wipe(tok, sizeof(tok));
+    if (!s)
+        return NULL;
+    if (broker_sess_expired(s, now, c->session_idle_ms, c->session_ttl_ms)) {
+        pt_logc(&r->log, LOG_INFO, "event=session_expired session=%s user=%s", s->id, s->user);
+        broker_sess_delete(r->b->sessions, s);
+        return NULL;
+    }
+    s->last_ms = now;
+    return s;
+}
+
 int
 broker_route_guard(struct broker_req *r, int flags)
 {
+    struct broker_sess *s;
+    bool had_cookie;
+    char csrf[128];
+
     if (flags & BROKER_R_GATEWAY)
         return guard_gateway(r);
-    if (flags & BROKER_R_SESSION) {
-        broker_req_error(r, 401, "not_signed_in", "sign in first: POST /api/v1/login");
+    if (!(flags & BROKER_R_SESSION))
+        return 0;
+    s = session_of(r, &had_cookie);
+    if (!s) {
+        if (had_cookie)
+            broker_req_error(r, 401, "session_expired",
+                             "your session has expired or was ended; sign in again "
+                             "(POST /api/v1/login)");
+        else
+            broker_req_error(r, 401, "not_signed_in", "sign in first: POST /api/v1/login");
+        return -1;
+    }
+    r->session = s;
+    pt_log_ctx_set(&r->log, "req=%s session=%s user=%s", r->id, s->id, s->user);
+    if (flags & BROKER_R_CSRF) {
+        int n = broker_req_header(r, "x-csrf-token:", csrf, sizeof(csrf));
+
+        if (n <= 0) {
+            broker_req_error(r, 403, "csrf_missing",
+                             "state-changing calls need the X-CSRF-Token header with the "
+                             "csrf_token from sign-in");
+            return -1;
+        }
+        if (n != 64 || !pt_mem_eq_ct(csrf, s->csrf, 64)) {
+            broker_req_error(r, 403, "csrf_mismatch",
+                             "X-CSRF-Token does not match this session; sign in again");
+            return -1;
+        }
+    }
+    if ((flags & BROKER_R_ADMIN) && !s->admin) {
+        broker_req_error(r, 403, "admin_required",
+                         "%s is not in the admin group; ask an administrator", s->user);
         return -1;
     }
     return 0;
 }
 
+json_t *
+broker_session_json(const struct broker *b, const struct broker_sess *s, bool with_csrf)
+{
+    json_t *groups = json_array(), *pools = json_array();
+    json_t *j;
+
+    for (size_t i = 0; i < s->ngroups; i++)
+        json_array_append_new(groups, json_string(s->groups[i]));
+    for (size_t i = 0; i < s->npools; i++)
+        json_array_append_new(pools, json_string(s->pools[i]));
+    j = json_pack("{s:s,s:s,s:b,s:o,s:o,s:s}", "user", s->user, "display",
+                  s->display[0] ? s->display : s->user, "admin", s->admin, "groups", groups,
+                  "pools", pools, "session_id", s->id);
+    if (with_csrf)
+        json_object_set_new(j, "csrf_token", json_string(s->csrf));
+    json_object_set_new(j, "idle_timeout_s", json_integer(b->conf->session_idle_ms / 1000));
+    return j;
+}
+
+/* ---- POST /api/v1/login ----------------------------------------------------------------- */
+
+struct login_job {
+    struct broker_req *r;
+    struct broker_app *app;
+    char user[AUTH_DIR_MAX_LOGIN + 1];
+    char *password;
+    struct auth_dir_user *du;
+    struct pt_err err;
+    int rc;
+};
+
+static void
+login_work(void *arg)
+{
+    struct login_job *j = arg;
+#ifdef PORTICO_HAVE_AUTH
+    struct auth_dir_conn *c = broker_app_dir_checkout(j->app);
+
+    j->rc = auth_dir_conn_login(c, j->user, j->password, &j->du, &j->err);
+    broker_app_dir_checkin(j->app, c);
+#else
+    j->rc = pt_err_set(&j->err, PT_E_UNAVAILABLE, "built without auth/");
+#endif
+    pt_free_secret(j->password);
+    j->password = NULL;
+}
+
+static const char *
+signin_result(enum pt_errc c)
+{
+    switch (c) {
+    case PT_E_AUTH:
+        return "bad_credentials";
+    case PT_E_FORBIDDEN:
+        return "disabled";
+    case PT_E_UNAVAILABLE:
+    case PT_E_TIMEOUT:
+        return "directory_unavailable";
+    default:
+        return "error";
+    }
+}
+
+static void
+login_fail(struct login_job *j)
+{
+    struct broker_req *r = j->r;
+    const char *result = signin_result(j->err.code);
+#ifdef PORTICO_HAVE_AUTH
+    const char *msg = auth_dir_user_message(&j->err);
+#else
+    const char *msg = j->err.msg;
+#endif
+
+    broker_metrics_signin(r->b->metrics, result);
+    pt_logc(&r->log, LOG_NOTICE, "event=login result=%s user=%s peer=%s detail=\"%s\"", result,
+            j->user, r->peer, j->err.msg);
+    broker_audit(r->b, j->user, "login", NULL, result, NULL);
+    if (j->err.code == PT_E_AUTH)
+        broker_req_error(r, 401, "bad_credentials", "%s", msg);
+    else if (j->err.code == PT_E_FORBIDDEN)
+        broker_req_error(r, 403, "account_disabled", "%s", msg);
+    else if (j->err.code == PT_E_UNAVAILABLE || j->err.code == PT_E_TIMEOUT)
+        broker_req_error(r, 503, "directory_unavailable", "%s", msg);
+    else if (j->err.code == PT_E_INVALID)
+        broker_req_error(r, 400, "invalid_request", "%s", msg);
+    else
+        broker_req_error(r, 500, "internal", "%s", msg);
+}
+
+static void
+login_done(void *arg)
+{
+    struct login_job *j = arg;
+    struct broker_req *r = j->r;
+    struct broker_sess *s;
+    struct pt_err err = {0};
+    char cookie[256];
+
+    if (j->rc < 0) {
+        login_fail(j);
+        goto out;
+    }
+    s = broker_sess_create(r->b->sessions, j->du->login ? j->du->login : j->user, pt_time_mono_ms(),
+                           &err);
+    if (!s) {
+        broker_req_error_pt(r, &err);
+        goto out;
+    }
+    if (j->du->display)
+        pt_strlcpy(s->display, j->du->display, sizeof(s->display));
+    s->admin = j->du->admin;
+    pt_strlcpy(s->peer, r->peer, sizeof(s->peer));
+    for (size_t i = 0; i < j->du->n_groups; i++)
+        broker_sess_add_group(s, j->du->groups[i].name);
+    for (size_t i = 0; i < j->du->n_pools; i++)
+        broker_sess_add_pool(s, j->du->pools[i]);
+    broker_metrics_signin(r->b->metrics, "ok");
+    pt_logc(&r->log, LOG_NOTICE, "event=login result=ok user=%s session=%s admin=%d peer=%s",
+            s->user, s->id, s->admin, r->peer);
+    broker_audit(r->b, s->user, "login", s->id, "ok", NULL);
+    snprintf(cookie, sizeof(cookie), COOKIE_NAME "=%s; Path=/; HttpOnly; Secure; SameSite=Strict",
+             s->token);
+    broker_req_add_header(r, "set-cookie:", cookie);
+    pt_wipe(cookie, sizeof(cookie));
+    broker_req_reply_json(r, 200, broker_session_json(r->b, s, true));
+out:
+#ifdef PORTICO_HAVE_AUTH
+    auth_dir_user_free(j->du);
+#endif
+    free(j);
+}
+
+static void
+login(struct broker_req *r)
+{
+    struct broker_app *a = r->b->app;
+    struct login_job *j;
+    json_t *body = broker_req_json_body(r);
+    json_t *ju, *jp;
+    const char *user, *pw;
+
+    /* The body holds the password: wipe our copy of the bytes whatever happens next. */
+    pt_wipe(r->body.data, r->body.len);
+    if (!body)
+        return;
+    ju = json_object_get(body, "user");
+    jp = json_object_get(body, "password");
+    user = json_string_value(ju);
+    pw = json_string_value(jp);
+    if (!user || !pw || !user[0] || !pw[0] || strlen(user) > AUTH_DIR_MAX_LOGIN ||
+        strlen(pw) > 1024) {
+        if (pw)
+            pt_wipe((char *)pw, strlen(pw));
+        json_decref(body);
+        broker_metrics_signin(r->b->metrics, "invalid_request");
+        broker_req_error(r, 400, "invalid_request",
+                         "send {\"user\": \"name\", \"password\": \"secret\"}, both non-empty "
+                         "strings");
+        return;
+    }
+    if (!a || !a->dir) {
+        pt_wipe((char *)pw, strlen(pw));
+        json_decref(body);
+        broker_req_error(r, 503, "directory_not_configured",
+                         "this broker has no [ldap] section: nobody can sign in");
+        return;
+    }
+    j = pt_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->app = a;
+    pt_strlcpy(j->user, user, sizeof(j->user));
+    j->password = pt_xstrdup(pw);
+    pt_wipe((char *)pw, strlen(pw)); /* jansson's copy */
+    json_decref(body);
+    broker_req_submit(r, login_work, login_done, j);
+}
+
+/* ---- POST /api/v1/logout, GET /api/v1/me ------------------------------------------------ */
+
+static void
+logout(struct broker_req *r)
+{
+    struct broker_sess *s = r->session;
+
+    pt_logc(&r->log, LOG_NOTICE, "event=logout user=%s session=%s", s->user, s->id);
+    broker_audit(r->b, s->user, "logout", s->id, "ok", NULL);
+    broker_sess_delete(r->b->sessions, s);
+    r->session = NULL;
+    broker_req_add_header(
+        r, "set-cookie:", COOKIE_NAME "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    broker_req_reply_json(r, 200, json_pack("{s:b}", "signed_out", 1));
+}
+
+static void
+me(struct broker_req *r)
+{
+    broker_req_reply_json(r, 200, broker_session_json(r->b, r->session, true));
+}
+
 const struct broker_route broker_routes_session[] = {
-    {0, NULL, 0, NULL},
-};
-const struct broker_route broker_routes_desktops[] = {
-    {0, NULL, 0, NULL},
-};
-const struct broker_route broker_routes_admin[] = {
-    {0, NULL, 0, NULL},
-};
-const struct broker_route broker_routes_gateway[] = {
+    {BROKER_POST, "/api/v1/login", 0, login},
+    {BROKER_POST, "/api/v1/logout", BROKER_R_SESSION | BROKER_R_CSRF, logout},
+    {BROKER_GET, "/api/v1/me", BROKER_R_SESSION, me},
     {0, NULL, 0, NULL},
 };

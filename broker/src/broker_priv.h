@@ -59,6 +59,8 @@ struct broker_conf {
     int64_t ticket_ttl_ms;
     int ticket_max_conns;
     int64_t request_timeout_ms;
+    int64_t session_idle_ms;
+    int64_t session_ttl_ms;
     bool h2;
 
     /* [ldap], [hypervisor], [host "x"], [pool "x"]: kept for the owning modules. */
@@ -143,6 +145,53 @@ bool broker_ratelimit_allow(struct broker_ratelimit *rl, const char *client, int
 
 struct broker_app; /* the wired modules (app.c): auth, store, pool; NULL parts until used */
 
+/* ---- sessions (sessions.c) ---------------------------------------------------------- */
+
+struct broker_sess {
+    char token[65]; /* the cookie value: secret */
+    char csrf[65];  /* echoed in X-CSRF-Token: secret */
+    char id[17];    /* public id for logs, tickets and the admin list */
+    char user[256];
+    char display[256];
+    bool admin;
+    char **groups;
+    size_t ngroups;
+    char **pools; /* entitled by the directory's rules */
+    size_t npools;
+    char peer[64];
+    int64_t created_ms, last_ms;
+    struct broker_sess *next;
+};
+
+struct sess_table;
+struct sess_table *broker_sess_table_new(void);
+void broker_sess_table_free(struct sess_table *t);
+/* broker_sess_create() - a new session for @user with fresh tokens; borrowed (the table
+ * owns it). NULL with @err if the random generator failed. */
+struct broker_sess *broker_sess_create(struct sess_table *t, const char *user, int64_t now_ms,
+                                       struct pt_err *err);
+void broker_sess_add_group(struct broker_sess *s, const char *g);
+void broker_sess_add_pool(struct broker_sess *s, const char *p);
+struct broker_sess *broker_sess_find(struct sess_table *t, const char *token);
+struct broker_sess *broker_sess_find_id(struct sess_table *t, const char *id);
+void broker_sess_delete(struct sess_table *t, struct broker_sess *s);
+size_t broker_sess_count(const struct sess_table *t);
+void broker_sess_foreach(struct sess_table *t, void (*fn)(struct broker_sess *, void *), void *arg);
+bool broker_sess_expired(const struct broker_sess *s, int64_t now_ms, int64_t idle_ms,
+                         int64_t ttl_ms);
+bool broker_sess_entitled(const struct broker_sess *s, const char *pool);
+
+/* A tunnel the gateway reported open (api_gateway.c). */
+struct broker_tunnel {
+    char id[64];
+    char ticket_id[40];
+    char session_id[40];
+    char desktop[128];
+    char user[256];
+    int64_t opened_ms;
+    int64_t bytes_up, bytes_down;
+};
+
 struct broker {
     struct broker_conf *conf;
     struct lws_context *ctx;
@@ -152,6 +201,10 @@ struct broker {
     struct broker_metrics *metrics;
     struct broker_ratelimit *rl;
     struct broker_app *app;
+    struct sess_table *sessions;
+    struct broker_tunnel *tunnels; /* open ones */
+    size_t ntunnels;
+    uint64_t tunnels_opened, tunnels_closed;
     char static_root[4096]; /* resolved web root ("" if none) */
     char req_prefix[9];     /* random per process, request ids are prefix + counter */
     uint64_t req_counter;
@@ -181,7 +234,6 @@ const char *broker_method_str(int m);
 #define BROKER_MAX_EXTRA_HD 6
 
 struct broker_route;
-struct broker_session; /* the signed-in user of a request (api_auth.c) */
 
 struct broker_req {
     struct broker *b;
@@ -203,7 +255,8 @@ struct broker_req {
     bool job_pending; /* a job holds this request: free it when the job completes */
     int64_t t_start_us;
     struct pt_log_ctx log;
-    struct broker_session *session; /* set by the auth check; owned */
+    struct broker_sess *session; /* set by the route guard; borrowed, valid until the
+                                    handler returns: jobs copy what they need */
 
     /* the response */
     int status;
@@ -290,9 +343,14 @@ void broker_router_dispatch(struct broker_req *r);
 /* Route tables, one per API file, NULL-pattern terminated. */
 extern const struct broker_route broker_routes_health[];
 extern const struct broker_route broker_routes_session[];
-extern const struct broker_route broker_routes_desktops[];
-extern const struct broker_route broker_routes_admin[];
+extern const struct broker_route broker_routes_desktops[];   /* api_desktops.c */
+extern const struct broker_route broker_routes_admin_pool[]; /* api_admin_pools.c */
+extern const struct broker_route broker_routes_admin_sessions[];
+extern const struct broker_route broker_routes_admin_users[];
 extern const struct broker_route broker_routes_gateway[];
+
+/* api_session.c: the session as JSON (csrf token only for its owner). Returns new. */
+json_t *broker_session_json(const struct broker *b, const struct broker_sess *s, bool with_csrf);
 
 /* ---- static files (static.c) -------------------------------------------------------- */
 

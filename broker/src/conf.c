@@ -47,6 +47,8 @@ static const struct pt_conf_key broker_keys[] = {
     {"workers", PT_CONF_INT, OFF(workers), 1, 64},
     {"request_timeout", PT_CONF_DURATION_MS, OFF(request_timeout_ms), 1000, 600000},
     {"http2", PT_CONF_BOOL, OFF(h2), 0, 0},
+    {"session_idle", PT_CONF_DURATION_MS, OFF(session_idle_ms), 1000, 7 * 86400000LL},
+    {"session_ttl", PT_CONF_DURATION_MS, OFF(session_ttl_ms), 1000, 30 * 86400000LL},
     PT_CONF_KEY_END,
 };
 
@@ -58,28 +60,72 @@ static const struct pt_conf_key broker_keys[] = {
 struct foreign_section {
     const char *section;
     bool named;
-    const char *const *keys;
+    const char *const *keys; /* checked here when the owning module is not built in */
+    bool owner_checks;       /* the owning module checks the keys (app.c) */
 };
 
+/* The keys auth_dir_conf_apply() and pool_conf_set() accept (auth/directory.h,
+ * pool/pool.h), used only when the broker is built without those modules. */
 static const char *const ldap_keys[] = {
-    "uri",          "base_dn",     "user_filter",        "user_attr",   "group_base_dn",
-    "group_filter", "bind_dn",     "bind_password_file", "ca_file",     "starttls",
-    "timeout",      "user_groups", "admin_groups",       "session_ttl", "session_idle",
-    "pool_size",    NULL,
+    "uri",
+    "starttls",
+    "ca_file",
+    "connect_timeout",
+    "op_timeout",
+    "bind",
+    "bind_dn",
+    "bind_pw",
+    "bind_dn_template",
+    "user_base",
+    "user_filter",
+    "login_attrs",
+    "display_attr",
+    "groups",
+    "group_base",
+    "group_name_attr",
+    "member_of_attr",
+    "nest_depth",
+    "page_size",
+    "disabled",
+    "disabled_attr",
+    "disabled_value",
+    "disabled_mask",
+    "admin_group",
+    "pool",
+    NULL,
 };
-static const char *const hypervisor_keys[] = {"uri", "reconcile_interval", NULL};
-static const char *const host_keys[] = {"uri", "max_desktops", "max_memory_mb", "drained", NULL};
+/* [hypervisor] is the broker's own: the default host and how pools are driven. */
+static const char *const hypervisor_keys[] = {
+    "uri",         "reconcile_interval", "probe",         "workers",
+    "max_actions", "ready_timeout",      "domain_prefix", NULL,
+};
+static const char *const host_keys[] = {"uri", "max_desktops", "mem_reserve", "storage_pool", NULL};
 static const char *const pool_keys[] = {
-    "image",  "template",     "protocol",  "min",          "max",
-    "warm",   "assignment",   "on_logoff", "idle_timeout", "disconnect_timeout",
-    "groups", "display_name", "memory_mb", "vcpus",        "max_parallel",
-    "host",   NULL,
+    "image",       "image_version", "template",     "domain_type",
+    "vcpus",       "memory",        "protocols",    "rdp_port",
+    "min",         "max",           "warm",         "parked",
+    "assignment",  "on_logoff",     "idle_timeout", "disconnected_timeout",
+    "max_session", "groups",        "hosts",        "schedule",
+    NULL,
 };
+
+#ifdef PORTICO_HAVE_AUTH
+#define AUTH_CHECKS true
+#else
+#define AUTH_CHECKS false
+#endif
+#ifdef PORTICO_HAVE_POOL
+#define POOL_CHECKS true
+#else
+#define POOL_CHECKS false
+#endif
 
 static const struct foreign_section foreign_sections[] = {
-    {"ldap", false, ldap_keys}, {"hypervisor", false, hypervisor_keys},
-    {"host", true, host_keys},  {"pool", true, pool_keys},
-    {NULL, false, NULL},
+    {"ldap", false, ldap_keys, AUTH_CHECKS},
+    {"hypervisor", false, hypervisor_keys, false},
+    {"host", true, host_keys, POOL_CHECKS},
+    {"pool", true, pool_keys, POOL_CHECKS},
+    {NULL, false, NULL, false},
 };
 
 static const struct foreign_section *
@@ -127,7 +173,7 @@ conf_entry(void *opaque, const struct pt_conf_entry *e, struct pt_err *err)
                               e->section);
     if (!f->named && e->name)
         return pt_conf_errorf(err, e, "[%s] takes no name; write [%s]", e->section, e->section);
-    if (e->key && !key_listed(f->keys, e->key))
+    if (e->key && !key_listed(f->keys, e->key) && !f->owner_checks)
         return pt_conf_errorf(err, e, "unknown key '%s' in [%s]; see docs/config.md", e->key,
                               e->section);
     c->items = pt_xreallocarray(c->items, c->nitems + 1, sizeof(*c->items));
@@ -154,6 +200,8 @@ conf_defaults(struct broker_conf *c)
     c->ticket_max_conns = 8;
     c->request_timeout_ms = 30000;
     c->h2 = true;
+    c->session_idle_ms = 30 * 60000;
+    c->session_ttl_ms = 12 * 3600000;
 }
 
 static char *

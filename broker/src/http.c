@@ -26,8 +26,6 @@
 
 #define BODY_CHUNK 16384
 
-void broker_session_free(struct broker_session *s); /* api_session.c */
-
 /* Per-connection (h1) or per-stream (h2) data lws allocates for us. */
 struct conn {
     struct broker_req *req;
@@ -135,7 +133,6 @@ req_free(struct broker_req *r)
 {
     if (!r)
         return;
-    broker_session_free(r->session);
     pt_buf_fini(&r->body);
     pt_buf_fini(&r->resp);
     free(r);
@@ -424,6 +421,10 @@ req_new(struct broker *b, struct lws *wsi, const char *uri)
         if (pt_parse_i64(cl, 0, INT64_MAX, &v) == 0)
             r->content_length = v;
     }
+    /* lws keeps an HTTP/1.1 connection open after some responses even when the client
+     * said "Connection: close" (seen with bodiless POSTs); honour it ourselves. */
+    if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_CONNECTION) > 0 && strcasestr(cl, "close"))
+        r->close_after = true;
     pt_log_ctx_set(&r->log, "req=%s", r->id);
     return r;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker_priv.h"
+#include "app_priv.h"
 
 static void
 usage(FILE *f)
@@ -61,6 +61,11 @@ main(int argc, char **argv)
         return 1;
     }
     if (check) {
+        if (broker_app_check(conf, &err) < 0) {
+            broker_conf_free(conf);
+            fprintf(stderr, "portico-broker: %s\n", err.msg);
+            return 1;
+        }
         broker_conf_free(conf);
         printf("configuration OK\n");
         return 0;

@@ -17,8 +17,10 @@
 int broker_route_guard(struct broker_req *r, int flags); /* api_session.c */
 
 static const struct broker_route *const tables[] = {
-    broker_routes_health, broker_routes_session, broker_routes_desktops,
-    broker_routes_admin,  broker_routes_gateway, NULL,
+    broker_routes_health,         broker_routes_session,
+    broker_routes_desktops,       broker_routes_admin_pool,
+    broker_routes_admin_sessions, broker_routes_admin_users,
+    broker_routes_gateway,        NULL,
 };
 
 /* Match @path against @pattern; fill params on success. */

@@ -34,6 +34,8 @@
 
 int broker_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len);
+int broker_pool_fd_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);                          /* app_pool.c */
 int broker_app_start(struct broker *b, struct pt_err *err); /* app.c */
 void broker_app_stop(struct broker *b);                     /* app.c */
 
@@ -105,6 +107,7 @@ signal_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *i
 static const struct lws_protocols protocols[] = {
     {"http", broker_http_cb, sizeof(void *), 0, 0, NULL, 0},
     {"broker-signal", signal_cb, 0, 0, 0, NULL, 0},
+    {"broker-pool", broker_pool_fd_cb, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -256,7 +259,7 @@ broker_new(struct broker_conf **confp, struct pt_err *err)
     b->vhost = lws_get_vhost_by_name(b->ctx, "default");
     b->listen_port = b->vhost ? lws_get_vhost_listen_port(b->vhost) : port;
     b->jobs = broker_jobs_new(b->conf->workers, jobs_wake, b);
-    fd.filefd = b->signal_fd;
+    fd.filefd = dup(b->signal_fd); /* lws closes its copy at context destroy */
     if (!b->vhost ||
         !lws_adopt_descriptor_vhost(b->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "broker-signal", NULL)) {
         pt_err_set(err, PT_E_INTERNAL, "cannot watch the signal descriptor");
@@ -344,5 +347,6 @@ broker_free(struct broker *b)
     broker_ratelimit_free(b->rl);
     broker_metrics_free(b->metrics);
     broker_conf_free(b->conf);
+    free(b->tunnels);
     free(b);
 }

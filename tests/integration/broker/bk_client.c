@@ -212,6 +212,8 @@ bk_https(int port, const char *method, const char *path, const char *const *head
         pt_buf_appendf(&req, "%s\r\n", *h);
     if (body)
         pt_buf_appendf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
+    else if (strcmp(method, "GET") != 0)
+        pt_buf_appends(&req, "Content-Length: 0\r\n");
     pt_buf_appends(&req, "\r\n");
     if (body)
         pt_buf_append(&req, body, body_len);

@@ -1,0 +1,291 @@
+/*
+ * api_desktops.c - what a signed-in user does: list the pools they may use (with their
+ * own desktop in each), launch (claim or reconnect, then a gateway ticket), and end
+ * their desktop session.
+ *
+ * Launch, step by step: entitlement (the directory's pool rules or the pool's groups),
+ * pool_claim() (one store transaction: their own desktop, else a warm one, else ...),
+ * and when the desktop is ready, a ticket signed with the broker's Ed25519 key for the
+ * gateway named by gateway_audience, carrying the display endpoint and, when the gateway
+ * sealing key is configured, the display password sealed for the gateway. A desktop that
+ * is not ready yet answers 202 with the expected wait; the client asks again (which
+ * reconnects to the same desktop). Tickets are never logged.
+ *
+ * The display endpoint comes from pool/ (pool_desktop_display(), which reads it through
+ * hv.h, since the broker never includes hypervisor/). It is referenced weakly so the
+ * broker builds against a pool/ that does not provide it yet; launch then answers 503
+ * display_unavailable after the claim.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_priv.h"
+#include "common/mem.h"
+
+#ifdef PORTICO_HAVE_POOL
+
+/* Provided by pool/ (requested in the broker's report); weak until it lands. */
+int pool_desktop_display(struct pool_ctx *ctx, const char *desktop, unsigned proto, char *host,
+                         size_t hostn, int *port, char *password, size_t pwn, struct pt_err *err)
+    __attribute__((weak));
+
+static bool
+entitled(const struct broker_sess *s, const struct pool_spec *spec)
+{
+    if (broker_sess_entitled(s, spec->name))
+        return true;
+    if (!spec->groups || !spec->groups[0])
+        return false; /* a pool with no groups is reached through the directory's rules */
+    return pool_spec_entitled(spec, (const char *const *)s->groups, s->ngroups);
+}
+
+static json_t *
+protocols_json(unsigned bits)
+{
+    json_t *a = json_array();
+
+    if (bits & POOL_PROTO_RDP)
+        json_array_append_new(a, json_string("rdp"));
+    if (bits & POOL_PROTO_SPICE)
+        json_array_append_new(a, json_string("spice"));
+    if (bits & POOL_PROTO_VNC)
+        json_array_append_new(a, json_string("vnc"));
+    return a;
+}
+
+static json_t *
+my_desktop_json(struct pool_ctx *ctx, const char *pool, const char *user)
+{
+    struct store_desktop d;
+    struct pt_err err = {0};
+
+    if (store_desktop_find_user(pool_ctx_store(ctx), pool, user, &d, &err) != 1)
+        return json_null();
+    return json_pack("{s:s,s:s,s:s}", "id", d.id, "state", d.state, "host", d.host);
+}
+
+static void
+desktops_list(struct broker_req *r)
+{
+    struct pool_ctx *ctx = broker_app_pool_ctx(r->b);
+    struct pool_status *ps = NULL;
+    struct pt_err err = {0};
+    size_t n = 0;
+    json_t *arr;
+
+    if (!ctx) {
+        broker_req_reply_json(r, 200, json_pack("{s:[]}", "pools"));
+        return;
+    }
+    if (pool_ctx_status(ctx, &ps, &n, &err) < 0) {
+        broker_req_error_pt(r, &err);
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct pool_spec *spec = pool_ctx_pool_get(ctx, ps[i].name);
+
+        if (!spec || !entitled(r->session, spec))
+            continue;
+        json_array_append_new(
+            arr, json_pack("{s:s,s:o,s:s,s:i,s:i,s:i,s:b,s:o}", "name", ps[i].name, "protocols",
+                           protocols_json(spec->protocols), "assignment",
+                           spec->assignment == POOL_ASSIGN_DEDICATED ? "dedicated" : "floating",
+                           "ready", ps[i].counts[POOL_STATE_READY], "total", ps[i].total, "in_use",
+                           ps[i].in_use, "available",
+                           ps[i].counts[POOL_STATE_READY] > 0 || ps[i].total < ps[i].max_size,
+                           "my_desktop", my_desktop_json(ctx, ps[i].name, r->session->user)));
+    }
+    free(ps);
+    broker_req_reply_json(r, 200, json_pack("{s:s,s:o}", "user", r->session->user, "pools", arr));
+}
+
+static unsigned
+pick_proto(unsigned bits, const char *want, enum auth_proto *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+        enum auth_proto p;
+    } order[] = {{"rdp", POOL_PROTO_RDP, AUTH_PROTO_RDP},
+                 {"spice", POOL_PROTO_SPICE, AUTH_PROTO_SPICE},
+                 {"vnc", POOL_PROTO_VNC, AUTH_PROTO_VNC}};
+
+    for (size_t i = 0; i < 3; i++) {
+        if ((bits & order[i].bit) && (!want || strcmp(want, order[i].name) == 0)) {
+            *out = order[i].p;
+            return order[i].bit;
+        }
+    }
+    return 0;
+}
+
+/* Mint the ticket for a ready desktop and reply; returns -1 after replying an error. */
+static int
+reply_ticket(struct broker_req *r, struct pool_ctx *ctx, const struct pool_claim *cl,
+             unsigned protobit, enum auth_proto proto)
+{
+    struct broker_app *a = r->b->app;
+    const struct broker_conf *c = r->b->conf;
+    struct auth_ticket_claims tc;
+    struct pt_err err = {0};
+    char password[128] = "";
+    char *ticket = NULL;
+    int rc = -1;
+
+    if (auth_ticket_claims_init(&tc, pt_time_wall_ms(), c->ticket_ttl_ms, &err) < 0) {
+        broker_req_error_pt(r, &err);
+        return -1;
+    }
+    if (!pool_desktop_display) {
+        broker_req_error(r, 503, "display_unavailable",
+                         "desktop %s is yours, but this build of pool/ cannot report its display "
+                         "endpoint yet; retry later",
+                         cl->desktop);
+        return -1;
+    }
+    if (pool_desktop_display(ctx, cl->desktop, protobit, tc.host, sizeof(tc.host), &tc.port,
+                             password, sizeof(password), &err) < 0) {
+        broker_req_error_pt(r, &err);
+        goto out;
+    }
+    pt_strlcpy(tc.session_id, r->session->id, sizeof(tc.session_id));
+    pt_strlcpy(tc.user, r->session->user, sizeof(tc.user));
+    pt_strlcpy(tc.desktop, cl->desktop, sizeof(tc.desktop));
+    pt_strlcpy(tc.audience, c->gateway_audience, sizeof(tc.audience));
+    tc.proto = proto;
+    tc.max_conns = c->ticket_max_conns;
+    if (password[0] && a->sealer && auth_ticket_seal_secret(a->sealer, &tc, password, &err) < 0) {
+        broker_req_error_pt(r, &err);
+        goto out;
+    }
+    ticket = auth_signer_sign(a->signer, &tc, &err);
+    if (!ticket) {
+        broker_req_error_pt(r, &err);
+        goto out;
+    }
+    broker_req_reply_json(r, 200,
+                          json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:I,s:s,s:s}", "state", "ready",
+                                    "outcome", pool_claim_outcome_str(cl->outcome), "desktop",
+                                    cl->desktop, "protocol", auth_proto_str(proto), "gateway_url",
+                                    c->gateway_url, "ticket", ticket, "expires_at",
+                                    (json_int_t)tc.expires_at, "ticket_id", tc.id, "session_id",
+                                    tc.session_id));
+    rc = 0;
+out:
+    pt_wipe(password, sizeof(password));
+    pt_wipe(&tc, sizeof(tc));
+    pt_free_secret(ticket);
+    return rc;
+}
+
+static void
+launch(struct broker_req *r)
+{
+    struct pool_ctx *ctx = broker_app_pool_ctx(r->b);
+    const struct pool_spec *spec;
+    struct pool_claim cl;
+    struct pt_err err = {0};
+    enum auth_proto proto = AUTH_PROTO_VNC;
+    const char *want = NULL;
+    json_t *body = NULL;
+    unsigned bit;
+    int64_t t0 = pt_time_mono_ms();
+
+    spec = ctx ? pool_ctx_pool_get(ctx, r->params[0]) : NULL;
+    if (!spec) {
+        broker_req_error(r, 404, "pool_not_found", "no pool named %s", r->params[0]);
+        return;
+    }
+    if (!entitled(r->session, spec)) {
+        broker_req_error(r, 403, "not_entitled",
+                         "%s may not use pool %s; ask an administrator to add you to one of "
+                         "its groups",
+                         r->session->user, r->params[0]);
+        return;
+    }
+    if (r->body.len) {
+        body = broker_req_json_body(r);
+        if (!body)
+            return;
+        want = json_string_value(json_object_get(body, "protocol"));
+    }
+    bit = pick_proto(spec->protocols, want, &proto);
+    json_decref(body);
+    if (!bit) {
+        broker_req_error(r, 400, "protocol_not_offered", "pool %s does not offer %s", r->params[0],
+                         want ? want : "any protocol");
+        return;
+    }
+    memset(&cl, 0, sizeof(cl));
+    if (pool_claim(ctx, r->params[0], r->session->user, &cl, &err) < 0) {
+        broker_audit(r->b, r->session->user, "launch", r->params[0], pt_errc_str(err.code),
+                     err.msg);
+        if (err.code == PT_E_LIMIT) {
+            broker_req_error(r, 503, "pool_exhausted",
+                             "no desktop is free in %s and the pool is at its maximum; try "
+                             "again in a few minutes",
+                             r->params[0]);
+            return;
+        }
+        broker_req_error_pt(r, &err);
+        return;
+    }
+    pt_logc(&r->log, LOG_NOTICE, "event=launch pool=%s desktop=%s outcome=%s ready=%d",
+            r->params[0], cl.desktop, pool_claim_outcome_str(cl.outcome), cl.ready);
+    broker_audit(r->b, r->session->user, "launch", cl.desktop, pool_claim_outcome_str(cl.outcome),
+                 r->params[0]);
+    if (!cl.ready) {
+        broker_req_reply_json(r, 202,
+                              json_pack("{s:s,s:s,s:s,s:s,s:I,s:i}", "state",
+                                        pool_state_str(cl.state), "outcome",
+                                        pool_claim_outcome_str(cl.outcome), "desktop", cl.desktop,
+                                        "pool", r->params[0], "expected_wait_ms",
+                                        (json_int_t)cl.expected_wait_ms, "retry_after_ms", 1000));
+        return;
+    }
+    if (reply_ticket(r, ctx, &cl, bit, proto) == 0 && broker_app_pool_hist(r->b, true))
+        broker_hist_observe(broker_app_pool_hist(r->b, true),
+                            (double)(pt_time_mono_ms() - t0) / 1000.0);
+}
+
+static void
+end_session(struct broker_req *r)
+{
+    struct pool_ctx *ctx = broker_app_pool_ctx(r->b);
+    struct store_desktop d;
+    struct pt_err err = {0};
+    int found;
+
+    if (!ctx || !pool_ctx_pool_get(ctx, r->params[0])) {
+        broker_req_error(r, 404, "pool_not_found", "no pool named %s", r->params[0]);
+        return;
+    }
+    found = store_desktop_find_user(pool_ctx_store(ctx), r->params[0], r->session->user, &d, &err);
+    if (found < 0) {
+        broker_req_error_pt(r, &err);
+        return;
+    }
+    if (found == 0) {
+        broker_req_error(r, 404, "no_desktop", "you hold no desktop in pool %s", r->params[0]);
+        return;
+    }
+    if (pool_desktop_report(ctx, d.id, r->session->user, POOL_SESSION_LOGOFF, &err) < 0) {
+        broker_req_error_pt(r, &err);
+        return;
+    }
+    broker_audit(r->b, r->session->user, "logoff", d.id, "ok", r->params[0]);
+    broker_req_reply_json(r, 200, json_pack("{s:s,s:b}", "desktop", d.id, "ended", 1));
+}
+
+#define USER   (BROKER_R_SESSION)
+#define USER_W (BROKER_R_SESSION | BROKER_R_CSRF)
+
+const struct broker_route broker_routes_desktops[] = {
+    {BROKER_GET, "/api/v1/desktops", USER, desktops_list},
+    {BROKER_POST, "/api/v1/pools/{}/launch", USER_W, launch},
+    {BROKER_POST, "/api/v1/pools/{}/logoff", USER_W, end_session},
+    {0, NULL, 0, NULL},
+};
+
+#endif

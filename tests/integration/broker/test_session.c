@@ -1,0 +1,400 @@
+/*
+ * test_session.c - sign-in against a real slapd (tests/data/ldap/base.ldif: alice/alice-pw
+ * in desktop-users, bob/bob-pw in admins), sessions, CSRF, admin-only routes, user
+ * resolution, session disconnect, the gateway's tunnel reports, and sign-in metrics,
+ * all over HTTPS against the built portico-broker.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "bk_client.h"
+#include "common/mem.h"
+
+Suite *broker_session_suite(void);
+
+static struct tf_slapd *slapd;
+static struct bk_broker broker;
+static char gw_secret_path[700];
+#define GW_SECRET "0123456789abcdef0123456789abcdef"
+
+static void
+ldap_section(char *out, size_t n)
+{
+    snprintf(out, n,
+             "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
+             "group_base = ou=groups,%s\nadmin_group = admins\npool = desktop-users:eng\n"
+             "pool = admins:eng\n",
+             tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
+             tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd));
+}
+
+static void
+session_setup(void)
+{
+    struct pt_err err = {0};
+    char sections[2048], extra[1024];
+    FILE *f;
+
+    slapd = tf_slapd_start(NULL, &err);
+    if (!slapd)
+        ck_abort_msg("slapd: %s", err.msg);
+    snprintf(gw_secret_path, sizeof(gw_secret_path), "%s/gw-secret-%d", tf_tmpdir(), (int)getpid());
+    f = fopen(gw_secret_path, "w");
+    fputs(GW_SECRET "\n", f);
+    fclose(f);
+    ldap_section(sections, sizeof(sections));
+    snprintf(extra, sizeof(extra), "gateway_secret_file = %s\nrate_limit_rps = 0\n",
+             gw_secret_path);
+    if (bk_broker_start(&broker, extra, sections, &err) < 0)
+        ck_abort_msg("broker: %s", err.msg);
+}
+
+static void
+session_teardown(void)
+{
+    bool clean = bk_broker_stop(&broker);
+
+    tf_slapd_stop(slapd);
+    ck_assert_msg(clean, "broker did not stop cleanly");
+}
+
+/* A signed-in client: the cookie header and the CSRF header, ready to send. */
+struct who {
+    char cookie[200];
+    char csrf[120];
+    const char *hdrs[3];
+};
+
+static int
+login_as(int port, const char *user, const char *pw, struct who *w, struct bk_resp *out)
+{
+    struct pt_err err = {0};
+    char body[256];
+    const char *sc, *csrf;
+
+    snprintf(body, sizeof(body), "{\"user\":\"%s\",\"password\":\"%s\"}", user, pw);
+    ck_assert_msg(bk_https(port, "POST", "/api/v1/login", NULL, body, strlen(body), out, &err) == 0,
+                  "%s", err.msg);
+    if (out->status != 200)
+        return out->status;
+    sc = bk_resp_header(out, "set-cookie");
+    ck_assert_ptr_nonnull(sc);
+    snprintf(w->cookie, sizeof(w->cookie), "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
+    csrf = json_string_value(json_object_get(out->json, "csrf_token"));
+    ck_assert_ptr_nonnull(csrf);
+    snprintf(w->csrf, sizeof(w->csrf), "X-CSRF-Token: %s", csrf);
+    w->hdrs[0] = w->cookie;
+    w->hdrs[1] = w->csrf;
+    w->hdrs[2] = NULL;
+    return 200;
+}
+
+static void
+login_ok(const char *user, const char *pw, struct who *w)
+{
+    struct bk_resp r;
+
+    ck_assert_int_eq(login_as(broker.port, user, pw, w, &r), 200);
+    bk_resp_fini(&r);
+}
+
+static int
+call(const char *method, const char *path, const char *const *hdrs, const char *body,
+     struct bk_resp *r)
+{
+    struct pt_err err = {0};
+
+    ck_assert_msg(
+        bk_https(broker.port, method, path, hdrs, body, body ? strlen(body) : 0, r, &err) == 0,
+        "%s", err.msg);
+    return r->status;
+}
+
+START_TEST(test_login_sets_a_strict_cookie_and_returns_the_csrf_token_and_pools)
+{
+    struct bk_resp r;
+    struct who w;
+    const char *sc;
+    json_t *pools;
+
+    ck_assert_int_eq(login_as(broker.port, "alice", "alice-pw", &w, &r), 200);
+    sc = bk_resp_header(&r, "set-cookie");
+    ck_assert_ptr_nonnull(strstr(sc, "portico_session="));
+    ck_assert_ptr_nonnull(strstr(sc, "HttpOnly"));
+    ck_assert_ptr_nonnull(strstr(sc, "Secure"));
+    ck_assert_ptr_nonnull(strstr(sc, "SameSite=Strict"));
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "user")), "alice");
+    ck_assert(json_is_false(json_object_get(r.json, "admin")));
+    ck_assert_uint_eq(strlen(json_string_value(json_object_get(r.json, "csrf_token"))), 64);
+    pools = json_object_get(r.json, "pools");
+    ck_assert_uint_eq(json_array_size(pools), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(pools, 0)), "eng");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_wrong_password_is_401_bad_credentials)
+{
+    struct bk_resp r;
+    struct who w;
+
+    ck_assert_int_eq(login_as(broker.port, "alice", "nope", &w, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "bad_credentials");
+    ck_assert_ptr_null(bk_resp_header(&r, "set-cookie"));
+    bk_resp_fini(&r);
+    ck_assert_int_eq(login_as(broker.port, "nobody", "x", &w, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "bad_credentials");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_login_bad_bodies_are_400_with_precise_codes)
+{
+    struct bk_resp r;
+
+    ck_assert_int_eq(call("POST", "/api/v1/login", NULL, "{\"user\":", &r), 400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "malformed_json");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/login", NULL, "[1,2]", &r), 400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "malformed_json");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/login", NULL, "{\"user\":\"alice\"}", &r), 400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "invalid_request");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/login", NULL, "{\"user\":\"alice\",\"password\":\"\"}", &r), 400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "invalid_request");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/login", NULL, NULL, &r), 405);
+    ck_assert_str_eq(bk_resp_error_code(&r), "method_not_allowed");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_me_needs_a_session)
+{
+    struct bk_resp r;
+    struct who w;
+    const char *stale[] = {"Cookie: portico_session=00000000000000000000000000000000000000000000"
+                           "00000000000000000000",
+                           NULL};
+
+    ck_assert_int_eq(call("GET", "/api/v1/me", NULL, NULL, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "not_signed_in");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/me", stale, NULL, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "session_expired");
+    bk_resp_fini(&r);
+    login_ok("alice", "alice-pw", &w);
+    ck_assert_int_eq(call("GET", "/api/v1/me", w.hdrs, NULL, &r), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "user")), "alice");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_logout_needs_the_csrf_token_then_ends_the_session)
+{
+    struct bk_resp r;
+    struct who w;
+    const char *no_csrf[2], *bad_csrf[3];
+    char bad[120];
+
+    login_ok("alice", "alice-pw", &w);
+    no_csrf[0] = w.cookie;
+    no_csrf[1] = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/logout", no_csrf, NULL, &r), 403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "csrf_missing");
+    bk_resp_fini(&r);
+    snprintf(bad, sizeof(bad), "X-CSRF-Token: %064d", 7);
+    bad_csrf[0] = w.cookie;
+    bad_csrf[1] = bad;
+    bad_csrf[2] = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/logout", bad_csrf, NULL, &r), 403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "csrf_mismatch");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/logout", w.hdrs, NULL, &r), 200);
+    ck_assert_ptr_nonnull(strstr(bk_resp_header(&r, "set-cookie"), "Max-Age=0"));
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/me", w.hdrs, NULL, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "session_expired");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_admin_routes_refuse_a_non_admin_and_serve_an_admin)
+{
+    struct bk_resp r;
+    struct who alice, bob;
+
+    login_ok("alice", "alice-pw", &alice);
+    login_ok("bob", "bob-pw", &bob);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/sessions", alice.hdrs, NULL, &r), 403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "admin_required");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/users/alice", alice.hdrs, NULL, &r), 403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "admin_required");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/sessions", NULL, NULL, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "not_signed_in");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/sessions", bob.hdrs, NULL, &r), 200);
+    ck_assert_uint_ge(json_array_size(json_object_get(r.json, "sessions")), 2);
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_admin_resolves_a_user_with_groups_and_pools)
+{
+    struct bk_resp r;
+    struct who bob;
+    json_t *groups;
+    bool in_group = false;
+
+    login_ok("bob", "bob-pw", &bob);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/users/alice", bob.hdrs, NULL, &r), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "user")), "alice");
+    groups = json_object_get(r.json, "groups");
+    for (size_t i = 0; i < json_array_size(groups); i++)
+        in_group = in_group ||
+                   strcmp(json_string_value(json_object_get(json_array_get(groups, i), "name")),
+                          "desktop-users") == 0;
+    ck_assert(in_group);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/users/nobody-here", bob.hdrs, NULL, &r), 404);
+    ck_assert_str_eq(bk_resp_error_code(&r), "not_found");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_admin_disconnect_ends_another_users_session)
+{
+    struct bk_resp r;
+    struct who alice, bob;
+    char path[128];
+    const char *bob_nocsrf[2];
+
+    login_ok("alice", "alice-pw", &alice);
+    login_ok("bob", "bob-pw", &bob);
+    ck_assert_int_eq(call("GET", "/api/v1/me", alice.hdrs, NULL, &r), 200);
+    snprintf(path, sizeof(path), "/api/v1/admin/sessions/%s/disconnect",
+             json_string_value(json_object_get(r.json, "session_id")));
+    bk_resp_fini(&r);
+    bob_nocsrf[0] = bob.cookie;
+    bob_nocsrf[1] = NULL;
+    ck_assert_int_eq(call("POST", path, bob_nocsrf, NULL, &r), 403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "csrf_missing");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", path, bob.hdrs, NULL, &r), 200);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/me", alice.hdrs, NULL, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "session_expired");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", path, bob.hdrs, NULL, &r), 404);
+    ck_assert_str_eq(bk_resp_error_code(&r), "not_found");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_gateway_tunnel_reports_need_the_shared_secret)
+{
+    struct bk_resp r;
+    struct who bob;
+    const char *gw[] = {"Authorization: Bearer " GW_SECRET, NULL};
+    const char *bad[] = {"Authorization: Bearer not-the-secret-at-all-no", NULL};
+    const char *open = "{\"event\":\"opened\",\"tunnel\":42,\"ticket_id\":\"t1\","
+                       "\"session_id\":\"s1\",\"desktop\":\"eng-1\",\"user\":\"alice\"}";
+    const char *close = "{\"event\":\"closed\",\"tunnel\":42,\"desktop\":\"eng-1\","
+                        "\"user\":\"alice\",\"bytes_up\":10,\"bytes_down\":2000}";
+
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", NULL, open, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "gateway_unauthenticated");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", bad, open, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "gateway_unauthenticated");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, "{\"event\":\"opened\"}", &r),
+                     400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "invalid_request");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, "{nope", &r), 400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "malformed_json");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, open, &r), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "tunnels_open")), 1);
+    bk_resp_fini(&r);
+    login_ok("bob", "bob-pw", &bob);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/sessions", bob.hdrs, NULL, &r), 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "tunnels")), 1);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, close, &r), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "tunnels_open")), 0);
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_metrics_count_signins_by_result_and_active_sessions)
+{
+    struct bk_resp r;
+    struct who w;
+
+    login_ok("alice", "alice-pw", &w);
+    ck_assert_int_eq(login_as(broker.port, "alice", "wrong", &w, &r), 401);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/metrics", NULL, NULL, &r), 200);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "portico_signins_total{result=\"ok\"}"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "portico_signins_total{result=\"bad_credentials\"}"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "portico_sessions_active "));
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_an_idle_session_expires)
+{
+    struct bk_broker b2;
+    struct pt_err err = {0};
+    char sections[2048];
+    struct bk_resp r;
+    struct who w;
+
+    ldap_section(sections, sizeof(sections));
+    ck_assert_msg(bk_broker_start(&b2, "session_idle = 1s\n", sections, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(login_as(b2.port, "alice", "alice-pw", &w, &r), 200);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(bk_https(b2.port, "GET", "/api/v1/me", w.hdrs, NULL, 0, &r, &err), 0);
+    ck_assert_int_eq(r.status, 200);
+    bk_resp_fini(&r);
+    usleep(1300 * 1000);
+    ck_assert_int_eq(bk_https(b2.port, "GET", "/api/v1/me", w.hdrs, NULL, 0, &r, &err), 0);
+    ck_assert_int_eq(r.status, 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "session_expired");
+    bk_resp_fini(&r);
+    ck_assert(bk_broker_stop(&b2));
+}
+END_TEST
+
+Suite *
+broker_session_suite(void)
+{
+    Suite *s = suite_create("broker_session");
+    TCase *tc = tcase_create("slapd + broker");
+
+    tcase_add_unchecked_fixture(tc, session_setup, session_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_login_sets_a_strict_cookie_and_returns_the_csrf_token_and_pools);
+    tcase_add_test(tc, test_wrong_password_is_401_bad_credentials);
+    tcase_add_test(tc, test_login_bad_bodies_are_400_with_precise_codes);
+    tcase_add_test(tc, test_me_needs_a_session);
+    tcase_add_test(tc, test_logout_needs_the_csrf_token_then_ends_the_session);
+    tcase_add_test(tc, test_admin_routes_refuse_a_non_admin_and_serve_an_admin);
+    tcase_add_test(tc, test_admin_resolves_a_user_with_groups_and_pools);
+    tcase_add_test(tc, test_admin_disconnect_ends_another_users_session);
+    tcase_add_test(tc, test_gateway_tunnel_reports_need_the_shared_secret);
+    tcase_add_test(tc, test_metrics_count_signins_by_result_and_active_sessions);
+    tcase_add_test(tc, test_an_idle_session_expires);
+    suite_add_tcase(s, tc);
+    return s;
+}
