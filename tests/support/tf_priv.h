@@ -32,6 +32,12 @@ int tf_run(const char *name, char *const argv[], char *const envp[], int timeout
 int tf_run_status(const char *name, char *const argv[], char *const envp[], int timeout_ms,
                   int *status, struct pt_err *err);
 
+/* tf_run_capture() - run @argv, wait up to @timeout_ms; 0 with the exit status in
+ * *@status and the output (stdout+stderr, returns new) in *@out when @out is not NULL;
+ * -1 if it could not run or timed out. The log is removed. */
+int tf_run_capture(const char *name, char *const argv[], int timeout_ms, int *status, char **out,
+                   struct pt_err *err);
+
 /*
  * tf_proc_wait_ready() - wait until 127.0.0.1:@port accepts while @p stays alive.
  * Returns 0, or -1 with PT_E_UNAVAILABLE (the process exited; log tail printed) or

@@ -385,3 +385,49 @@ tf_run(const char *name, char *const argv[], char *const envp[], int timeout_ms,
                           st);
     return 0;
 }
+
+int
+tf_run_capture(const char *name, char *const argv[], int timeout_ms, int *status, char **out,
+               struct pt_err *err)
+{
+    struct tf_proc p;
+    int64_t deadline = pt_time_mono_ms() + timeout_ms;
+    int st = 0, i;
+    pid_t w;
+
+    if (out)
+        *out = NULL;
+    if (tf_proc_spawn(&p, name, argv, NULL, err) < 0)
+        return -1;
+    for (;;) {
+        w = waitpid(p.pid, &st, WNOHANG);
+        if (w == p.pid)
+            break;
+        if (pt_time_mono_ms() >= deadline) {
+            tf_proc_stop(&p, 0);
+            tf_proc_print_log(&p, 60);
+            return pt_err_set(err, PT_E_TIMEOUT, "%s (%s) did not finish within %d ms; log %s",
+                              name, argv[0], timeout_ms, p.log_path);
+        }
+        tf_sleep_ms(2);
+    }
+    i = slot_find(p.pid);
+    kill(-p.pid, SIGKILL);
+    slot_release(i);
+    *status = status_code(st);
+    if (out) {
+        FILE *f = fopen(p.log_path, "re");
+        struct pt_buf b = PT_BUF_INIT;
+        char chunk[4096];
+        size_t n;
+
+        while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 1024 * 1024)
+            pt_buf_append(&b, chunk, n);
+        if (f)
+            fclose(f);
+        pt_buf_reserve(&b, 1);
+        *out = pt_buf_steal(&b);
+    }
+    unlink(p.log_path);
+    return 0;
+}

@@ -104,6 +104,21 @@ const char *tf_guest_base_image(struct pt_err *err);
  * new (caller frees). Open it as "test://" + path. */
 char *tf_test_node_write(const char *prefix, int ndomains, struct pt_err *err);
 
+/*
+ * tf_guest_start() - a real QEMU guest under the system libvirtd (tf_libvirtd_ensure()):
+ * an overlay of tf_guest_base_image(), @mem_mib MiB (0: 64), SPICE and VNC on 127.0.0.1
+ * autoports, type tf_guest_domain_type(). Named tf-@prefix-<pid>-<random>; guests of
+ * test processes that died are destroyed by the next tf_guest_start(). Ready when both
+ * display ports accept (~0.4 s TCG start). Returns new (tf_guest_stop(): destroy takes
+ * 1-2 s) or NULL with @err.
+ */
+struct tf_guest;
+struct tf_guest *tf_guest_start(const char *prefix, int mem_mib, struct pt_err *err);
+const char *tf_guest_name(const struct tf_guest *g);
+int tf_guest_vnc_port(const struct tf_guest *g);   /* TCP port, not a display number */
+int tf_guest_spice_port(const struct tf_guest *g); /* TCP port */
+void tf_guest_stop(struct tf_guest *g);            /* NULL-safe; destroys, undefines, frees */
+
 /* --- RDP endpoints ----------------------------------------------------------------- */
 
 struct tf_rdp;
