@@ -215,6 +215,54 @@ START_TEST(test_desktop_lifecycle_on_real_qemu_leaves_nothing_behind)
 }
 END_TEST
 
+/* A guest defined without a password, as libvirt does by default: VNC offers type 1. */
+START_TEST(test_vnc_without_a_password_offers_none_where_portico_offers_only_vnc_auth)
+{
+    char xml[1024];
+    virConnectPtr c;
+    virDomainPtr d;
+    struct hv_display disp;
+    struct hv_desktop_spec s = spec(names[1]);
+    struct probe_vnc v = {0};
+    struct pt_err err = {0};
+    int port = 0;
+
+    virSetErrorFunc(NULL, virt_quiet);
+    c = virConnectOpen("qemu:///system");
+    ck_assert_ptr_nonnull(c);
+    /* diskless and transient: SeaBIOS, gone on destroy even if an assertion fails below */
+    snprintf(xml, sizeof(xml),
+             "<domain type='%s'><name>%s-plain</name><memory unit='MiB'>32</memory>"
+             "<os><type>hvm</type></os><devices><graphics type='vnc' autoport='yes'/>"
+             "</devices></domain>",
+             tf_guest_domain_type(), names[1]);
+    d = virDomainCreateXML(c, xml, 0);
+    ck_assert_ptr_nonnull(d);
+    {
+        char *live = virDomainGetXMLDesc(d, 0), *p = live ? strstr(live, "port='") : NULL;
+
+        if (p)
+            port = atoi(p + 6);
+        free(live);
+    }
+    if (port > 0)
+        probe_vnc_auth(port, NULL, &v);
+    virDomainDestroy(d);
+    virDomainFree(d);
+    virConnectClose(c);
+    ck_assert_int_gt(port, 0);
+    ck_assert_int_eq(v.ntypes, 1);
+    ck_assert_int_eq(v.types[0], 1); /* None: anyone who knows the port is in */
+
+    ck_assert_msg(hv_desktop_create(hv, "local", &s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_start(hv, "local", names[1], &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_display(hv, "local", names[1], &disp, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(probe_vnc_auth(disp.vnc_port, NULL, &v), 0);
+    ck_assert_int_eq(v.ntypes, 1);
+    ck_assert_int_eq(v.types[0], 2); /* VNC authentication only */
+}
+END_TEST
+
 START_TEST(test_snapshot_revert_and_shutdown_deadline_on_real_qemu)
 {
     struct hv_desktop_spec s = spec(names[1]);
@@ -287,6 +335,7 @@ hv_qemu_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_desktop_lifecycle_on_real_qemu_leaves_nothing_behind);
+    tcase_add_test(tc, test_vnc_without_a_password_offers_none_where_portico_offers_only_vnc_auth);
     tcase_add_test(tc, test_snapshot_revert_and_shutdown_deadline_on_real_qemu);
     tcase_add_test(tc, test_lost_host_goes_down_and_comes_back_up);
     suite_add_tcase(s, tc);
