@@ -268,8 +268,15 @@ raise_fd_limit(rlim_t want)
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
+    if (rl.rlim_max < want) { /* root may raise the hard limit too; others keep theirs */
+        struct rlimit hard = {want, want};
+        if (setrlimit(RLIMIT_NOFILE, &hard) == 0)
+            return;
+    }
     rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        pt_log(LOG_WARNING, "event=fd_limit nofile=%llu wanted=%llu: fewer tunnels will fit",
+               (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
 static struct lws_context *

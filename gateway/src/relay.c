@@ -120,7 +120,7 @@ rd32(const unsigned char *p)
 static void
 vnc_browser_start(struct relay *r)
 {
-    char v[13];
+    char v[24];
 
     snprintf(v, sizeof(v), "RFB 003.%03d\n", r->minor);
     r->vs = VNC_CLI_VERSION;

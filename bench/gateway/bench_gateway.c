@@ -1,0 +1,677 @@
+/*
+ * bench_gateway.c - portico-gateway side by side with raw loopback TCP and Debian's
+ * websockify, in one run, printed as ratios (issue 7's targets in brackets).
+ *
+ *   bench_gateway PORTICO_GATEWAY_BINARY [--quick]
+ *
+ * Backends live in this process: a source (endless bytes), a sink (counts bytes), and an
+ * epoll echo server that holds thousands of connections. The client is the tests' small
+ * blocking WebSocket client (masked frames, as a browser sends). Each figure is measured
+ * for raw TCP, websockify and the gateway over ws, then websockify and the gateway over
+ * wss (TLS). Memory per tunnel is the gateway's RSS growth over 10,000 open tunnels; CPU
+ * is its utime+stime over 10 s of 1,000 tunnels each echoing one message a second.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/ticket.h"
+#include "common/str.h"
+#include "wsclient.h"
+
+static const char *gw_bin;
+static char dir[256];
+static struct auth_signer *signer;
+static int quick;
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+listen_any(int *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0)
+        exit(1);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static int
+tcp_connect(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+/* ---- backends ------------------------------------------------------------------------- */
+
+enum mode {
+    SOURCE,
+    SINK,
+    ECHO
+};
+static int port_of[3];
+static atomic_ullong sink_bytes;
+
+struct conn {
+    int fd;
+    enum mode m;
+};
+
+static void *
+conn_thread(void *arg)
+{
+    struct conn *c = arg;
+    static unsigned char src[65536];
+    unsigned char *buf = malloc(65536);
+    int one = 1;
+
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    for (;;) {
+        if (c->m == SOURCE) {
+            if (send(c->fd, src, sizeof(src), MSG_NOSIGNAL) <= 0)
+                break;
+        } else {
+            ssize_t r = recv(c->fd, buf, 65536, 0);
+            if (r <= 0)
+                break;
+            atomic_fetch_add(&sink_bytes, (unsigned long long)r);
+        }
+    }
+    close(c->fd);
+    free(buf);
+    free(c);
+    return NULL;
+}
+
+static void *
+accept_thread(void *arg)
+{
+    enum mode m = (enum mode)(intptr_t)arg;
+    int lfd = listen_any(&port_of[m]);
+
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct conn *c = malloc(sizeof(*c));
+        pthread_t th;
+        c->fd = fd;
+        c->m = m;
+        pthread_create(&th, NULL, conn_thread, c);
+        pthread_detach(th);
+    }
+    return NULL;
+}
+
+/* Echo: one epoll thread for any number of connections. */
+static void *
+echo_thread(void *arg)
+{
+    int lfd = listen_any(&port_of[ECHO]);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[256];
+    unsigned char buf[65536];
+
+    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    for (;;) {
+        int n = epoll_wait(ep, evs, 256, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == lfd) {
+                int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), one = 1;
+                if (c < 0)
+                    continue;
+                setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                struct epoll_event ce = {.events = EPOLLIN, .data.fd = c};
+                epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
+                continue;
+            }
+            ssize_t r = recv(fd, buf, sizeof(buf), 0);
+            if (r <= 0) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+                close(fd);
+                continue;
+            }
+            for (ssize_t o = 0; o < r;) { /* small echoes: blocking is fine here */
+                ssize_t w = send(fd, buf + o, (size_t)(r - o), MSG_NOSIGNAL);
+                if (w <= 0)
+                    break;
+                o += w;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---- the programs under test ------------------------------------------------------------ */
+
+struct server {
+    pid_t pid;
+    int port;
+    const char *name;
+};
+
+static pid_t
+spawn(char *const argv[])
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void
+wait_port(int port)
+{
+    for (int i = 0; i < 300; i++) {
+        int fd = tcp_connect(port);
+        if (fd >= 0) {
+            close(fd);
+            return;
+        }
+        usleep(20000);
+    }
+    fprintf(stderr, "bench: nothing listens on %d\n", port);
+    exit(1);
+}
+
+static int
+free_port(void)
+{
+    int p, fd = listen_any(&p);
+    close(fd);
+    return p;
+}
+
+static void
+gateway_start(struct server *s, bool tls)
+{
+    char conf[512], key[512];
+    struct pt_err err = {0};
+    FILE *f;
+
+    snprintf(key, sizeof(key), "%s/ticket.key", dir);
+    if (!signer && !(signer = auth_signer_load_or_create(key, &err))) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        exit(1);
+    }
+    s->port = free_port();
+    s->name = tls ? "gateway wss" : "gateway ws";
+    snprintf(conf, sizeof(conf), "%s/gw-%d.conf", dir, tls);
+    f = fopen(conf, "w");
+    fprintf(f,
+            "[gateway]\nlisten = 127.0.0.1:%d\ntls = %s\nstate_dir = %s\nid = bench\n"
+            "ticket_key = %s.pub\nmax_conns_per_addr = 100000\nmax_tunnels = 12000\n"
+            "log_level = warning\n",
+            s->port, tls ? "yes" : "no", dir, key);
+    fclose(f);
+    char *argv[] = {(char *)gw_bin, (char *)"-c", conf, NULL};
+    s->pid = spawn(argv);
+    wait_port(s->port);
+}
+
+static void
+websockify_start(struct server *s, bool tls, int target)
+{
+    char listen[64], tgt[64], cert[512], key[512];
+
+    s->port = free_port();
+    s->name = tls ? "websockify wss" : "websockify ws";
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+    snprintf(tgt, sizeof(tgt), "127.0.0.1:%d", target);
+    snprintf(cert, sizeof(cert), "--cert=%s/gateway-selfsigned.crt", dir);
+    snprintf(key, sizeof(key), "--key=%s/gateway-selfsigned.key", dir);
+    char *argv_plain[] = {(char *)"/usr/bin/websockify", listen, tgt, NULL};
+    char *argv_tls[] = {
+        (char *)"/usr/bin/websockify", cert, key, (char *)"--ssl-only", listen, tgt, NULL};
+    s->pid = spawn(tls ? argv_tls : argv_plain);
+    wait_port(s->port);
+}
+
+static void
+server_stop(struct server *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        for (int i = 0; i < 100 && waitpid(s->pid, NULL, WNOHANG) == 0; i++)
+            usleep(20000);
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+    }
+    s->pid = 0;
+}
+
+static char *
+ticket(enum mode m, int max_conns)
+{
+    struct auth_ticket_claims c;
+    struct pt_err err = {0};
+
+    auth_ticket_claims_init(&c, pt_time_wall_ms(), 600000, &err);
+    pt_strlcpy(c.session_id, "bench", sizeof(c.session_id));
+    pt_strlcpy(c.user, "bench", sizeof(c.user));
+    pt_strlcpy(c.desktop, "bench", sizeof(c.desktop));
+    c.proto = AUTH_PROTO_VNC;
+    pt_strlcpy(c.host, "127.0.0.1", sizeof(c.host));
+    c.port = port_of[m];
+    pt_strlcpy(c.audience, "bench", sizeof(c.audience));
+    c.max_conns = max_conns;
+    return auth_signer_sign(signer, &c, &err);
+}
+
+/* A WebSocket to @s carrying to backend @m (websockify's target is fixed at start). */
+static struct wsc *
+ws_open(const struct server *s, enum mode m, bool tls, const char *tk)
+{
+    char path[4200], err[256];
+    struct wsc *c;
+
+    if (strncmp(s->name, "gateway", 7) == 0)
+        snprintf(path, sizeof(path), "/tunnel?ticket=%s", tk);
+    else
+        snprintf(path, sizeof(path), "/websockify");
+    c = wsc_connect(s->port, path, NULL, "binary", tls, err, sizeof(err));
+    if (!c)
+        fprintf(stderr, "bench: %s: %s\n", s->name, err);
+    (void)m;
+    return c;
+}
+
+/* ---- measurements ----------------------------------------------------------------------- */
+
+static size_t down_total = 1u << 30, up_total = 512u << 20;
+
+static double
+down_raw(void)
+{
+    int fd = tcp_connect(port_of[SOURCE]);
+    unsigned char *buf = malloc(1 << 16);
+    size_t got = 0;
+    double t0 = now_s();
+
+    while (got < down_total) {
+        ssize_t r = recv(fd, buf, 1 << 16, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    double mbs = (double)got / 1e6 / (now_s() - t0);
+    close(fd);
+    free(buf);
+    return mbs;
+}
+
+static double
+down_ws(const struct server *s, bool tls)
+{
+    char *tk = ticket(SOURCE, 1);
+    struct wsc *c = ws_open(s, SOURCE, tls, tk);
+    unsigned char *b = NULL;
+    size_t len = 0, cap = 0, got = 0;
+    double t0;
+
+    free(tk);
+    if (!c)
+        return 0;
+    t0 = now_s();
+    while (got < down_total) {
+        if (wsc_recv(c, &b, &len, &cap, 5000) != WSC_BINARY)
+            break;
+        got += len;
+    }
+    double mbs = (double)got / 1e6 / (now_s() - t0);
+    wsc_free(c);
+    free(b);
+    return mbs;
+}
+
+static double
+up_raw(void)
+{
+    int fd = tcp_connect(port_of[SINK]);
+    unsigned char *buf = calloc(1, 1 << 16);
+    unsigned long long base = atomic_load(&sink_bytes);
+    double t0 = now_s();
+
+    for (size_t sent = 0; sent < up_total; sent += 1 << 16)
+        if (send(fd, buf, 1 << 16, MSG_NOSIGNAL) <= 0)
+            break;
+    while (atomic_load(&sink_bytes) - base < up_total && now_s() - t0 < 60)
+        usleep(200);
+    double mbs = (double)(atomic_load(&sink_bytes) - base) / 1e6 / (now_s() - t0);
+    close(fd);
+    free(buf);
+    return mbs;
+}
+
+static double
+up_ws(const struct server *s, bool tls)
+{
+    char *tk = ticket(SINK, 1);
+    struct wsc *c = ws_open(s, SINK, tls, tk);
+    unsigned char *buf = calloc(1, 1 << 16);
+    unsigned long long base = atomic_load(&sink_bytes);
+    double t0;
+
+    free(tk);
+    if (!c)
+        return 0;
+    t0 = now_s();
+    for (size_t sent = 0; sent < up_total; sent += 1 << 16)
+        if (wsc_send(c, WSC_BINARY, buf, 1 << 16) < 0)
+            break;
+    while (atomic_load(&sink_bytes) - base < up_total && now_s() - t0 < 60)
+        usleep(200);
+    double mbs = (double)(atomic_load(&sink_bytes) - base) / 1e6 / (now_s() - t0);
+    wsc_free(c);
+    free(buf);
+    return mbs;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define RTT_N 4000
+
+static void
+rtt_stats(double *v, int n, double *p50, double *p99)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    *p50 = v[n / 2];
+    *p99 = v[n * 99 / 100];
+}
+
+static void
+rtt_raw(double *p50, double *p99)
+{
+    int fd = tcp_connect(port_of[ECHO]);
+    unsigned char m[64] = {1}, r[64];
+    static double v[RTT_N];
+
+    for (int i = 0; i < RTT_N; i++) {
+        double t0 = now_s();
+        send(fd, m, 64, 0);
+        size_t got = 0;
+        while (got < 64) {
+            ssize_t n = recv(fd, r + got, 64 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        v[i] = (now_s() - t0) * 1e6;
+    }
+    close(fd);
+    rtt_stats(v, RTT_N, p50, p99);
+}
+
+static void
+rtt_ws(const struct server *s, bool tls, double *p50, double *p99)
+{
+    char *tk = ticket(ECHO, 1);
+    struct wsc *c = ws_open(s, ECHO, tls, tk);
+    unsigned char m[64] = {1}, *b = NULL;
+    size_t len = 0, cap = 0;
+    static double v[RTT_N];
+
+    free(tk);
+    *p50 = *p99 = 0;
+    if (!c)
+        return;
+    for (int i = 0; i < RTT_N; i++) {
+        double t0 = now_s();
+        wsc_send(c, WSC_BINARY, m, 64);
+        size_t got = 0;
+        while (got < 64 && wsc_recv(c, &b, &len, &cap, 5000) == WSC_BINARY)
+            got += len;
+        v[i] = (now_s() - t0) * 1e6;
+    }
+    wsc_free(c);
+    free(b);
+    rtt_stats(v, RTT_N, p50, p99);
+}
+
+static long
+rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+static double
+cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f || !fgets(buf, sizeof(buf), f)) {
+        if (f)
+            fclose(f);
+        return 0;
+    }
+    fclose(f);
+    char *p = strrchr(buf, ')');
+    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Open @n tunnels to the echo backend; returns how many opened. */
+static int
+open_many(const struct server *s, bool tls, struct wsc **c, int n)
+{
+    char *tk = NULL;
+    int ok = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (i % AUTH_TICKET_MAX_CONNS == 0) {
+            free(tk);
+            tk = ticket(ECHO, AUTH_TICKET_MAX_CONNS);
+        }
+        c[i] = ws_open(s, ECHO, tls, tk);
+        if (c[i])
+            ok++;
+    }
+    free(tk);
+    return ok;
+}
+
+static void
+mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cpu_pct, int *opened)
+{
+    int n = quick ? 2000 : 10000, n_cpu = 1000;
+    struct wsc **c = calloc((size_t)n, sizeof(*c));
+    long rss0, rss1;
+    unsigned char m[64] = {7}, *b = NULL;
+    size_t len = 0, cap = 0;
+
+    usleep(200000);
+    rss0 = rss_kib(s->pid);
+    *opened = open_many(s, tls, c, n);
+    usleep(500000);
+    rss1 = rss_kib(s->pid);
+    *kib_per_tunnel = (double)(rss1 - rss0) / (*opened ? *opened : 1);
+    /* Keep 1,000 of them: each sends one 64-byte message a second and reads its echo. */
+    for (int i = n_cpu; i < n; i++) {
+        wsc_free(c[i]);
+        c[i] = NULL;
+    }
+    usleep(1000000);
+    double t_end, c0 = cpu_s(s->pid), t0 = now_s();
+    int secs = quick ? 4 : 10;
+    t_end = t0 + secs;
+    for (int round = 0; now_s() < t_end; round++) {
+        double slot = t0 + round * 1.0;
+        for (int i = 0; i < n_cpu; i++) {
+            double due = slot + (double)i / n_cpu;
+            double wait = due - now_s();
+            if (wait > 0)
+                usleep((useconds_t)(wait * 1e6));
+            if (!c[i])
+                continue;
+            wsc_send(c[i], WSC_BINARY, m, 64);
+            if (wsc_recv(c[i], &b, &len, &cap, 2000) != WSC_BINARY) {
+                wsc_free(c[i]);
+                c[i] = NULL;
+            }
+        }
+    }
+    double c1 = cpu_s(s->pid), t1 = now_s();
+    *cpu_pct = 100.0 * (c1 - c0) / (t1 - t0);
+    for (int i = 0; i < n; i++)
+        wsc_free(c[i]);
+    free(c);
+    free(b);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct server gw = {0}, wsfy = {0};
+    pthread_t th;
+    struct rlimit rl = {100000, 100000};
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_gateway PORTICO_GATEWAY [--quick]\n");
+        return 2;
+    }
+    gw_bin = argv[1];
+    quick = argc > 2 && strcmp(argv[2], "--quick") == 0;
+    if (quick) {
+        down_total = 256u << 20;
+        up_total = 128u << 20;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    setrlimit(RLIMIT_NOFILE, &rl);
+    snprintf(dir, sizeof(dir), "/tmp/bench-gateway-%d", (int)getpid());
+    mkdir(dir, 0700);
+    pthread_create(&th, NULL, accept_thread, (void *)(intptr_t)SOURCE);
+    pthread_create(&th, NULL, accept_thread, (void *)(intptr_t)SINK);
+    pthread_create(&th, NULL, echo_thread, NULL);
+    while (!port_of[SOURCE] || !port_of[SINK] || !port_of[ECHO])
+        usleep(1000);
+
+    if (getenv("BENCH_PROFILE")) { /* one direction against the gateway, for perf */
+        bool down = strcmp(getenv("BENCH_PROFILE"), "down") == 0;
+        gateway_start(&gw, getenv("BENCH_TLS") != NULL);
+        printf("gateway pid %d\n", (int)gw.pid);
+        fflush(stdout);
+        sleep(2);
+        for (int i = 0; i < 3; i++)
+            printf("%s %.0f MB/s\n", down ? "down" : "up",
+                   down ? down_ws(&gw, getenv("BENCH_TLS") != NULL)
+                        : up_ws(&gw, getenv("BENCH_TLS") != NULL));
+        server_stop(&gw);
+        return 0;
+    }
+    printf("portico-gateway vs raw TCP vs websockify (%s), loopback, 2 cores\n",
+           quick ? "quick" : "full");
+    double raw_down = down_raw(), raw_up = up_raw(), raw50, raw99;
+    rtt_raw(&raw50, &raw99);
+    printf("%-16s down %7.0f MB/s  up %7.0f MB/s  rtt64 p50 %6.1f us p99 %6.1f us\n", "raw tcp",
+           raw_down, raw_up, raw50, raw99);
+
+    for (int tls = 0; tls <= 1; tls++) {
+        double d[2], u[2], p50[2], p99[2];
+        struct server *s[2] = {&wsfy, &gw};
+
+        gateway_start(&gw, tls); /* also makes the certificate websockify uses */
+        /* websockify's target is fixed per process: one per backend. */
+        for (int k = 0; k < 2; k++) {
+            if (k == 0) {
+                websockify_start(&wsfy, tls, port_of[SOURCE]);
+                d[0] = down_ws(&wsfy, tls);
+                server_stop(&wsfy);
+                websockify_start(&wsfy, tls, port_of[SINK]);
+                u[0] = up_ws(&wsfy, tls);
+                server_stop(&wsfy);
+                websockify_start(&wsfy, tls, port_of[ECHO]);
+                rtt_ws(&wsfy, tls, &p50[0], &p99[0]);
+                server_stop(&wsfy);
+            } else {
+                d[1] = down_ws(s[1], tls);
+                u[1] = up_ws(s[1], tls);
+                rtt_ws(s[1], tls, &p50[1], &p99[1]);
+            }
+            printf("%-16s down %7.0f MB/s  up %7.0f MB/s  rtt64 p50 %6.1f us p99 %6.1f us\n",
+                   s[k]->name, d[k], u[k], p50[k], p99[k]);
+        }
+        printf("  ratios %s: down gw/raw %.2f [>=0.5]  down gw/websockify %.2f  up gw/websockify "
+               "%.2f [>=3]  rtt p50 gw/websockify %.2f [<=0.5]  p99 %.2f [<=0.5]\n",
+               tls ? "wss" : "ws", d[1] / raw_down, d[1] / d[0], u[1] / u[0], p50[1] / p50[0],
+               p99[1] / p99[0]);
+        double kib, cpu;
+        int opened;
+        mem_and_cpu(&gw, tls, &kib, &cpu, &opened);
+        printf("  %s: %d tunnels open, %.1f KiB RSS per tunnel [<=16]; 1,000 tunnels x 1 msg/s: "
+               "%.1f%% of a core [<=5]\n",
+               gw.name, opened, kib, cpu);
+        fflush(stdout);
+        server_stop(&gw);
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    return 0;
+}
