@@ -27,6 +27,8 @@ static const unsigned char fuzz_seal_priv[32] = {
     0x49, 0x90, 0x7c, 0xff, 0x2f, 0x21, 0xc3, 0x68, 0xfc, 0x6c, 0x14, 0xa8, 0x86, 0xe4, 0x77, 0xd7,
     0x27, 0xe5, 0x70, 0xc2, 0xb0, 0x20, 0x62, 0x3d, 0x35, 0x0d, 0x05, 0x49, 0xc8, 0x4f, 0x7b, 0x68};
 
+unsigned long fuzz_auth_accepted;
+
 static struct auth_signer *signer;
 static struct auth_verifier *verifier;
 static struct auth_seal_key *seal_key;
@@ -66,6 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (auth_verifier_check(verifier, (const char *)data, size, FUZZ_AUDIENCE, FUZZ_NOW, &c) ==
         AUTH_TICKET_OK) {
         char *again = auth_signer_sign(signer, &c, NULL);
+        fuzz_auth_accepted++;
         if (!again)
             abort(); /* accepted claims must be signable */
         free(again);

@@ -63,6 +63,7 @@ main(int argc, char **argv)
             files++;
         }
     }
-    printf("replay: %d inputs, %s\n", files, rc ? "read errors" : "clean");
+    printf("replay: %d inputs, %lu accepted tickets, %s\n", files, fuzz_auth_accepted,
+           rc ? "read errors" : "clean");
     return rc || files == 0 ? 1 : 0;
 }
