@@ -29,13 +29,17 @@ struct gw_rdp_conf {
     int max_lag_ms;         /* sync echo lag above which frames are combined */
     int connect_timeout_ms; /* TCP + security negotiation */
     size_t clipboard_max;   /* bytes of UTF-8 text accepted in either direction */
+    /* Run each session's FreeRDP in a process of its own (default): a crash or hang ends
+     * only that session. false: a thread per session inside the gateway (tests, debug). */
+    bool process_per_session;
 };
 
 /* gw_rdp_conf_defaults() - fill @c with the defaults above. Thread: any. */
 void gw_rdp_conf_defaults(struct gw_rdp_conf *c);
 
-/* gw_rdp_configure() - copy @c into the backend (NULL: defaults). Thread: loop thread,
- * before the first tunnel opens. */
+/* gw_rdp_configure() - copy @c into the backend (NULL: defaults). With
+ * process_per_session it forks the session launcher, so call it from main() while the
+ * process still has a single thread (before lws starts). Thread: main. */
 void gw_rdp_configure(const struct gw_rdp_conf *c);
 
 /* Process-wide counters of the RDP backend, for /metrics and benchmarks. */

@@ -15,7 +15,9 @@
 #include "guac_proto.h"
 #include "rdp_priv.h"
 
+/* A tunnel's session runs either in a worker process (p) or in a thread here (s). */
 struct rdp_tunnel {
+    struct rdp_proc *p;
     struct rdp_session *s;
     struct guac_parser parser;
     int64_t clip_stream; /* the browser's open clipboard stream, or -1 */
@@ -36,16 +38,41 @@ gw_rdp_conf_defaults(struct gw_rdp_conf *c)
     c->max_lag_ms = 1000;
     c->connect_timeout_ms = 10000;
     c->clipboard_max = 256 * 1024;
+    c->process_per_session = true;
 }
 
 void
 gw_rdp_configure(const struct gw_rdp_conf *c)
 {
+    struct pt_err err;
+
     if (c)
         rdp_conf = *c;
     else
         gw_rdp_conf_defaults(&rdp_conf);
     rdp_conf_set = true;
+    if (rdp_conf.process_per_session && rdp_zygote_start(&err) < 0)
+        pt_log(LOG_ERR, "event=rdp_launcher_failed %s", err.msg);
+}
+
+static int
+link_input(struct rdp_tunnel *rt, const struct rdp_in_event *ev, struct pt_err *err)
+{
+    return rt->p ? rdp_proc_input(rt->p, ev, err) : rdp_session_input(rt->s, ev, err);
+}
+
+static bool
+link_finished(struct rdp_tunnel *rt, struct rdp_failure *f)
+{
+    return rt->p ? rdp_proc_finished(rt->p, f) : rdp_session_finished(rt->s, f);
+}
+
+int
+rdp_backend_worker_pid(struct gw_tunnel *t)
+{
+    struct rdp_tunnel *rt = gw_tunnel_backend_data(t);
+
+    return rt && rt->p ? rdp_proc_pid(rt->p) : -1;
 }
 
 static int
@@ -58,6 +85,15 @@ rdp_open(struct gw_tunnel *t, const struct auth_ticket_claims *claims, const cha
         gw_rdp_configure(NULL);
     rt = pt_xcalloc(1, sizeof(*rt));
     rt->clip_stream = -1;
+    if (rdp_conf.process_per_session) {
+        rt->p = rdp_proc_open(t, claims->host, claims->port, secret, &rdp_conf, err);
+        if (!rt->p) {
+            free(rt);
+            return -1;
+        }
+        gw_tunnel_set_backend_data(t, rt);
+        return 0;
+    }
     rt->s = rdp_session_new(t, claims->host, claims->port, secret, &rdp_conf, err);
     if (!rt->s) {
         free(rt);
@@ -103,8 +139,13 @@ handle(struct gw_tunnel *t, struct rdp_tunnel *rt, const struct guac_msg *m, str
         pt_err_set(err, PT_E_INVALID, "unknown tunnel instruction");
         return refuse(t, err, GUAC_STATUS_CLIENT_BAD_REQUEST);
     case GUAC_OP_SYNC:
-        atomic_store(&rt->s->echo_ts, (long long)m->num[0]);
-        return 0;
+        if (rt->s) {
+            atomic_store(&rt->s->echo_ts, (long long)m->num[0]);
+            return 0;
+        }
+        ev.type = RDP_IN_SYNC;
+        ev.a = m->num[0];
+        break;
     case GUAC_OP_MOUSE:
         ev.type = RDP_IN_MOUSE;
         ev.a = m->num[0];
@@ -157,7 +198,7 @@ handle(struct gw_tunnel *t, struct rdp_tunnel *rt, const struct guac_msg *m, str
     case GUAC_OP_TOUCH:
         return 0;
     }
-    if (rdp_session_input(rt->s, &ev, err) < 0)
+    if (link_input(rt, &ev, err) < 0)
         return refuse(t, err, GUAC_STATUS_CLIENT_TOO_MANY);
     return 0;
 }
@@ -171,7 +212,7 @@ rdp_client_rx(struct gw_tunnel *t, const void *data, size_t len, bool binary, st
 
     if (!rt)
         return pt_err_set(err, PT_E_INTERNAL, "RDP tunnel has no session");
-    if (rdp_session_finished(rt->s, &f))
+    if (link_finished(rt, &f))
         /* the desktop ended the session; the "error" instruction already went out */
         return pt_err_set(err, f.guac_status == GUAC_STATUS_SUCCESS ? PT_E_OK : PT_E_UNAVAILABLE,
                           "%s", f.reason);
@@ -208,7 +249,10 @@ rdp_close(struct gw_tunnel *t)
     if (!rt)
         return;
     gw_tunnel_set_backend_data(t, NULL);
-    rdp_session_detach(rt->s);
+    if (rt->p)
+        rdp_proc_close(rt->p);
+    else
+        rdp_session_detach(rt->s);
     if (rt->clip.data)
         pt_wipe(rt->clip.data, rt->clip.len);
     pt_buf_fini(&rt->clip);

@@ -32,6 +32,7 @@ enum rdp_input_type {
     RDP_IN_KEY,       /* a = keysym, b = pressed */
     RDP_IN_SIZE,      /* a = width, b = height */
     RDP_IN_CLIPBOARD, /* text in clip (owned) */
+    RDP_IN_SYNC,      /* a = timestamp echoed by the browser (process mode wire only) */
 };
 
 struct rdp_in_event {
@@ -118,6 +119,17 @@ enum rdp_tile_kind rdp_display_classify(const uint8_t *px, int stride, int w, in
 uint64_t rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride,
                            struct pt_buf *out);
 
+/* --- metrics ------------------------------------------------------------------------- */
+
+/* A change to the process-wide counters (rdp.h struct gw_rdp_metrics); a worker process
+ * sends these to the gateway, which applies them. */
+struct rdp_metric_delta {
+    uint64_t frames, held, bytes, px, enc_us;
+    int64_t lag;
+    int32_t connecting, connected, failed;
+};
+void rdp_metrics_apply(const struct rdp_metric_delta *d);
+
 /* --- the session --------------------------------------------------------------------- */
 
 struct gw_tunnel;
@@ -125,6 +137,7 @@ struct gw_tunnel;
 struct rdp_session {
     pthread_mutex_t lock;
     struct gw_tunnel *tunnel; /* (locked) NULL once the tunnel closed */
+    int sink_fd;              /* (locked) worker process: the session socket, else -1 */
     atomic_int refs;          /* loop + thread */
     atomic_bool stop;
     atomic_llong echo_ts; /* last sync timestamp echoed by the browser (loop writes) */
@@ -158,6 +171,7 @@ struct rdp_session {
     } flight[32];
     size_t nflight;
     uint64_t held_frames;
+    int64_t lag_reported;
     int last_mouse_mask;
 };
 
@@ -179,5 +193,40 @@ bool rdp_session_finished(struct rdp_session *s, struct rdp_failure *f);
 /* rdp_session_post() - session thread: hand @b's bytes to the tunnel. Returns 0, or -1
  * if the tunnel is gone (the thread should stop). */
 int rdp_session_post(struct rdp_session *s, const struct pt_buf *b);
+
+/* --- process isolation (rdp_proc.c) ------------------------------------------------- */
+
+/* Worker -> gateway messages on the session socket (SOCK_SEQPACKET): one type byte, then
+ * Guacamole text (RDP_SINK_GUAC) or a struct rdp_failure (RDP_SINK_FAILURE, last). */
+#define RDP_SINK_GUAC    'G'
+#define RDP_SINK_FAILURE 'F'
+#define RDP_SINK_METRICS 'M' /* a struct rdp_metric_delta */
+int rdp_sink_send(int fd, char type, const void *data, size_t len);
+
+/* Gateway -> worker: one struct rdp_wire per input event, clipboard text appended. */
+struct rdp_wire {
+    uint32_t type; /* enum rdp_input_type */
+    int64_t a, b, c;
+};
+
+struct rdp_proc;
+
+/* rdp_zygote_start() - fork the session launcher now, while the process has one thread.
+ * Idempotent. Returns 0 or -1 with @err. Thread: main, before any other thread exists. */
+int rdp_zygote_start(struct pt_err *err);
+/* rdp_proc_open() - a worker process for @t (via the zygote), plus the relay thread that
+ * posts its output to @t. Returns new, or NULL with @err. Loop thread. */
+struct rdp_proc *rdp_proc_open(struct gw_tunnel *t, const char *host, int port, const char *secret,
+                               const struct gw_rdp_conf *conf, struct pt_err *err);
+/* rdp_proc_input() - forward one event (a SYNC too). Returns 0 or -1 with @err. Loop. */
+int rdp_proc_input(struct rdp_proc *p, const struct rdp_in_event *ev, struct pt_err *err);
+bool rdp_proc_finished(struct rdp_proc *p, struct rdp_failure *f);
+/* rdp_proc_close() - hang up (the worker sees EOF and ends its session), join the relay
+ * thread, free. Loop thread. */
+void rdp_proc_close(struct rdp_proc *p);
+/* rdp_proc_pid() - the worker's pid (tests kill it to prove isolation). */
+int rdp_proc_pid(const struct rdp_proc *p);
+/* rdp_backend_worker_pid() - the worker pid of tunnel @t, or -1 in thread mode. */
+int rdp_backend_worker_pid(struct gw_tunnel *t);
 
 #endif

@@ -14,10 +14,12 @@
  * and the event, aborts a pending connect, joins for a bounded time; the last of loop
  * and thread to drop its reference frees the session.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <freerdp/codec/color.h>
@@ -86,19 +88,41 @@ gw_rdp_metrics_get(struct gw_rdp_metrics *out)
     out->lag_ms_max = atomic_load(&m.lag_ms_max);
 }
 
-static void
-metrics_frame(uint64_t us, size_t bytes, uint64_t px)
+void
+rdp_metrics_apply(const struct rdp_metric_delta *d)
 {
     static const uint64_t edge_ms[GW_RDP_ENCODE_BUCKETS - 1] = {1, 2, 5, 10, 20, 50, 100};
     int b = 0;
 
-    while (b < GW_RDP_ENCODE_BUCKETS - 1 && us >= edge_ms[b] * 1000)
-        b++;
-    atomic_fetch_add(&m.encode_hist[b], 1);
-    atomic_fetch_add(&m.frames, 1);
-    atomic_fetch_add(&m.bytes, bytes);
-    atomic_fetch_add(&m.changed_px, px);
-    atomic_fetch_add(&m.encode_us, us);
+    if (d->frames) {
+        while (b < GW_RDP_ENCODE_BUCKETS - 1 && d->enc_us >= edge_ms[b] * 1000)
+            b++;
+        atomic_fetch_add(&m.encode_hist[b], d->frames);
+    }
+    atomic_fetch_add(&m.frames, d->frames);
+    atomic_fetch_add(&m.frames_held, d->held);
+    atomic_fetch_add(&m.bytes, d->bytes);
+    atomic_fetch_add(&m.changed_px, d->px);
+    atomic_fetch_add(&m.encode_us, d->enc_us);
+    atomic_fetch_add(&m.connecting, (unsigned long long)(long long)d->connecting);
+    atomic_fetch_add(&m.connected, (unsigned long long)(long long)d->connected);
+    atomic_fetch_add(&m.failed, (unsigned long long)(long long)d->failed);
+    if (d->lag > atomic_load(&m.lag_ms_max))
+        atomic_store(&m.lag_ms_max, d->lag);
+}
+
+/* Count here, or in a worker process send the delta to the gateway, which counts. */
+static void
+report(struct rdp_session *s, const struct rdp_metric_delta *d)
+{
+    bool sent = false;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->sink_fd >= 0)
+        sent = rdp_sink_send(s->sink_fd, RDP_SINK_METRICS, d, sizeof(*d)) == 0;
+    pthread_mutex_unlock(&s->lock);
+    if (!sent && s->sink_fd < 0)
+        rdp_metrics_apply(d);
 }
 
 static void
@@ -131,13 +155,29 @@ session_unref(struct rdp_session *s)
 }
 
 int
+rdp_sink_send(int fd, char type, const void *data, size_t len)
+{
+    struct iovec iov[2] = {{&type, 1}, {(void *)data, len}};
+    struct msghdr mh;
+    ssize_t n;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    do
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)(len + 1) ? 0 : -1;
+}
+
+int
 rdp_session_post(struct rdp_session *s, const struct pt_buf *b)
 {
     size_t off = 0;
     int rc = 0;
 
     pthread_mutex_lock(&s->lock);
-    if (!s->tunnel)
+    if (!s->tunnel && s->sink_fd < 0)
         rc = -1;
     /* cut at instruction ends so each WebSocket message holds whole instructions */
     while (rc == 0 && off < b->len) {
@@ -146,7 +186,10 @@ rdp_session_post(struct rdp_session *s, const struct pt_buf *b)
             const char *semi = memrchr(b->data + off, ';', RDP_POST_CHUNK);
             n = semi ? (size_t)(semi - (b->data + off)) + 1 : n;
         }
-        rc = gw_tunnel_post(s->tunnel, b->data + off, n, false);
+        if (s->sink_fd >= 0) /* worker process: to the gateway over the session socket */
+            rc = rdp_sink_send(s->sink_fd, RDP_SINK_GUAC, b->data + off, n);
+        else
+            rc = gw_tunnel_post(s->tunnel, b->data + off, n, false);
         off += n;
     }
     pthread_mutex_unlock(&s->lock);
@@ -175,6 +218,11 @@ post_failure(struct rdp_session *s, const struct rdp_failure *f)
     pthread_mutex_lock(&s->lock);
     s->failure = *f;
     s->finished = true;
+    pthread_mutex_unlock(&s->lock);
+    /* worker process: the gateway learns why before the browser does, too */
+    pthread_mutex_lock(&s->lock);
+    if (s->sink_fd >= 0)
+        rdp_sink_send(s->sink_fd, RDP_SINK_FAILURE, f, sizeof(*f));
     pthread_mutex_unlock(&s->lock);
     if (f->guac_status == GUAC_STATUS_SUCCESS)
         guac_enc(&b, "disconnect", "");
@@ -428,6 +476,8 @@ drain_input(struct rdp_session *s, rdpInput *in)
         case RDP_IN_CLIPBOARD:
             pt_free_secret(ev.clip);
             break;
+        case RDP_IN_SYNC: /* handled where it arrives (echo_ts) */
+            break;
         }
     }
 }
@@ -473,15 +523,21 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
         return 0;
     }
     flow_update(s, now, &lag, &nflight, &bytes);
-    if (lag > atomic_load(&m.lag_ms_max))
-        atomic_store(&m.lag_ms_max, lag);
+    if (lag > s->lag_reported) {
+        struct rdp_metric_delta d = {.lag = lag};
+        report(s, &d);
+        s->lag_reported = lag;
+    }
     if (lag > s->conf.max_lag_ms / 2 && s->disp.jpeg_quality > 30)
         s->disp.jpeg_quality -= 10; /* lagging: cheaper frames */
     else if (lag < 100 && s->disp.jpeg_quality < s->disp.jpeg_quality_max)
         s->disp.jpeg_quality += 5;
     if (nflight >= RDP_UNECHOED_MAX || bytes >= RDP_UNECHOED_BYTES || lag > s->conf.max_lag_ms) {
         s->held_frames++;
-        atomic_fetch_add(&m.frames_held, 1);
+        {
+            struct rdp_metric_delta d = {.held = 1};
+            report(s, &d);
+        }
         *wait_ms = 10; /* hold: dirty tiles keep accumulating and combine */
         return 0;
     }
@@ -503,7 +559,10 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
     }
     s->disp.st.frames++;
     s->disp.st.bytes += frame.len;
-    metrics_frame(enc_us, frame.len, px);
+    {
+        struct rdp_metric_delta d = {.frames = 1, .bytes = frame.len, .px = px, .enc_us = enc_us};
+        report(s, &d);
+    }
     rc = rdp_session_post(s, &frame);
     pt_buf_fini(&frame);
     return rc;
@@ -585,7 +644,7 @@ session_main(void *arg)
     bool connected = false;
 
     pthread_once(&rdp_once, rdp_global_init);
-    atomic_fetch_add(&m.connecting, 1);
+    report(s, &(struct rdp_metric_delta){.connecting = 1});
     post_uuid(s);
     inst = freerdp_new();
     inst->PreConnect = cb_pre_connect;
@@ -594,8 +653,7 @@ session_main(void *arg)
     if (!freerdp_context_new(inst)) {
         freerdp_free(inst);
         inst = NULL;
-        atomic_fetch_sub(&m.connecting, 1);
-        atomic_fetch_add(&m.failed, 1);
+        report(s, &(struct rdp_metric_delta){.connecting = -1, .failed = 1});
         rdp_error_describe(0xFFFFFFFF, 0, s->host, s->port, &f);
         post_failure(s, &f);
         goto out;
@@ -607,8 +665,7 @@ session_main(void *arg)
     pthread_mutex_unlock(&s->lock);
 
     if (atomic_load(&s->stop) || !freerdp_connect(inst)) {
-        atomic_fetch_sub(&m.connecting, 1);
-        atomic_fetch_add(&m.failed, 1);
+        report(s, &(struct rdp_metric_delta){.connecting = -1, .failed = 1});
         wipe_password(s, inst->settings);
         rdp_error_describe(freerdp_get_last_error(inst->context), freerdp_error_info(inst), s->host,
                            s->port, &f);
@@ -619,8 +676,7 @@ session_main(void *arg)
         goto out;
     }
     wipe_password(s, inst->settings);
-    atomic_fetch_sub(&m.connecting, 1);
-    atomic_fetch_add(&m.connected, 1);
+    report(s, &(struct rdp_metric_delta){.connecting = -1, .connected = 1});
     connected = true;
     pt_log(LOG_INFO, "%s event=rdp_connected after_ms=%lld size=%dx%d", s->log_id,
            (long long)(mono_ms() - t0), s->disp.width, s->disp.height);
@@ -663,7 +719,7 @@ session_main(void *arg)
     freerdp_disconnect(inst);
 out:
     if (connected)
-        atomic_fetch_sub(&m.connected, 1);
+        report(s, &(struct rdp_metric_delta){.connected = -1});
     pthread_mutex_lock(&s->lock);
     s->instance = NULL;
     s->finished = true;
@@ -701,6 +757,7 @@ rdp_session_new(struct gw_tunnel *t, const char *host, int port, const char *sec
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->refs, 1);
     s->tunnel = t;
+    s->sink_fd = -1;
     pt_strlcpy(s->host, host, sizeof(s->host));
     s->port = port;
     s->conf = *conf;
@@ -787,6 +844,7 @@ rdp_session_detach(struct rdp_session *s)
 
     pthread_mutex_lock(&s->lock);
     s->tunnel = NULL;
+    s->sink_fd = -1;
     atomic_store(&s->stop, true);
     SetEvent(s->in_event);
     if (s->instance)

@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "rdp.h"
 #include "rdp_lab.h"
+#include "rdp_priv.h"
 
 static const struct gw_backend_ops *ops;
 
@@ -93,6 +94,19 @@ START_TEST(test_browser_receives_tunnel_uuid_size_and_first_image)
     h_insn_fini(&in);
     ck_assert_int_eq(first_frame(t, &draws), 0);
     ck_assert_int_gt(draws, 0);
+    {
+        /* the frame is counted in the gateway's metrics (sent over from a worker process) */
+        struct gw_rdp_metrics m;
+        for (int i = 0; i < 100; i++) {
+            gw_rdp_metrics_get(&m);
+            if (m.frames >= 1 && m.sessions_connected == 1)
+                break;
+            usleep(20000);
+        }
+        ck_assert_uint_ge(m.frames, 1);
+        ck_assert_uint_ge(m.bytes, 100);
+        ck_assert_uint_eq(m.sessions_connected, 1);
+    }
     /* the tunnel ping is answered, as guacamole's own servlet does */
     ck_assert_int_eq(h_send(t, ops, "0.,4.ping,13.1700000000000;", NULL, 0), 0);
     ck_assert_int_eq(h_wait_op(t, ops, "", &in, 5000), 0);
@@ -279,6 +293,54 @@ START_TEST(test_a_dying_desktop_ends_only_its_own_session)
 }
 END_TEST
 
+START_TEST(test_killing_one_session_process_leaves_the_others_running)
+{
+    struct lab_shadow lab;
+    struct gw_tunnel *ta, *tb;
+    struct h_insn in;
+    int draws, pid;
+    char *yellow[] = {"xsetroot", "-solid", "#ffff00", NULL};
+
+    start_shadow(&lab, 320, 240);
+    ta = open_tunnel(lab.port);
+    tb = open_tunnel(lab.port);
+    ck_assert_int_eq(first_frame(ta, &draws), 0);
+    ck_assert_int_eq(first_frame(tb, &draws), 0);
+    pid = rdp_backend_worker_pid(ta);
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_ne(pid, rdp_backend_worker_pid(tb));
+    ck_assert_int_ne(pid, getpid());
+    kill(pid, SIGKILL); /* what a FreeRDP crash does to its process */
+    ck_assert_int_eq(h_wait_op(ta, ops, "error", &in, 10000), 0);
+    ck_assert_msg(strstr(in.argv[0], "stopped unexpectedly") != NULL, "%s", in.argv[0]);
+    h_insn_fini(&in);
+    ck_assert_int_eq(lab_x(&lab, NULL, yellow), 0);
+    ck_assert_msg(wait_fill(tb, "255", "255", "0", 10000) == 0, "session B stopped updating");
+    close_tunnel(ta);
+    close_tunnel(tb);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
+static void
+setup_process_mode(void)
+{
+    struct gw_rdp_conf c;
+
+    gw_rdp_conf_defaults(&c);
+    gw_rdp_configure(&c);
+}
+
+static void
+setup_thread_mode(void)
+{
+    struct gw_rdp_conf c;
+
+    gw_rdp_conf_defaults(&c);
+    c.process_per_session = false;
+    gw_rdp_configure(&c);
+}
+
 Suite *gateway_rdp_shadow_suite(void);
 Suite *
 gateway_rdp_shadow_suite(void)
@@ -287,12 +349,22 @@ gateway_rdp_shadow_suite(void)
     TCase *tc = tcase_create("shadow");
 
     tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, setup_process_mode, NULL);
     tcase_add_test(tc, test_browser_receives_tunnel_uuid_size_and_first_image);
     tcase_add_test(tc, test_screen_changes_reach_the_browser);
     tcase_add_test(tc, test_mouse_and_keys_reach_the_desktop);
     tcase_add_test(tc, test_hostile_instructions_close_the_tunnel_with_a_reason);
     tcase_add_test(tc, test_unreachable_desktop_is_reported_in_words);
     tcase_add_test(tc, test_a_dying_desktop_ends_only_its_own_session);
+    tcase_add_test(tc, test_killing_one_session_process_leaves_the_others_running);
+    suite_add_tcase(s, tc);
+    /* the same session code on threads inside the gateway process */
+    tc = tcase_create("thread_mode");
+    tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, setup_thread_mode, NULL);
+    tcase_add_test(tc, test_browser_receives_tunnel_uuid_size_and_first_image);
+    tcase_add_test(tc, test_screen_changes_reach_the_browser);
+    tcase_add_test(tc, test_unreachable_desktop_is_reported_in_words);
     suite_add_tcase(s, tc);
     return s;
 }
