@@ -75,7 +75,8 @@ hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err)
         return -1;
     }
     /* local drivers (test:///) have no keepalive: harmless, they cannot be lost either */
-    if (virConnectSetKeepAlive(c, 5, 3) < 0)
+    if (virConnectSetKeepAlive(c, atomic_load(&h->hv->ka_interval), atomic_load(&h->hv->ka_count)) <
+        0)
         pt_debug("event=keepalive_unsupported host=%s", h->name);
     if (virConnectRegisterCloseCallback(c, hv_close_cb, h, NULL) < 0)
         pt_debug("event=close_callback_unsupported host=%s", h->name);
@@ -182,6 +183,8 @@ hv_new(struct pt_err *err)
     pthread_mutex_init(&hv->evlock, NULL);
     pthread_cond_init(&hv->maint_cond, NULL);
     hv->retry_ms = HV_RETRY_MS_DEFAULT;
+    atomic_store(&hv->ka_interval, 5);
+    atomic_store(&hv->ka_count, 3);
     atomic_store(&hv->revert_mode, HV_REVERT_OVERLAY);
     hv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (hv->efd < 0 || pthread_create(&hv->maint, NULL, maint_main, hv) != 0) {
@@ -240,6 +243,13 @@ hv_set_retry_ms(struct hv *hv, int ms)
     hv->retry_ms = ms > 10 ? ms : 10;
     pthread_cond_signal(&hv->maint_cond);
     pthread_mutex_unlock(&hv->lock);
+}
+
+void
+hv_set_keepalive(struct hv *hv, int interval_s, unsigned count)
+{
+    atomic_store(&hv->ka_interval, interval_s);
+    atomic_store(&hv->ka_count, count);
 }
 
 struct hv_host *

@@ -76,6 +76,8 @@ struct hv {
     pthread_cond_t maint_cond;
     bool maint_stop;
     int retry_ms;
+    atomic_int ka_interval;
+    atomic_uint ka_count;
 };
 
 /* --- hv.c --------------------------------------------------------------------------- */
@@ -92,6 +94,9 @@ int hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err);
 /* hv_set_revert_mode() / hv_set_retry_ms() - for tests and the benchmark. */
 void hv_set_revert_mode(struct hv *hv, enum hv_revert_mode mode);
 void hv_set_retry_ms(struct hv *hv, int ms);
+/* hv_set_keepalive() - libvirt keepalive for connections opened from now on (default 5 s
+ * interval, 3 missed = dead). */
+void hv_set_keepalive(struct hv *hv, int interval_s, unsigned count);
 
 /* --- hv_err (hv_libvirt.c) ---------------------------------------------------------- */
 

@@ -23,6 +23,7 @@ struct cutproxy {
     int cmd[2], ack[2];
     int pairs[MAXPAIRS][2];
     int npairs;
+    int frozen;
     pthread_t th;
 };
 
@@ -90,7 +91,7 @@ run(void *arg)
 
         pf[n++] = (struct pollfd){.fd = p->cmd[0], .events = POLLIN};
         pf[n++] = (struct pollfd){.fd = p->lfd, .events = POLLIN};
-        for (int i = 0; i < p->npairs; i++) {
+        for (int i = 0; i < p->npairs && !p->frozen; i++) {
             pf[n++] = (struct pollfd){.fd = p->pairs[i][0], .events = POLLIN};
             pf[n++] = (struct pollfd){.fd = p->pairs[i][1], .events = POLLIN};
         }
@@ -104,10 +105,21 @@ run(void *arg)
                     perror("cutproxy ack");
                 return NULL;
             }
-            if (c == 'c')
+            if (c == 'c') {
                 cut(p);
-            else if (c == 'm' && p->lfd < 0)
-                p->lfd = unix_listen(p->path);
+            } else if (c == 'f') {
+                p->frozen = 1;
+                if (p->lfd >= 0)
+                    close(p->lfd);
+                p->lfd = -1;
+                unlink(p->path);
+            } else if (c == 'm') {
+                if (p->frozen)
+                    cut(p);
+                p->frozen = 0;
+                if (p->lfd < 0)
+                    p->lfd = unix_listen(p->path);
+            }
             if (write(p->ack[1], &c, 1) < 0)
                 perror("cutproxy ack");
             continue;
@@ -129,7 +141,7 @@ run(void *arg)
             }
             continue;
         }
-        for (int i = 0, k = 2; i < p->npairs; i++, k += 2) {
+        for (int i = 0, k = 2; i < p->npairs && !p->frozen; i++, k += 2) {
             for (int side = 0; side < 2; side++) {
                 char buf[65536];
                 ssize_t r;
@@ -173,6 +185,12 @@ command(struct cutproxy *p, char c)
     if (write(p->cmd[1], &c, 1) != 1 || read(p->ack[0], &a, 1) != 1)
         return -1;
     return 0;
+}
+
+void
+cutproxy_freeze(struct cutproxy *p)
+{
+    command(p, 'f');
 }
 
 void

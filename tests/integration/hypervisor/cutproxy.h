@@ -10,7 +10,10 @@ struct cutproxy;
 
 /* cutproxy_start() - listen on @path, forwarding each connection to @target. */
 struct cutproxy *cutproxy_start(const char *path, const char *target);
-void cutproxy_cut(struct cutproxy *p);  /* drop all connections, stop listening */
+void cutproxy_cut(struct cutproxy *p); /* drop all connections, stop listening */
+/* cutproxy_freeze() - stop listening and forwarding, but keep connections open: a host
+ * that hangs (only keepalive can tell). cutproxy_mend() drops the frozen ones. */
+void cutproxy_freeze(struct cutproxy *p);
 int cutproxy_mend(struct cutproxy *p);  /* listen again on the same path */
 void cutproxy_stop(struct cutproxy *p); /* NULL-safe; joins the thread, frees */
 

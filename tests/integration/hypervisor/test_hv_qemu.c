@@ -8,6 +8,7 @@
  * assertion left (domain and overlay), so a red run does not leak guests.
  */
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,21 @@ START_TEST(test_vnc_without_a_password_offers_none_where_portico_offers_only_vnc
     ck_assert_int_eq(probe_vnc_auth(disp.vnc_port, NULL, &v), 0);
     ck_assert_int_eq(v.ntypes, 1);
     ck_assert_int_eq(v.types[0], 2); /* VNC authentication only */
+
+    /* QEMU killed under libvirt's feet: the pool hears CRASHED on its own loop */
+    {
+        char pidfile[300], buf[32] = "";
+        FILE *f;
+
+        snprintf(pidfile, sizeof(pidfile), "/run/libvirt/qemu/%s.pid", names[1]);
+        f = fopen(pidfile, "r");
+        ck_assert_msg(f, "no pid file %s", pidfile);
+        ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        ck_assert_int_gt(atoi(buf), 1);
+        ck_assert_int_eq(kill(atoi(buf), SIGKILL), 0);
+        ck_assert(hvt_wait_event(hv, HV_EVENT_DESKTOP_CRASHED, names[1], 5000));
+    }
 }
 END_TEST
 
@@ -308,6 +324,7 @@ START_TEST(test_lost_host_goes_down_and_comes_back_up)
     snprintf(uri, sizeof(uri), "qemu+unix:///system?socket=%s", sock);
     c.uri = uri;
     hv_set_retry_ms(hv, 100);
+    hv_set_keepalive(hv, 1, 1);
     ck_assert_msg(hv_host_add(hv, &c, &err) == 0, "%s", err.msg);
     ck_assert_msg(hv_desktop_list(hv, "remote", &l, &n, &err) == 0, "%s", err.msg);
     free(l);
@@ -320,6 +337,13 @@ START_TEST(test_lost_host_goes_down_and_comes_back_up)
     ck_assert_msg(hvt_wait_event(hv, HV_EVENT_HOST_UP, NULL, 5000), "no HOST_UP");
     ck_assert_msg(hv_desktop_list(hv, "remote", &l, &n, &err) == 0, "%s", err.msg);
     free(l);
+    /* a host that hangs instead of closing: only keepalive (1 s here) can tell */
+    cutproxy_freeze(p);
+    ck_assert_msg(hvt_wait_event(hv, HV_EVENT_HOST_DOWN, NULL, 8000), "keepalive missed a hang");
+    ck_assert_int_eq(hv_desktop_list(hv, "remote", &l, &n, &err), -1);
+    ck_assert_msg(strstr(err.msg, "keepalive"), "%s", err.msg);
+    ck_assert_int_eq(cutproxy_mend(p), 0);
+    ck_assert_msg(hvt_wait_event(hv, HV_EVENT_HOST_UP, NULL, 5000), "no HOST_UP after the hang");
     cutproxy_stop(p);
     unlink(sock);
 }
