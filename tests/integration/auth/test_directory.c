@@ -481,6 +481,36 @@ START_TEST(test_resolve_shows_groups_and_disabled_state_without_a_password)
 }
 END_TEST
 
+START_TEST(test_server_dying_between_sign_ins_fails_over_on_the_next_call)
+{
+    struct auth_dir_conf c;
+    struct pt_err err = {0};
+    struct tf_slapd *first = tf_slapd_start(ldif, &err);
+    struct auth_dir *d;
+    struct auth_dir_conn *conn;
+    struct auth_dir_user *u = NULL;
+    char first_uri[64];
+
+    ck_assert_msg(first, "%s", err.msg);
+    pt_strlcpy(first_uri, tf_slapd_uri(first), sizeof(first_uri));
+    conf_base(&c, first_uri);
+    ck_assert_int_eq(auth_dir_conf_add_uri(&c, tf_slapd_uri(slapd), NULL), 0);
+    d = auth_dir_new(&c, &err);
+    auth_dir_conf_fini(&c);
+    conn = auth_dir_conn_new(d);
+    ck_assert_msg(auth_dir_conn_login(conn, "alice", "alice-pw", &u, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(auth_dir_conn_server(conn), first_uri);
+    auth_dir_user_free(u);
+    tf_slapd_stop(first); /* both kept connections now point at a dead server */
+    ck_assert_msg(auth_dir_conn_login(conn, "bob", "bob-pw", &u, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(auth_dir_conn_server(conn), tf_slapd_uri(slapd));
+    ck_assert(u->admin);
+    auth_dir_user_free(u);
+    auth_dir_conn_free(conn);
+    auth_dir_free(d);
+}
+END_TEST
+
 struct racer {
     pthread_t th;
     const struct auth_dir *dir;
@@ -561,6 +591,7 @@ auth_directory_suite(void)
     tcase_add_test(tc, test_stopped_server_times_out_then_fails_over);
     tcase_add_test(tc, test_resolve_shows_groups_and_disabled_state_without_a_password);
     tcase_add_test(tc, test_four_workers_sign_in_concurrently_with_their_own_connections);
+    tcase_add_test(tc, test_server_dying_between_sign_ins_fails_over_on_the_next_call);
     suite_add_tcase(s, tc);
     return s;
 }

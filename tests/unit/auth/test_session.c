@@ -2,6 +2,7 @@
  * test_session.c - sessions: id format and randomness, lookup, idle and absolute expiry,
  * logout, CSRF tokens, the table limit, and keys that are hashes of ids.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -170,6 +171,101 @@ START_TEST(test_full_table_is_refused_after_sweeping_expired_sessions)
 }
 END_TEST
 
+/* A store that wraps the memory store and counts calls: the sessions code must go through
+ * the vtable only, so another store (the shared database) can replace it. */
+struct counting_store {
+    struct auth_session_store base;
+    struct auth_session_store *inner;
+    int puts, gets, touches, dels;
+};
+
+static struct counting_store *counting;
+
+static int
+c_put(struct auth_session_store *st, const unsigned char *key, const struct auth_session *s,
+      struct pt_err *err)
+{
+    struct counting_store *c = (struct counting_store *)st;
+    c->puts++;
+    return c->inner->ops->put(c->inner, key, s, err);
+}
+
+static int
+c_get(struct auth_session_store *st, const unsigned char *key, struct auth_session *out,
+      struct pt_err *err)
+{
+    struct counting_store *c = (struct counting_store *)st;
+    c->gets++;
+    return c->inner->ops->get(c->inner, key, out, err);
+}
+
+static int
+c_touch(struct auth_session_store *st, const unsigned char *key, int64_t t)
+{
+    struct counting_store *c = (struct counting_store *)st;
+    c->touches++;
+    return c->inner->ops->touch(c->inner, key, t);
+}
+
+static int
+c_del(struct auth_session_store *st, const unsigned char *key)
+{
+    struct counting_store *c = (struct counting_store *)st;
+    c->dels++;
+    return c->inner->ops->del(c->inner, key);
+}
+
+static size_t
+c_sweep(struct auth_session_store *st, bool (*expired)(const struct auth_session *, void *),
+        void *opaque)
+{
+    struct counting_store *c = (struct counting_store *)st;
+    return c->inner->ops->sweep(c->inner, expired, opaque);
+}
+
+static size_t
+c_count(struct auth_session_store *st)
+{
+    struct counting_store *c = (struct counting_store *)st;
+    return c->inner->ops->count(c->inner);
+}
+
+static void
+c_free(struct auth_session_store *st)
+{
+    struct counting_store *c = (struct counting_store *)st;
+    c->inner->ops->free(c->inner);
+    counting = NULL;
+    free(c);
+}
+
+static const struct auth_session_store_ops counting_ops = {c_put,   c_get,   c_touch, c_del,
+                                                           c_sweep, c_count, c_free};
+
+START_TEST(test_sessions_use_only_the_store_interface)
+{
+    struct counting_store *cs = calloc(1, sizeof(*cs));
+    struct auth_session_store *st = &cs->base;
+    struct auth_sessions *ss;
+    struct auth_session s = rec("alice"), out;
+    char id[65], csrf[65];
+
+    cs->base.ops = &counting_ops;
+    cs->inner = auth_session_store_memory_new(8);
+    counting = cs;
+    ss = auth_sessions_new(NULL, &st);
+    ck_assert_int_eq(auth_session_create(ss, &s, T0, id, csrf, NULL), 0);
+    ck_assert_int_eq(auth_session_lookup(ss, id, T0 + 1, &out, NULL), 0);
+    ck_assert_int_eq(auth_session_logout(ss, id, NULL), 0);
+    ck_assert_int_eq(cs->puts, 1);
+    ck_assert_int_eq(cs->gets, 1);
+    ck_assert_int_eq(cs->touches, 1);
+    ck_assert_int_eq(cs->dels, 1);
+    auth_sessions_free(ss);
+    ck_assert_ptr_null(counting); /* the sessions object freed the store it owned */
+}
+END_TEST
+
 Suite *auth_session_suite(void);
 
 Suite *
@@ -185,6 +281,7 @@ auth_session_suite(void)
     tcase_add_test(tc, test_malformed_or_unknown_ids_are_not_signed_in);
     tcase_add_test(tc, test_csrf_token_belongs_to_its_session_only);
     tcase_add_test(tc, test_full_table_is_refused_after_sweeping_expired_sessions);
+    tcase_add_test(tc, test_sessions_use_only_the_store_interface);
     suite_add_tcase(s, tc);
     return s;
 }
