@@ -23,6 +23,7 @@ struct broker_pool {
     int64_t tick_ms;
     struct broker_hist provision; /* claim -> ready, for claims that had to wait */
     struct broker_hist ttd;       /* time to desktop: launch request -> ticket */
+    char *domain_prefix;          /* pool/ borrows it for its lifetime */
 };
 
 struct hv_opts {
@@ -122,6 +123,7 @@ pool_tick_cb(lws_sorted_usec_list_t *sul)
     struct broker_pool *bp = lws_container_of(sul, struct broker_pool, tick);
     struct pt_err err = {0};
 
+    pt_debug("event=pool_tick");
     if (pool_tick(bp->ctx, &err) < 0)
         pt_warnx("event=pool_tick_failed msg=\"%s\"", err.msg);
     pool_ctx_drain(bp->ctx);
@@ -180,6 +182,8 @@ broker_app_pool_start(struct broker *b, struct pt_err *err)
         opts.probe = pool_probe_domain_state;
     bp = pt_xcalloc(1, sizeof(*bp));
     b->app->pool = bp;
+    bp->domain_prefix = pt_steal(&o.prefix);
+    opts.domain_prefix = bp->domain_prefix;
     bp->tick_ms = o.tick_ms;
     bp->ctx = pool_ctx_new(&opts, &st, err);
     store_close(st);
@@ -217,6 +221,7 @@ broker_app_pool_stop(struct broker *b)
         return;
     lws_sul_cancel(&bp->tick);
     pool_ctx_free(bp->ctx);
+    free(bp->domain_prefix);
     free(bp);
     b->app->pool = NULL;
 }

@@ -10,13 +10,17 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -308,4 +312,54 @@ bk_broker_stop(struct bk_broker *b)
         tf_proc_print_log(&b->proc, 60);
     memset(&b->proc, 0, sizeof(b->proc));
     return ok;
+}
+
+int
+bk_run(char *const argv[], const char *const *env, const char *input, struct pt_buf *out,
+       int timeout_ms)
+{
+    int outp[2], inp[2], status = -1;
+    int64_t deadline = pt_time_mono_ms() + timeout_ms;
+    pid_t pid;
+
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0)
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(inp[0], 0);
+        dup2(outp[1], 1);
+        dup2(outp[1], 2);
+        for (const char *const *e = env; e && *e; e++)
+            putenv((char *)*e);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(outp[1]);
+    close(inp[0]);
+    if (input && write(inp[1], input, strlen(input)) < 0)
+        status = -1;
+    close(inp[1]);
+    for (;;) {
+        struct pollfd pfd = {.fd = outp[0], .events = POLLIN};
+        char buf[4096];
+        ssize_t n;
+        int left = (int)(deadline - pt_time_mono_ms());
+
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (poll(&pfd, 1, left) <= 0)
+            continue;
+        n = read(outp[0], buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        pt_buf_append(out, buf, (size_t)n);
+    }
+    close(outp[0]);
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

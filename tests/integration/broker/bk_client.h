@@ -62,4 +62,12 @@ bool bk_broker_stop(struct bk_broker *b);
 /* bk_broker_bin() - path of the built portico-broker (borrowed). */
 const char *bk_broker_bin(void);
 
+/*
+ * bk_run() - run @argv with extra environment @env (NULL-terminated "K=V", may be NULL),
+ * stdin from @input (may be NULL); stdout and stderr go to @out. Returns the exit status,
+ * or -1 if it could not run or took longer than @timeout_ms (then it is killed).
+ */
+int bk_run(char *const argv[], const char *const *env, const char *input, struct pt_buf *out,
+           int timeout_ms);
+
 #endif
