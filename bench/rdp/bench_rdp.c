@@ -62,7 +62,7 @@ cpu_ms(const char *path)
 
 /* The gateway's share: this process but its main (browser-playing) thread, plus the
  * session's worker process when sessions run in processes (the default). */
-static int worker_pid = -1;
+static int worker_pid = -1, srv_pid = -1;
 
 static double
 backend_cpu_ms(void)
@@ -129,6 +129,7 @@ main(int argc, char **argv)
         return 1;
     }
     worker_pid = rdp_backend_worker_pid(t);
+    srv_pid = lab_server_pid(lab.port);
     pump(t, ops, 3000, &frames); /* connect and first frame */
 
     printf("RDP backend benchmark: Xvfb + freerdp-shadow-cli 1280x800, %d s per phase\n", secs);
@@ -178,7 +179,7 @@ main(int argc, char **argv)
                 started = true;
                 cpu0 = backend_cpu_ms();
                 gw_rdp_metrics_get(&m0);
-                snprintf(srv_stat, sizeof(srv_stat), "/proc/%d/stat", (int)lab.shadow.pid);
+                snprintf(srv_stat, sizeof(srv_stat), "/proc/%d/stat", srv_pid);
                 srv0 = cpu_ms(srv_stat);
                 bytes0 = h_bytes(t);
                 frames0 = frames;
@@ -192,7 +193,7 @@ main(int argc, char **argv)
         pump(t, ops, 700, &frames); /* the last frames of the phase */
         cpu1 = backend_cpu_ms();
         gw_rdp_metrics_get(&m1);
-        snprintf(srv_stat, sizeof(srv_stat), "/proc/%d/stat", (int)lab.shadow.pid);
+        snprintf(srv_stat, sizeof(srv_stat), "/proc/%d/stat", srv_pid);
         srv1 = cpu_ms(srv_stat);
         bytes1 = h_bytes(t);
         clock_gettime(CLOCK_MONOTONIC, &ts);

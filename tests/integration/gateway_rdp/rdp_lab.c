@@ -1,81 +1,59 @@
 /*
- * rdp_lab.c - start Xvfb and freerdp-shadow-cli on a free display and port (see
- * rdp_lab.h and LAB.md section 2), and run X clients against that display.
+ * rdp_lab.c - RDP endpoints for the backend's tests over tsupport's fixtures, and X
+ * clients run against their display (see rdp_lab.h).
  */
 #include "rdp_lab.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
+#include "common/str.h"
 
 int
 lab_shadow_start(struct lab_shadow *s, int w, int h, struct pt_err *err)
 {
-    char geom[32], sock[64], lock[64], port[32], home[512], homeenv[600], dispenv[40];
-    char *xargv[] = {"Xvfb",      s->display_str, "-screen",  "0", geom,
-                     "-nolisten", "tcp",          "-noreset", NULL};
-    int n;
+    memset(s, 0, sizeof(*s));
+    s->rdp = tf_rdp_shadow_start(w, h, err);
+    if (!s->rdp)
+        return -1;
+    s->port = tf_rdp_port(s->rdp);
+    pt_strlcpy(s->display_str, tf_rdp_display(s->rdp), sizeof(s->display_str));
+    return 0;
+}
+
+int
+lab_xrdp_start(struct lab_shadow *s, int w, int h, struct pt_err *err)
+{
+    int vnc_port = 0;
 
     memset(s, 0, sizeof(*s));
-    for (n = 300 + getpid() % 400;; n++) {
-        snprintf(lock, sizeof(lock), "/tmp/.X%d-lock", n);
-        snprintf(sock, sizeof(sock), "/tmp/.X11-unix/X%d", n);
-        if (access(lock, F_OK) != 0 && access(sock, F_OK) != 0)
-            break;
-    }
-    s->display = n;
-    snprintf(s->display_str, sizeof(s->display_str), ":%d", n);
-    snprintf(geom, sizeof(geom), "%dx%dx24", w, h);
-    if (tf_proc_spawn(&s->xvfb, "xvfb", xargv, NULL, err) < 0)
+    s->xvnc = tf_xvnc_start(w, h, &vnc_port, err);
+    if (!s->xvnc)
         return -1;
-    for (int i = 0; access(sock, F_OK) != 0; i++) {
-        if (i > 250 || !tf_proc_alive(&s->xvfb)) {
-            lab_shadow_stop(s);
-            return pt_err_set(err, PT_E_TIMEOUT, "Xvfb %s did not start (log %s)", s->display_str,
-                              s->xvfb.log_path);
-        }
-        sleep_ms(20);
+    s->rdp = tf_rdp_xrdp_vnc_start(vnc_port, err);
+    if (!s->rdp) {
+        tf_xvnc_stop(s->xvnc);
+        s->xvnc = NULL;
+        return -1;
     }
-    s->port = tf_free_port();
-    snprintf(port, sizeof(port), "/port:%d", s->port);
-    /* shadow writes its self-signed certificate under $HOME */
-    snprintf(home, sizeof(home), "%s/shadow-home-%d", tf_tmpdir(), n);
-    mkdir(home, 0700);
-    snprintf(homeenv, sizeof(homeenv), "HOME=%s", home);
-    snprintf(dispenv, sizeof(dispenv), "DISPLAY=%s", s->display_str);
-    {
-        char *sargv[] = {"freerdp-shadow-cli", "/bind-address:127.0.0.1", port, "-auth", NULL};
-        char *envp[] = {homeenv, dispenv, "PATH=/usr/bin:/bin", NULL};
-        if (tf_proc_spawn(&s->shadow, "shadow", sargv, envp, err) < 0) {
-            lab_shadow_stop(s);
-            return -1;
-        }
-    }
-    if (tf_wait_port(s->port, 10000) < 0) {
-        lab_shadow_stop(s);
-        return pt_err_set(err, PT_E_TIMEOUT, "freerdp-shadow-cli did not listen on %d", s->port);
-    }
+    s->port = tf_rdp_port(s->rdp);
+    pt_strlcpy(s->display_str, tf_xvnc_display(s->xvnc), sizeof(s->display_str));
     return 0;
 }
 
 void
 lab_shadow_stop(struct lab_shadow *s)
 {
-    tf_proc_stop(&s->shadow, 2000);
-    tf_proc_stop(&s->xvfb, 2000);
+    tf_rdp_stop(s->rdp);
+    s->rdp = NULL;
+    tf_xvnc_stop(s->xvnc);
+    s->xvnc = NULL;
 }
 
 int
@@ -97,4 +75,69 @@ lab_x(const struct lab_shadow *s, const char *out_path, char *const argv[])
     if (pid < 0 || waitpid(pid, &st, 0) < 0)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The inode of the socket listening on @port, from /proc/net/tcp. */
+static unsigned long
+listen_inode(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    unsigned long inode = 0;
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned lport, st;
+        unsigned long ino;
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*d %*d %lu", &lport, &st,
+                   &ino) == 3 &&
+            (int)lport == port && st == 0x0A) {
+            inode = ino;
+            break;
+        }
+    }
+    fclose(f);
+    return inode;
+}
+
+int
+lab_server_pid(int port)
+{
+    unsigned long inode = listen_inode(port);
+    char want[64];
+    DIR *proc;
+    struct dirent *de;
+    int found = -1;
+
+    if (!inode)
+        return -1;
+    snprintf(want, sizeof(want), "socket:[%lu]", inode);
+    proc = opendir("/proc");
+    while (proc && found < 0 && (de = readdir(proc))) {
+        char fdpath[300];
+        DIR *fds;
+        struct dirent *fe;
+
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(fdpath, sizeof(fdpath), "/proc/%s/fd", de->d_name);
+        fds = opendir(fdpath);
+        while (fds && found < 0 && (fe = readdir(fds))) {
+            char link[600], target[64];
+            ssize_t n;
+            snprintf(link, sizeof(link), "%s/%s", fdpath, fe->d_name);
+            n = readlink(link, target, sizeof(target) - 1);
+            if (n > 0) {
+                target[n] = '\0';
+                if (strcmp(target, want) == 0)
+                    found = atoi(de->d_name);
+            }
+        }
+        if (fds)
+            closedir(fds);
+    }
+    if (proc)
+        closedir(proc);
+    return found;
 }

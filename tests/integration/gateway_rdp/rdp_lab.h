@@ -1,7 +1,7 @@
 /*
- * rdp_lab.h - Xvfb + freerdp-shadow-cli for the RDP backend's tests, the LAB.md way.
- * Stands in until tsupport's tf_rdp_shadow_start() lands; same behaviour (real servers,
- * free port and display, stopped by PID).
+ * rdp_lab.h - the RDP endpoints of the backend's tests and benchmark, over tsupport's
+ * fixtures (tf_rdp_shadow_start: Xvfb + freerdp-shadow-cli; tf_rdp_xrdp_vnc_start: xrdp
+ * in front of an Xvnc), plus running X clients on their display.
  */
 #ifndef PT_TEST_RDP_LAB_H
 #define PT_TEST_RDP_LAB_H
@@ -9,16 +9,21 @@
 #include "tsupport/fixture.h"
 
 struct lab_shadow {
-    struct tf_proc xvfb, shadow;
-    int display, port;
+    struct tf_rdp *rdp;
+    struct tf_proc *xvnc; /* xrdp variant: the VNC server behind it */
+    int port;
     char display_str[16];
 };
 
-/* lab_shadow_start() - 0 or -1 with @err. */
+/* lab_shadow_start() - Xvfb + freerdp-shadow-cli at @w x @h. 0 or -1 with @err. */
 int lab_shadow_start(struct lab_shadow *s, int w, int h, struct pt_err *err);
+/* lab_xrdp_start() - Xvnc at @w x @h behind xrdp (any credentials, AutoLogon). */
+int lab_xrdp_start(struct lab_shadow *s, int w, int h, struct pt_err *err);
 void lab_shadow_stop(struct lab_shadow *s);
 /* lab_x() - run an X client (argv[0] is looked up in PATH) on @s's display, wait for it,
- * and return its exit status; its stdout goes to @out_path when not NULL. */
+ * and return its exit status; its output goes to @out_path when not NULL. */
 int lab_x(const struct lab_shadow *s, const char *out_path, char *const argv[]);
+/* lab_server_pid() - pid of the process listening on 127.0.0.1:@port, or -1. */
+int lab_server_pid(int port);
 
 #endif

@@ -281,7 +281,11 @@ START_TEST(test_a_dying_desktop_ends_only_its_own_session)
     tb = open_tunnel(b.port);
     ck_assert_int_eq(first_frame(ta, &draws), 0);
     ck_assert_int_eq(first_frame(tb, &draws), 0);
-    kill(a.shadow.pid, SIGKILL); /* the RDP server of session A dies mid-session */
+    {
+        int pid = lab_server_pid(a.port); /* the RDP server of session A dies mid-session */
+        ck_assert_int_gt(pid, 0);
+        kill(pid, SIGKILL);
+    }
     ck_assert_int_eq(h_wait_op(ta, ops, "error", &in, 10000), 0);
     h_insn_fini(&in);
     ck_assert_int_eq(lab_x(&b, NULL, green), 0);
@@ -341,6 +345,33 @@ setup_thread_mode(void)
     gw_rdp_configure(&c);
 }
 
+START_TEST(test_xrdp_in_front_of_vnc_takes_credentials_and_draws)
+{
+    struct lab_shadow lab;
+    struct pt_err err;
+    struct auth_ticket_claims c;
+    struct gw_tunnel *t = h_tunnel_new();
+    struct h_insn in;
+    int draws;
+    char *red[] = {"xsetroot", "-solid", "red", NULL};
+
+    ck_assert_msg(lab_xrdp_start(&lab, 640, 480, &err) == 0, "%s", err.msg);
+    memset(&c, 0, sizeof(c));
+    snprintf(c.host, sizeof(c.host), "127.0.0.1");
+    c.port = lab.port;
+    ops = gw_rdp_backend();
+    /* any user/password: xrdp's AutoLogon goes straight to the VNC screen */
+    ck_assert_msg(ops->open(t, &c, "na\nsecret-pw", &err) == 0, "open: %s", err.msg);
+    ck_assert_int_eq(h_wait_op(t, ops, "size", &in, 15000), 0);
+    h_insn_fini(&in);
+    ck_assert_int_eq(first_frame(t, &draws), 0);
+    ck_assert_int_eq(lab_x(&lab, NULL, red), 0);
+    ck_assert_msg(wait_fill(t, "255", "0", "0", 10000) == 0, "no red fill through xrdp");
+    close_tunnel(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
 Suite *gateway_rdp_shadow_suite(void);
 Suite *
 gateway_rdp_shadow_suite(void)
@@ -357,6 +388,7 @@ gateway_rdp_shadow_suite(void)
     tcase_add_test(tc, test_unreachable_desktop_is_reported_in_words);
     tcase_add_test(tc, test_a_dying_desktop_ends_only_its_own_session);
     tcase_add_test(tc, test_killing_one_session_process_leaves_the_others_running);
+    tcase_add_test(tc, test_xrdp_in_front_of_vnc_takes_credentials_and_draws);
     suite_add_tcase(s, tc);
     /* the same session code on threads inside the gateway process */
     tc = tcase_create("thread_mode");
