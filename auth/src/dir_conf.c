@@ -151,18 +151,23 @@ auth_dir_conf_apply(struct auth_dir_conf *c, const struct pt_conf_entry *e, stru
         c->bind_pw = pt_xstrdup(v);
         return 0;
     }
-    if (strcmp(k, "uri") == 0)
-        return auth_dir_conf_add_uri(c, v, err) < 0 ? pt_conf_errorf(err, e, "%s", err->msg) : 0;
+    if (strcmp(k, "uri") == 0) {
+        struct pt_err why = {0};
+        if (auth_dir_conf_add_uri(c, v, &why) < 0)
+            return pt_conf_errorf(err, e, "%s", why.msg);
+        return 0;
+    }
     if (strcmp(k, "pool") == 0) {
         const char *colon = strrchr(v, ':');
+        struct pt_err why = {0};
         char *group;
         int rc;
         if (!colon)
             return pt_conf_errorf(err, e, "pool: write <group>:<pool>");
         group = pt_xstrndup(v, (size_t)(colon - v));
-        rc = auth_dir_conf_add_pool(c, group, colon + 1, err);
+        rc = auth_dir_conf_add_pool(c, group, colon + 1, &why);
         free(group);
-        return rc < 0 ? pt_conf_errorf(err, e, "%s", err->msg) : 0;
+        return rc < 0 ? pt_conf_errorf(err, e, "%s", why.msg) : 0;
     }
     if (strcmp(k, "starttls") == 0) {
         if (pt_parse_bool(v, &b) < 0)
