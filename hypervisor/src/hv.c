@@ -23,7 +23,8 @@
 #include "common/mem.h"
 #include "hv_priv.h"
 
-#define HV_RETRY_MS_DEFAULT 2000
+#define HV_RETRY_MS_DEFAULT        2000
+#define HV_CONNECT_WAIT_MS_DEFAULT 10000
 
 const char *
 hv_domain_state_str(enum hv_domain_state s)
@@ -67,11 +68,15 @@ hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err)
     int id;
 
     if (!c) {
-        hv_virt_err(err, "cannot connect to host %s at %s", h->name, h->uri);
+        struct pt_err e = {0};
+
+        hv_virt_err(&e, "cannot connect to host %s at %s", h->name, h->uri);
         pthread_mutex_lock(&h->lock);
-        pt_strlcpy(h->last_error, err ? err->msg : "cannot connect", sizeof(h->last_error));
+        pt_strlcpy(h->last_error, e.msg, sizeof(h->last_error));
         h->connecting = false;
         pthread_mutex_unlock(&h->lock);
+        if (err)
+            *err = e;
         return -1;
     }
     /* local drivers (test:///) have no keepalive: harmless, they cannot be lost either */
@@ -93,6 +98,8 @@ hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err)
     h->lifecycle_id = id;
     h->up = true;
     h->connecting = false;
+    announce = announce || h->announce_late;
+    h->announce_late = false;
     h->last_error[0] = '\0';
     if (type[0])
         pt_strlcpy(h->domain_type, type, sizeof(h->domain_type));
@@ -116,6 +123,62 @@ hv_host_conn(struct hv_host *h, struct pt_err *err)
         pt_err_set(err, PT_E_UNAVAILABLE, "host %s is down (%s); retrying in the background",
                    h->name, h->last_error[0] ? h->last_error : "not connected");
     }
+    pthread_mutex_unlock(&h->lock);
+    return c;
+}
+
+struct conn_job {
+    struct hv_host *h;
+    bool announce;
+};
+
+static void *
+connector_main(void *arg)
+{
+    struct conn_job *j = arg;
+    struct hv *hv = j->h->hv;
+    struct pt_err err = {0};
+
+    if (hv_host_connect(j->h, j->announce, &err) < 0)
+        pt_debug("event=host_connect_failed host=%s reason=\"%s\"", j->h->name, err.msg);
+    free(j);
+    pthread_mutex_lock(&hv->lock);
+    hv->connectors--;
+    pthread_cond_broadcast(&hv->conn_cond);
+    pthread_mutex_unlock(&hv->lock);
+    return NULL;
+}
+
+/* Open @h on its own thread: a host that accepts and never answers blocks only that
+ * thread, never hv_host_add() nor the reconnects of other hosts. Caller set connecting. */
+static void
+connect_async(struct hv_host *h, bool announce)
+{
+    struct conn_job *j = pt_xcalloc(1, sizeof(*j));
+    pthread_attr_t attr;
+    pthread_t t;
+    int rc;
+
+    j->h = h;
+    j->announce = announce;
+    pthread_mutex_lock(&h->hv->lock);
+    h->hv->connectors++;
+    pthread_mutex_unlock(&h->hv->lock);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&t, &attr, connector_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        connector_main(j); /* no thread to spare: connect here */
+}
+
+static bool
+host_connecting(struct hv_host *h)
+{
+    bool c;
+
+    pthread_mutex_lock(&h->lock);
+    c = h->connecting;
     pthread_mutex_unlock(&h->lock);
     return c;
 }
@@ -159,8 +222,8 @@ maint_main(void *arg)
                 h->connecting = true;
             pthread_mutex_unlock(&h->lock);
             conn_release(dead, did);
-            if (down && hv_host_connect(h, true, NULL) < 0)
-                pt_debug("event=host_retry_failed host=%s", h->name);
+            if (down)
+                connect_async(h, true);
         }
         free(hosts);
         pthread_mutex_lock(&hv->lock);
@@ -182,7 +245,9 @@ hv_new(struct pt_err *err)
     pthread_mutex_init(&hv->lock, NULL);
     pthread_mutex_init(&hv->evlock, NULL);
     pthread_cond_init(&hv->maint_cond, NULL);
+    pthread_cond_init(&hv->conn_cond, NULL);
     hv->retry_ms = HV_RETRY_MS_DEFAULT;
+    atomic_store(&hv->connect_wait_ms, HV_CONNECT_WAIT_MS_DEFAULT);
     atomic_store(&hv->ka_interval, 5);
     atomic_store(&hv->ka_count, 3);
     atomic_store(&hv->revert_mode, HV_REVERT_OVERLAY);
@@ -208,6 +273,11 @@ hv_free(struct hv *hv)
     pthread_cond_signal(&hv->maint_cond);
     pthread_mutex_unlock(&hv->lock);
     pthread_join(hv->maint, NULL);
+    /* a connector stuck on a hung host holds its struct hv_host: wait for it */
+    pthread_mutex_lock(&hv->lock);
+    while (hv->connectors > 0)
+        pthread_cond_wait(&hv->conn_cond, &hv->lock);
+    pthread_mutex_unlock(&hv->lock);
     for (size_t i = 0; i < hv->nhosts; i++) {
         struct hv_host *h = hv->hosts[i];
 
@@ -225,6 +295,7 @@ hv_free(struct hv *hv)
     close(hv->efd);
     free(hv->evq);
     pthread_cond_destroy(&hv->maint_cond);
+    pthread_cond_destroy(&hv->conn_cond);
     pthread_mutex_destroy(&hv->evlock);
     pthread_mutex_destroy(&hv->lock);
     free(hv);
@@ -243,6 +314,12 @@ hv_set_retry_ms(struct hv *hv, int ms)
     hv->retry_ms = ms > 10 ? ms : 10;
     pthread_cond_signal(&hv->maint_cond);
     pthread_mutex_unlock(&hv->lock);
+}
+
+void
+hv_set_connect_wait_ms(struct hv *hv, int ms)
+{
+    atomic_store(&hv->connect_wait_ms, ms);
 }
 
 void
@@ -286,7 +363,7 @@ int
 hv_host_add(struct hv *hv, const struct hv_host_conf *conf, struct pt_err *err)
 {
     struct hv_host *h;
-    struct pt_err cerr = {0};
+    int64_t deadline;
 
     if (!valid_name(conf->name))
         return pt_err_set(err, PT_E_INVALID,
@@ -312,9 +389,31 @@ hv_host_add(struct hv *hv, const struct hv_host_conf *conf, struct pt_err *err)
     hv->hosts = pt_xreallocarray(hv->hosts, hv->nhosts + 1, sizeof(*hv->hosts));
     hv->hosts[hv->nhosts++] = h;
     pthread_mutex_unlock(&hv->lock);
-    /* one dead host must never stop a broker from starting: it is added down */
-    if (hv_host_connect(h, false, &cerr) < 0)
-        pt_warnx("event=host_down host=%s reason=\"%s\"", h->name, cerr.msg);
+    /* one dead or hung host must never stop a broker from starting: it is added down */
+    connect_async(h, false);
+    deadline = pt_time_mono_ms() + atomic_load(&hv->connect_wait_ms);
+    pthread_mutex_lock(&hv->lock);
+    while (host_connecting(h) && pt_time_mono_ms() < deadline) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L; /* recheck often: the deadline is monotonic */
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&hv->conn_cond, &hv->lock, &ts);
+    }
+    pthread_mutex_unlock(&hv->lock);
+    pthread_mutex_lock(&h->lock);
+    if (h->connecting) {
+        h->announce_late = true;
+        pt_strlcpy(h->last_error, "still connecting", sizeof(h->last_error));
+        pt_warnx("event=host_connect_slow host=%s uri=%s", h->name, h->uri);
+    } else if (!h->up) {
+        pt_warnx("event=host_down host=%s reason=\"%s\"", h->name, h->last_error);
+    }
+    pthread_mutex_unlock(&h->lock);
     return 0;
 }
 

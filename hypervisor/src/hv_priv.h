@@ -46,7 +46,8 @@ struct hv_host {
     virConnectPtr conn; /* NULL while down */
     virConnectPtr dead; /* closed by the maintenance thread, never in a callback */
     bool up;
-    bool connecting; /* a connect is in flight (hv_host_add or the maintenance thread) */
+    bool connecting;    /* a connector thread is opening the URI */
+    bool announce_late; /* hv_host_add() stopped waiting: announce HOST_UP when it comes */
     bool draining;
     int lifecycle_id; /* virConnectDomainEventRegisterAny id, -1 if none */
     int dead_id;      /* the same, for @dead */
@@ -76,6 +77,9 @@ struct hv {
     pthread_cond_t maint_cond;
     bool maint_stop;
     int retry_ms;
+    int connectors; /* live connector threads (hv_free waits for them) */
+    pthread_cond_t conn_cond;
+    atomic_int connect_wait_ms;
     atomic_int ka_interval;
     atomic_uint ka_count;
 };
@@ -88,12 +92,16 @@ struct hv_host *hv_host_find(struct hv *hv, const char *name, struct pt_err *err
  * PT_E_UNAVAILABLE and the reason the host is down. */
 virConnectPtr hv_host_conn(struct hv_host *h, struct pt_err *err);
 /* hv_host_connect() - open @h's URI, register callbacks, mark up (queues HOST_UP when
- * @announce). Returns 0 or -1 with @err; never holds a lock across libvirt. */
+ * @announce). Returns 0 or -1 with @err; never holds a lock across libvirt. May block as
+ * long as the URI's transport does: it runs on a connector thread. */
 int hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err);
 
 /* hv_set_revert_mode() / hv_set_retry_ms() - for tests and the benchmark. */
 void hv_set_revert_mode(struct hv *hv, enum hv_revert_mode mode);
 void hv_set_retry_ms(struct hv *hv, int ms);
+/* hv_set_connect_wait_ms() - how long hv_host_add() waits for the first connection
+ * (default 10 s) before returning with the host down and still connecting. */
+void hv_set_connect_wait_ms(struct hv *hv, int ms);
 /* hv_set_keepalive() - libvirt keepalive for connections opened from now on (default 5 s
  * interval, 3 missed = dead). */
 void hv_set_keepalive(struct hv *hv, int interval_s, unsigned count);

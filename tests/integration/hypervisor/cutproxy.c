@@ -24,6 +24,9 @@ struct cutproxy {
     int pairs[MAXPAIRS][2];
     int npairs;
     int frozen;
+    int hold;
+    int held[MAXPAIRS];
+    int nheld;
     pthread_t th;
 };
 
@@ -73,6 +76,8 @@ cut(struct cutproxy *p)
 {
     while (p->npairs)
         drop_pair(p, 0);
+    while (p->nheld)
+        close(p->held[--p->nheld]);
     if (p->lfd >= 0)
         close(p->lfd);
     p->lfd = -1;
@@ -113,10 +118,15 @@ run(void *arg)
                     close(p->lfd);
                 p->lfd = -1;
                 unlink(p->path);
+            } else if (c == 'h') {
+                p->hold = 1;
             } else if (c == 'm') {
                 if (p->frozen)
                     cut(p);
+                while (p->nheld)
+                    close(p->held[--p->nheld]);
                 p->frozen = 0;
+                p->hold = 0;
                 if (p->lfd < 0)
                     p->lfd = unix_listen(p->path);
             }
@@ -127,7 +137,12 @@ run(void *arg)
         if (p->lfd >= 0 && (pf[1].revents & POLLIN)) {
             int a = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC), b;
 
-            if (a >= 0) {
+            if (a >= 0 && p->hold) {
+                if (p->nheld < MAXPAIRS)
+                    p->held[p->nheld++] = a;
+                else
+                    close(a);
+            } else if (a >= 0) {
                 b = unix_connect(p->target);
                 if (b < 0 || p->npairs == MAXPAIRS) {
                     close(a);
@@ -185,6 +200,12 @@ command(struct cutproxy *p, char c)
     if (write(p->cmd[1], &c, 1) != 1 || read(p->ack[0], &a, 1) != 1)
         return -1;
     return 0;
+}
+
+void
+cutproxy_hold(struct cutproxy *p)
+{
+    command(p, 'h');
 }
 
 void

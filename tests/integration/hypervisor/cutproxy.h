@@ -14,6 +14,9 @@ void cutproxy_cut(struct cutproxy *p); /* drop all connections, stop listening *
 /* cutproxy_freeze() - stop listening and forwarding, but keep connections open: a host
  * that hangs (only keepalive can tell). cutproxy_mend() drops the frozen ones. */
 void cutproxy_freeze(struct cutproxy *p);
+/* cutproxy_hold() - accept connections but never answer nor forward them: a host whose
+ * port is open and whose daemon is stuck. cutproxy_mend() closes the held ones. */
+void cutproxy_hold(struct cutproxy *p);
 int cutproxy_mend(struct cutproxy *p);  /* listen again on the same path */
 void cutproxy_stop(struct cutproxy *p); /* NULL-safe; joins the thread, frees */
 

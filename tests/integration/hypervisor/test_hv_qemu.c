@@ -349,6 +349,41 @@ START_TEST(test_lost_host_goes_down_and_comes_back_up)
 }
 END_TEST
 
+START_TEST(test_hung_host_does_not_block_host_add_and_comes_up_later)
+{
+    struct pt_err err = {0};
+    struct hv_desktop_info *l = NULL;
+    size_t n;
+    char sock[256], uri[320];
+    struct cutproxy *p;
+    struct hv_host_conf c = {.name = "hung"};
+    int64_t t0;
+
+    snprintf(sock, sizeof(sock), "/tmp/hvit-hung-%d.sock", (int)getpid());
+    p = cutproxy_start(sock, "/var/run/libvirt/libvirt-sock");
+    ck_assert_ptr_nonnull(p);
+    cutproxy_hold(p); /* the socket accepts; nobody ever answers */
+    snprintf(uri, sizeof(uri), "qemu+unix:///system?socket=%s", sock);
+    c.uri = uri;
+    hv_set_retry_ms(hv, 100);
+    hv_set_connect_wait_ms(hv, 300);
+    t0 = pt_time_mono_ms();
+    ck_assert_msg(hv_host_add(hv, &c, &err) == 0, "%s", err.msg);
+    ck_assert_int_lt(ms_since(t0), 2000);
+    ck_assert_int_eq(hv_desktop_list(hv, "hung", &l, &n, &err), -1);
+    ck_assert_int_eq(err.code, PT_E_UNAVAILABLE);
+    ck_assert_msg(strstr(err.msg, "still connecting"), "%s", err.msg);
+    /* other hosts are not held up meanwhile */
+    ck_assert_msg(hv_desktop_list(hv, "local", &l, &n, &err) == 0, "%s", err.msg);
+    free(l);
+    cutproxy_mend(p); /* the stuck open fails, the next attempt goes through */
+    ck_assert_msg(hvt_wait_event(hv, HV_EVENT_HOST_UP, NULL, 8000), "no HOST_UP");
+    ck_assert_msg(hv_desktop_list(hv, "hung", &l, &n, &err) == 0, "%s", err.msg);
+    free(l);
+    cutproxy_stop(p);
+}
+END_TEST
+
 Suite *hv_qemu_suite(void);
 Suite *
 hv_qemu_suite(void)
@@ -362,6 +397,7 @@ hv_qemu_suite(void)
     tcase_add_test(tc, test_vnc_without_a_password_offers_none_where_portico_offers_only_vnc_auth);
     tcase_add_test(tc, test_snapshot_revert_and_shutdown_deadline_on_real_qemu);
     tcase_add_test(tc, test_lost_host_goes_down_and_comes_back_up);
+    tcase_add_test(tc, test_hung_host_does_not_block_host_add_and_comes_up_later);
     suite_add_tcase(s, tc);
     return s;
 }
