@@ -363,6 +363,10 @@ START_TEST(test_ldaps_and_starttls_verify_the_fixture_ca)
     c.starttls = true;
     ck_assert_int_eq(login(&c, "alice", "alice-pw", NULL, &err), PT_E_UNAVAILABLE);
     ck_assert_msg(strstr(err.msg, "StartTLS"), "%s", err.msg);
+    conf_base(&c, tf_slapd_uri_tls(slapd));
+    c.ca_file = strdup("/etc/ssl/certs/ca-certificates.crt");
+    ck_assert_int_eq(login(&c, "alice", "alice-pw", NULL, &err), PT_E_UNAVAILABLE);
+    ck_assert_msg(strstr(err.msg, tf_slapd_uri_tls(slapd)), "%s", err.msg);
 }
 END_TEST
 
