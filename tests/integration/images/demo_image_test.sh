@@ -144,7 +144,10 @@ ok "$a: $r"
 # 8. the RDP template's declared forward 127.0.0.1:RDP_PORT -> guest B:3389
 r=$($check echo "$p_rdp" 4096) || fail "$r"
 ok "$b (RDP template forward to guest port 3389): $r"
-ss -ltn | grep -q "0.0.0.0:$p_rdp " && fail "forward listens on all interfaces"
+for p in "$p_http" "$p_echo" "$p_rdp"; do
+    addrs=$(ss -ltnH "sport = :$p" | awk '{print $4}' | sort -u | tr '\n' ' ')
+    [ "$addrs" = "127.0.0.1:$p " ] || fail "forward $p listens on '$addrs', want 127.0.0.1 only"
+done
 ok "forwards listen on 127.0.0.1 only"
 
 # 9. destroy + undefine: nothing left behind (QEMU takes 1-2 s to exit: both at once)

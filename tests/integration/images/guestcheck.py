@@ -7,6 +7,8 @@
   spice PORT                 send a SpiceLinkHeader for the main channel, expect "REDQ" back
   echo PORT NBYTES           send NBYTES random bytes, expect the same bytes back
   http PORT TEXT             GET / and expect TEXT in the body
+  rdp PORT                   X.224 Connection Request with an RDP negotiation request;
+                             expect a Connection Confirm (an RDP server, not just TCP)
   screen FILE                check a `virsh screenshot` (PNG or PPM) shows the demo desktop:
                              mostly the blue background, a light title bar, and text
 
@@ -127,6 +129,29 @@ def cmd_http(port, text):
         time.sleep(0.3)
 
 
+def cmd_rdp(port):
+    # TPKT(3,0,len) + X.224 CR (0xE0) + "Cookie: mstshash=portico" + RDP_NEG_REQ(TLS|RDP)
+    cookie = b"Cookie: mstshash=portico\r\n"
+    neg = struct.pack("<BBHI", 0x01, 0, 8, 0x00000001)
+    x224 = bytes([6 + len(cookie) + len(neg), 0xE0, 0, 0, 0, 0, 0]) + cookie + neg
+    s = connect(int(port))
+    s.settimeout(15)
+    s.sendall(struct.pack(">BBH", 3, 0, 4 + len(x224)) + x224)
+    hdr = recv_exact(s, 4)
+    if len(hdr) < 4 or hdr[0] != 3:
+        fail(f"no TPKT reply: {hdr!r}")
+    body = recv_exact(s, struct.unpack(">H", hdr[2:4])[0] - 4)
+    if len(body) < 2 or body[1] & 0xF0 != 0xD0:
+        fail(f"no X.224 Connection Confirm: {body!r}")
+    what = "no negotiation response"
+    if len(body) >= 15 and body[7] == 0x02:
+        proto = struct.unpack("<I", body[11:15])[0]
+        what = f"selected protocol {proto} ({ {0: 'RDP', 1: 'TLS', 2: 'CredSSP'}.get(proto, '?') })"
+    elif len(body) >= 15 and body[7] == 0x03:
+        what = f"negotiation failure code {struct.unpack('<I', body[11:15])[0]}"
+    print(f"ok: RDP server answers X.224 Connection Confirm, {what}")
+
+
 def read_ppm(path):
     raw = open(path, "rb").read()
     if raw[:8] == b"\x89PNG\r\n\x1a\n":
@@ -173,7 +198,7 @@ def cmd_screen(path):
 
 def main():
     cmds = {"freeport": cmd_freeport, "refused": cmd_refused, "vnc": cmd_vnc,
-            "spice": cmd_spice, "echo": cmd_echo, "http": cmd_http, "screen": cmd_screen}
+            "spice": cmd_spice, "echo": cmd_echo, "rdp": cmd_rdp, "http": cmd_http, "screen": cmd_screen}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__)
         sys.exit(2)
