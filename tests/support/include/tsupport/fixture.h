@@ -24,7 +24,8 @@
 /* tf_tmpdir() - borrowed: a per-process scratch directory, created on first use under
  * $PORTICO_TEST_TMP (or /tmp), removed recursively at exit unless PORTICO_KEEP_TMP=1. */
 const char *tf_tmpdir(void);
-/* tf_free_port() - a TCP port that was free on 127.0.0.1 a moment ago. */
+/* tf_free_port() - a TCP port in 20000-31999 (below the ephemeral range) that was free
+ * on 127.0.0.1 and the wildcard address a moment ago; never the same twice in a row. */
 int tf_free_port(void);
 /* tf_wait_port() - 0 once 127.0.0.1:@port accepts a connection, -1 after @timeout_ms. */
 int tf_wait_port(int port, int timeout_ms);
@@ -39,11 +40,19 @@ struct tf_proc {
     char log_path[512];
 };
 
-/* tf_proc_spawn() - fork+exec @argv with stdout/stderr to a log file; PDEATHSIG set. */
+/*
+ * tf_proc_spawn() - fork+exec @argv (argv[0] searched in $PATH; @envp NULL = inherit) in
+ * its own process group, stdin /dev/null, stdout/stderr to tf_tmpdir()/logs/@name-*.log,
+ * PR_SET_PDEATHSIG(SIGKILL), pid file tf_tmpdir()/pids/@name-<pid>.pid. Returns 0, or -1
+ * with PT_E_UNAVAILABLE when argv[0] cannot be executed (not installed). @name: <= 31
+ * plain characters. Spawn from the thread that lives as long as the child should.
+ */
 int tf_proc_spawn(struct tf_proc *p, const char *name, char *const argv[], char *const envp[],
                   struct pt_err *err);
-/* tf_proc_stop() - SIGTERM, wait up to @grace_ms, then SIGKILL; reaps. NULL/0-pid safe. */
+/* tf_proc_stop() - SIGTERM to the group, wait up to @grace_ms (0: SIGKILL at once), then
+ * SIGKILL; reaps, removes the pid file, sets @p->pid to 0. NULL/0-pid safe, idempotent. */
 void tf_proc_stop(struct tf_proc *p, int grace_ms);
+/* tf_proc_alive() - true while @p runs (a zombie is not alive). Does not reap. */
 bool tf_proc_alive(const struct tf_proc *p);
 /* tf_proc_print_log() - print the last @lines lines of @p's log to stderr (0: 30). */
 void tf_proc_print_log(const struct tf_proc *p, int lines);
