@@ -188,6 +188,7 @@ launch(struct broker_req *r)
     struct pt_err err = {0};
     enum auth_proto proto = AUTH_PROTO_VNC;
     const char *want = NULL;
+    char want_buf[16] = "";
     json_t *body = NULL;
     unsigned bit;
     int64_t t0 = pt_time_mono_ms();
@@ -209,6 +210,10 @@ launch(struct broker_req *r)
         if (!body)
             return;
         want = json_string_value(json_object_get(body, "protocol"));
+        if (want) {
+            pt_strlcpy(want_buf, want, sizeof(want_buf));
+            want = want_buf;
+        }
     }
     bit = pick_proto(spec->protocols, want, &proto);
     json_decref(body);

@@ -1,0 +1,273 @@
+/*
+ * test_launch.c - the user's path over HTTPS: my desktops, launch (claim, then reconnect
+ * to the same desktop), end my session, and the bad cases of each endpoint, against the
+ * built broker with a real slapd and pool/ on libvirt's test:/// driver.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "bk_client.h"
+#include "common/mem.h"
+#include "common/str.h"
+
+Suite *broker_launch_suite(void);
+
+static struct tf_slapd *slapd;
+static struct bk_broker broker;
+
+static void
+launch_setup(void)
+{
+    struct pt_err err = {0};
+    char sections[3072], image[800];
+    FILE *f;
+
+    slapd = tf_slapd_start(NULL, &err);
+    if (!slapd)
+        ck_abort_msg("slapd: %s", err.msg);
+    snprintf(image, sizeof(image), "%s/node-l%d.xml", tf_tmpdir(), (int)getpid());
+    /* a test:/// node with a "golden" directory pool holding the base image, as pool/
+     * expects of a host */
+    f = fopen(image, "w");
+    fputs("<node>\n  <pool type='dir'><name>golden</name><target><path>/golden</path></target>\n"
+          "    <volume type='file'><name>base.qcow2</name><capacity unit='MiB'>64</capacity>"
+          "<target><format type='qcow2'/></target></volume>\n  </pool>\n</node>\n",
+          f);
+    fclose(f);
+    snprintf(sections, sizeof(sections),
+             "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
+             "group_base = ou=groups,%s\nadmin_group = admins\npool = desktop-users:eng\n"
+             "[hypervisor]\nuri = test://%s\nprobe = domain_state\n"
+             "reconcile_interval = 100ms\ndomain_prefix = ln%d-\n"
+             "[pool \"eng\"]\nimage = /golden/base.qcow2\nmemory = 128\ndomain_type = test\nmin = "
+             "0\nmax = 3\nwarm = 1\n"
+             "protocols = vnc\n",
+             tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
+             tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd), image, (int)getpid());
+    if (bk_broker_start(&broker, "rate_limit_rps = 0\ngateway_url = wss://127.0.0.1:9443/ws\n",
+                        sections, &err) < 0)
+        ck_abort_msg("broker: %s", err.msg);
+}
+
+static void
+launch_teardown(void)
+{
+    bool clean = bk_broker_stop(&broker);
+
+    tf_slapd_stop(slapd);
+    ck_assert_msg(clean, "broker did not stop cleanly");
+}
+
+struct who {
+    char cookie[200];
+    char csrf[120];
+    const char *hdrs[3];
+};
+
+static void
+login(const char *user, const char *pw, struct who *w)
+{
+    struct bk_resp r;
+    struct pt_err err = {0};
+    char body[200];
+    const char *sc;
+
+    snprintf(body, sizeof(body), "{\"user\":\"%s\",\"password\":\"%s\"}", user, pw);
+    ck_assert_int_eq(
+        bk_https(broker.port, "POST", "/api/v1/login", NULL, body, strlen(body), &r, &err), 0);
+    ck_assert_int_eq(r.status, 200);
+    sc = bk_resp_header(&r, "set-cookie");
+    snprintf(w->cookie, sizeof(w->cookie), "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
+    snprintf(w->csrf, sizeof(w->csrf), "X-CSRF-Token: %s",
+             json_string_value(json_object_get(r.json, "csrf_token")));
+    w->hdrs[0] = w->cookie;
+    w->hdrs[1] = w->csrf;
+    w->hdrs[2] = NULL;
+    bk_resp_fini(&r);
+}
+
+static int
+call(const char *method, const char *path, const char *const *hdrs, const char *body,
+     struct bk_resp *r)
+{
+    struct pt_err err = {0};
+
+    ck_assert_msg(
+        bk_https(broker.port, method, path, hdrs, body, body ? strlen(body) : 0, r, &err) == 0,
+        "%s", err.msg);
+    return r->status;
+}
+
+START_TEST(test_my_desktops_lists_only_entitled_pools)
+{
+    struct bk_resp r;
+    struct who alice, bob;
+    json_t *pools;
+
+    login("alice", "alice-pw", &alice);
+    ck_assert_int_eq(call("GET", "/api/v1/desktops", alice.hdrs, NULL, &r), 200);
+    pools = json_object_get(r.json, "pools");
+    ck_assert_uint_eq(json_array_size(pools), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(pools, 0), "name")), "eng");
+    bk_resp_fini(&r);
+    login("bob", "bob-pw", &bob);
+    ck_assert_int_eq(call("GET", "/api/v1/desktops", bob.hdrs, NULL, &r), 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "pools")), 0);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/desktops", NULL, NULL, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "not_signed_in");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_launch_bad_cases_have_exact_codes)
+{
+    struct bk_resp r;
+    struct who alice, bob;
+    const char *no_csrf[2];
+
+    login("alice", "alice-pw", &alice);
+    login("bob", "bob-pw", &bob);
+    no_csrf[0] = alice.cookie;
+    no_csrf[1] = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/pools/eng/launch", no_csrf, NULL, &r), 403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "csrf_missing");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/pools/eng/launch", alice.hdrs, NULL, &r), 405);
+    ck_assert_str_eq(bk_resp_error_code(&r), "method_not_allowed");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/pools/nope/launch", alice.hdrs, NULL, &r), 404);
+    ck_assert_str_eq(bk_resp_error_code(&r), "pool_not_found");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/pools/eng/launch", bob.hdrs, NULL, &r), 403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "not_entitled");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/pools/eng/launch", alice.hdrs, "{\"protocol\":", &r),
+                     400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "malformed_json");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/pools/eng/launch", alice.hdrs, "{\"protocol\":\"rdp\"}", &r), 400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "protocol_not_offered");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/pools/eng/launch", NULL, NULL, &r), 401);
+    ck_assert_str_eq(bk_resp_error_code(&r), "not_signed_in");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_launch_claims_a_desktop_and_a_second_launch_reconnects_to_it)
+{
+    struct bk_resp r;
+    struct who alice;
+    char first[128];
+    int st;
+
+    login("alice", "alice-pw", &alice);
+    st = call("POST", "/api/v1/pools/eng/launch", alice.hdrs, NULL, &r);
+    /* 200 with a ticket when the desktop is ready and pool/ reports the display; 202 while
+     * it starts; 503 display_unavailable if pool/ cannot report the display yet */
+    ck_assert_msg(st == 200 || st == 202 ||
+                      (st == 503 && strcmp(bk_resp_error_code(&r), "display_unavailable") == 0),
+                  "launch: %d %s", st, r.body.data);
+    if (st == 503) {
+        ck_assert_ptr_nonnull(strstr(r.body.data, "is yours"));
+        pt_strlcpy(first, strstr(r.body.data, "desktop ") + 8, sizeof(first));
+        first[strcspn(first, " ")] = '\0';
+    } else {
+        pt_strlcpy(first, json_string_value(json_object_get(r.json, "desktop")), sizeof(first));
+    }
+    if (st == 200) {
+        ck_assert_str_eq(json_string_value(json_object_get(r.json, "protocol")), "vnc");
+        ck_assert(pt_str_has_prefix(json_string_value(json_object_get(r.json, "ticket")), "pt1."));
+        ck_assert_str_eq(json_string_value(json_object_get(r.json, "gateway_url")),
+                         "wss://127.0.0.1:9443/ws");
+    }
+    bk_resp_fini(&r);
+    ck_assert(first[0]);
+    st = call("POST", "/api/v1/pools/eng/launch", alice.hdrs, NULL, &r);
+    if (st == 200 || st == 202) {
+        ck_assert_str_eq(json_string_value(json_object_get(r.json, "desktop")), first);
+        ck_assert_str_eq(json_string_value(json_object_get(r.json, "outcome")), "reconnect");
+    } else {
+        ck_assert_int_eq(st, 503);
+        ck_assert_ptr_nonnull(strstr(r.body.data, first));
+    }
+    bk_resp_fini(&r);
+    /* my desktops now shows it */
+    ck_assert_int_eq(call("GET", "/api/v1/desktops", alice.hdrs, NULL, &r), 200);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(r.json, "pools"), 0), "my_desktop"),
+            "id")),
+        first);
+    bk_resp_fini(&r);
+    /* end my session; a second end has nothing to end */
+    ck_assert_int_eq(call("POST", "/api/v1/pools/eng/logoff", alice.hdrs, NULL, &r), 200);
+    bk_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_admin_resize_is_validated_and_audited)
+{
+    struct bk_resp r;
+    struct who bob, alice;
+    bool seen = false;
+    json_t *e;
+    size_t i;
+
+    login("bob", "bob-pw", &bob);
+    login("alice", "alice-pw", &alice);
+    ck_assert_int_eq(call("POST", "/api/v1/admin/pools/eng/resize", alice.hdrs, "{\"max\":2}", &r),
+                     403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "admin_required");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/admin/pools/eng/resize", bob.hdrs, "{\"max\":\"x\"}", &r), 400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "invalid_request");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/admin/pools/eng/resize", bob.hdrs, "{\"min\":5,\"max\":2}", &r), 400);
+    ck_assert_str_eq(bk_resp_error_code(&r), "invalid_spec");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("POST", "/api/v1/admin/pools/nope/resize", bob.hdrs, "{\"max\":2}", &r),
+                     404);
+    ck_assert_str_eq(bk_resp_error_code(&r), "pool_not_found");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/admin/pools/eng/resize", bob.hdrs, "{\"max\":4,\"warm\":2}", &r),
+        200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "spec"), "max")),
+                     "4");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/audit?limit=50", bob.hdrs, NULL, &r), 200);
+    json_array_foreach(json_object_get(r.json, "entries"), i, e)
+    {
+        seen =
+            seen || (strcmp(json_string_value(json_object_get(e, "action")), "pool.resize") == 0 &&
+                     strcmp(json_string_value(json_object_get(e, "actor")), "bob") == 0);
+    }
+    ck_assert_msg(seen, "no pool.resize by bob in the audit log");
+    bk_resp_fini(&r);
+}
+END_TEST
+
+Suite *
+broker_launch_suite(void)
+{
+    Suite *s = suite_create("broker_launch");
+    TCase *tc = tcase_create("slapd + test:/// + broker");
+
+    tcase_add_unchecked_fixture(tc, launch_setup, launch_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_my_desktops_lists_only_entitled_pools);
+    tcase_add_test(tc, test_launch_bad_cases_have_exact_codes);
+    tcase_add_test(tc, test_launch_claims_a_desktop_and_a_second_launch_reconnects_to_it);
+    tcase_add_test(tc, test_admin_resize_is_validated_and_audited);
+    suite_add_tcase(s, tc);
+    return s;
+}
