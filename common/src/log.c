@@ -121,7 +121,7 @@ emit(int prio, const char *ctx, const char *msg, const char *suffix)
         return;
 }
 
-static void
+static void __attribute__((format(printf, 4, 0)))
 vlog(const char *ctx, int prio, const char *suffix, const char *fmt, va_list ap)
 {
     char msg[LINE_MAX_BYTES - 128];
