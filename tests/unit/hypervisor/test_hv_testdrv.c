@@ -230,6 +230,22 @@ START_TEST(test_full_host_refuses_another_desktop)
 }
 END_TEST
 
+START_TEST(test_memory_reserve_refuses_a_desktop_that_would_eat_it)
+{
+    /* test:///default has NUMA cells and reports free memory; node files report 0, which
+     * the layer treats as "unknown" and does not refuse on */
+    struct hv_host_conf c = {
+        .name = "tight", .uri = "test:///default", .mem_reserve_mib = (int64_t)1 << 40};
+    struct hv_desktop_spec s = hvt_spec("mem-1", "eng", "desk-mem-1");
+    struct pt_err err = {0};
+
+    ck_assert_msg(hv_host_add(hv, &c, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(hv_desktop_create(hv, "tight", &s, &err), -1);
+    ck_assert_int_eq(err.code, PT_E_LIMIT);
+    ck_assert_msg(strstr(err.msg, "MiB in reserve: no room for 128 MiB"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(test_draining_host_takes_no_new_desktop)
 {
     struct hv_desktop_spec s = hvt_spec("dr-1", "eng", "desk-dr-1");
@@ -322,6 +338,7 @@ hv_testdrv_suite(void)
     tcase_add_test(tc, test_delete_refuses_a_domain_that_is_not_portico);
     tcase_add_test(tc, test_host_facts_count_desktops_and_memory);
     tcase_add_test(tc, test_full_host_refuses_another_desktop);
+    tcase_add_test(tc, test_memory_reserve_refuses_a_desktop_that_would_eat_it);
     tcase_add_test(tc, test_draining_host_takes_no_new_desktop);
     tcase_add_test(tc, test_migration_between_test_hosts_reports_the_driver_limit);
     tcase_add_test(tc, test_concurrent_creates_of_one_name_leave_one_intact_desktop);
