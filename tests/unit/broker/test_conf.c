@@ -1,10 +1,15 @@
 /* test_conf.c - the broker's configuration loader: defaults, errors with file:line. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include <check.h>
 
 #include "app_priv.h"
+#include "common/mem.h"
+#include "common/str.h"
+#include "tsupport/fixture.h"
 
 Suite *broker_conf_suite(void);
 
@@ -102,6 +107,46 @@ START_TEST(test_other_modules_sections_are_kept_with_their_positions)
 }
 END_TEST
 
+/* The shipped example must stay valid: load it as `-n` would, with the secret file it
+ * names swapped for a real one. */
+START_TEST(test_the_example_configuration_is_valid)
+{
+    char path[1024], secret[700], *text, *line;
+    struct pt_err err = {0};
+    struct pt_buf b = PT_BUF_INIT;
+    struct broker_conf *c;
+    FILE *f;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/etc/portico-broker.conf.example", tf_source_dir());
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    text = pt_xcalloc(1, (size_t)n + 1);
+    ck_assert_int_eq(fread(text, 1, (size_t)n, f), n);
+    fclose(f);
+    snprintf(secret, sizeof(secret), "%s/gw.secret", tf_tmpdir());
+    f = fopen(secret, "w");
+    fputs("0123456789abcdef0123456789abcdef\n", f);
+    fclose(f);
+    for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (pt_str_has_prefix(line, "gateway_secret_file"))
+            pt_buf_appendf(&b, "gateway_secret_file = %s\n", secret);
+        else
+            pt_buf_appendf(&b, "%s\n", line);
+    }
+    c = broker_conf_load_string(b.data, path, &err);
+    ck_assert_msg(c, "%s", err.msg);
+    ck_assert_msg(broker_app_check(c, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(c->gateway_audience, "gateway");
+    broker_conf_free(c);
+    pt_buf_fini(&b);
+    free(text);
+}
+END_TEST
+
 Suite *
 broker_conf_suite(void)
 {
@@ -113,6 +158,7 @@ broker_conf_suite(void)
     tcase_add_loop_test(tc, test_bad_configurations_are_refused_with_a_clear_message, 0,
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_other_modules_sections_are_kept_with_their_positions);
+    tcase_add_test(tc, test_the_example_configuration_is_valid);
     suite_add_tcase(s, tc);
     return s;
 }
