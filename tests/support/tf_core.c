@@ -76,24 +76,26 @@ tmpdir_cleanup(void)
     rm_rf(tmpdir);
 }
 
-/* A process that is gone or a zombie: PID 1 on some machines (containers, microVMs)
- * never reaps orphans, so kill(pid, 0) alone would call a dead test alive. */
-static bool
-pid_gone(long pid)
+/* A zombie is not running: PID 1 on some machines (containers, microVMs) never reaps
+ * orphans, so kill(pid, 0) alone would call a dead process alive. */
+bool
+tf_pid_running(long pid)
 {
     char path[64], buf[512];
     FILE *f;
     char *rp;
-    bool gone = true;
+    bool running = false;
 
+    if (pid <= 0)
+        return false;
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
     f = fopen(path, "re");
     if (!f)
-        return true;
+        return false;
     if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')))
-        gone = rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+        running = rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
     fclose(f);
-    return gone;
+    return running;
 }
 
 /* Remove tf-*-PID-* directories whose PID is no longer running. */
@@ -125,7 +127,7 @@ reap_stale(const char *base)
             if (end != dash || pid <= 1)
                 continue;
         }
-        if (!pid_gone(pid))
+        if (tf_pid_running(pid))
             continue;
         snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
         rm_rf(path);

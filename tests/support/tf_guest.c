@@ -55,24 +55,6 @@ virsh(char **out, struct pt_err *err, ...)
     return status;
 }
 
-static bool
-pid_running(long pid)
-{
-    char path[64], buf[512];
-    FILE *f;
-    char *rp;
-    bool running = false;
-
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    f = fopen(path, "re");
-    if (!f)
-        return false;
-    if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')))
-        running = rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
-    fclose(f);
-    return running;
-}
-
 /* Destroy and undefine tf-*-<pid>-* guests whose pid is no longer running. */
 static void
 reap_stale(void)
@@ -96,7 +78,7 @@ reap_stale(void)
         prev = strrchr(name, '-');
         pid = prev ? strtol(prev + 1, NULL, 10) : 0;
         *last = '-';
-        if (pid <= 1 || pid_running(pid))
+        if (pid <= 1 || tf_pid_running(pid))
             continue;
         virsh(NULL, NULL, "destroy", name, NULL);
         virsh(NULL, NULL, "undefine", "--snapshots-metadata", name, NULL);

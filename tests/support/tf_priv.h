@@ -72,6 +72,9 @@ void tf_sleep_ms(int ms);
 /* tf_random_hex() - fill @out with @n-1 random hex digits and a NUL. */
 void tf_random_hex(char *out, size_t n);
 
+/* tf_pid_running() - true if @pid exists and is not a zombie. */
+bool tf_pid_running(long pid);
+
 /* tf_state_dir() - borrowed: ${PORTICO_STATE:-/var/tmp/portico}, shared between runs. */
 const char *tf_state_dir(void);
 

@@ -152,6 +152,11 @@ tf_proc_spawn_fd(struct tf_proc *p, const char *name, char *const argv[], char *
 
     memset(p, 0, sizeof(*p));
     pt_strlcpy(p->name, name, sizeof(p->name));
+    /* the name becomes part of file names */
+    for (char *c = p->name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '.'))
+            *c = '_';
     snprintf(p->log_path, sizeof(p->log_path), "%s/logs/%s-%ld-%u.log", tf_tmpdir(), p->name,
              (long)parent, ++counter);
     for (int i = 0; i < MAX_PROCS && slot < 0; i++)
@@ -230,8 +235,8 @@ tf_proc_exited_with(const struct tf_proc *p, int *status)
             *status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
         return true;
     }
-    /* not our child (started by the parent of a forked test): ask the kernel */
-    return !(kill(p->pid, 0) == 0 || errno == EPERM);
+    /* not our child (started by the parent of a forked test): ask /proc */
+    return !tf_pid_running(p->pid);
 }
 
 bool
@@ -258,7 +263,7 @@ tf_proc_stop(struct tf_proc *p, int grace_ms)
         deadline = pt_time_mono_ms() + grace_ms;
         while (pt_time_mono_ms() < deadline) {
             w = waitpid(p->pid, &st, WNOHANG);
-            if (w == p->pid || (w < 0 && errno == ECHILD && kill(p->pid, 0) < 0))
+            if (w == p->pid || (w < 0 && errno == ECHILD && !tf_pid_running(p->pid)))
                 goto out;
             tf_sleep_ms(5);
         }
@@ -267,7 +272,7 @@ tf_proc_stop(struct tf_proc *p, int grace_ms)
     kill(p->pid, SIGKILL);
     if (waitpid(p->pid, &st, 0) < 0 && errno == ECHILD) {
         /* not our child: wait for it to vanish */
-        for (int n = 0; n < 400 && kill(p->pid, 0) == 0; n++)
+        for (int n = 0; n < 400 && tf_pid_running(p->pid); n++)
             tf_sleep_ms(5);
     }
 out:
@@ -425,7 +430,7 @@ tf_run_capture(const char *name, char *const argv[], int timeout_ms, int *status
             pt_buf_append(&b, chunk, n);
         if (f)
             fclose(f);
-        pt_buf_reserve(&b, 1);
+        pt_buf_append(&b, "", 0); /* NUL-terminated even when empty */
         *out = pt_buf_steal(&b);
     }
     unlink(p.log_path);

@@ -74,7 +74,7 @@ file_slurp(const char *path, struct pt_err *err)
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         pt_buf_append(&b, chunk, n);
     fclose(f);
-    pt_buf_reserve(&b, 1);
+    pt_buf_append(&b, "", 0); /* NUL-terminated even when empty */
     return pt_buf_steal(&b);
 }
 
@@ -99,7 +99,7 @@ subst(const char *text, const char *const kv[])
         if (!done)
             pt_buf_append(&b, text++, 1);
     }
-    pt_buf_reserve(&b, 1);
+    pt_buf_append(&b, "", 0); /* NUL-terminated even when empty */
     return pt_buf_steal(&b);
 }
 
