@@ -525,6 +525,35 @@ uri_host(const char *uri, char *out, size_t n)
     }
 }
 
+/* The guest's first IPv4 address as libvirt learns it: DHCP lease, guest agent, ARP. */
+static void
+guest_address(virDomainPtr d, char *out, size_t n)
+{
+    static const unsigned srcs[] = {VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+                                    VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT,
+                                    VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP};
+
+    for (size_t s = 0; s < sizeof(srcs) / sizeof(srcs[0]); s++) {
+        virDomainInterfacePtr *ifs = NULL;
+        int ni = virDomainInterfaceAddresses(d, &ifs, srcs[s], 0);
+        bool found = false;
+
+        for (int i = 0; i < ni; i++) {
+            for (unsigned a = 0; !found && a < ifs[i]->naddrs; a++) {
+                if (ifs[i]->addrs[a].type == VIR_IP_ADDR_TYPE_IPV4 && ifs[i]->addrs[a].addr &&
+                    strncmp(ifs[i]->addrs[a].addr, "127.", 4) != 0) {
+                    pt_strlcpy(out, ifs[i]->addrs[a].addr, n);
+                    found = true;
+                }
+            }
+            virDomainInterfaceFree(ifs[i]);
+        }
+        free(ifs);
+        if (found)
+            return;
+    }
+}
+
 int
 hv_lv_display(virConnectPtr c, const char *uri, const char *name, struct hv_display *out,
               struct pt_err *err)
@@ -569,6 +598,9 @@ hv_lv_display(virConnectPtr c, const char *uri, const char *name, struct hv_disp
         uri_host(uri, uhost, sizeof(uhost));
         pt_strlcpy(out->host, uhost[0] ? uhost : "127.0.0.1", sizeof(out->host));
     }
+    pt_strlcpy(out->rdp_host, out->host, sizeof(out->rdp_host));
+    if (out->rdp_port)
+        guest_address(d, out->rdp_host, sizeof(out->rdp_host));
     if (!out->spice_port && !out->vnc_port && !out->rdp_port) {
         pt_err_set(err, PT_E_NOTFOUND, "desktop %s has no SPICE, VNC or RDP display", name);
         goto out;

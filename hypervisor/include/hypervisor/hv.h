@@ -77,10 +77,12 @@ struct hv_desktop_info {
 };
 
 struct hv_display {
-    char host[256]; /* address the gateway connects to */
-    int spice_port; /* 0 if none */
-    int vnc_port;   /* TCP port (not a display number); 0 if none */
-    int rdp_port;   /* 0 if none */
+    char host[256];     /* address the gateway connects to */
+    int spice_port;     /* 0 if none */
+    int vnc_port;       /* TCP port (not a display number); 0 if none */
+    int rdp_port;       /* 0 if none */
+    char rdp_host[256]; /* the guest's own address when libvirt knows it (DHCP lease, guest
+                         * agent, ARP), else the same as host; RDP is served by the guest */
 };
 
 struct hv_host_info {

@@ -78,6 +78,9 @@ hvt_node_write(const char *prefix, const char *pool, int nportico, int nforeign)
     fprintf(f, "<node>\n");
     for (int i = 1; i <= nportico + nforeign; i++)
         domain_xml(f, prefix, pool, i, i <= nportico, 20000 + 2 * i);
+    fprintf(f, "  <network><name>default</name><bridge name='virbr0'/><forward/>"
+               "<ip address='192.168.122.1' netmask='255.255.255.0'><dhcp>"
+               "<range start='192.168.122.2' end='192.168.122.254'/></dhcp></ip></network>\n");
     fprintf(f, "  <pool type='dir'><name>golden</name><target><path>/golden</path></target>\n"
                "    <volume type='file'><name>base.qcow2</name>"
                "<capacity unit='MiB'>64</capacity>"

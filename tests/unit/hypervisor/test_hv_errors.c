@@ -151,6 +151,31 @@ START_TEST(test_valid_template_gets_metadata_and_a_locked_display)
 }
 END_TEST
 
+START_TEST(test_rdp_host_is_the_guests_own_address_when_libvirt_knows_it)
+{
+    struct hv_desktop_spec s = hvt_spec("rdp-1", "eng", "desk-rdp-1");
+    struct hv_display d;
+    struct pt_err err = {0};
+
+    /* the test driver invents a lease address for each interface */
+    s.template_xml = "<domain type='test'><name>${NAME}</name><memory unit='MiB'>128</memory>"
+                     "<os><type>hvm</type></os><devices><disk type='file' device='disk'>"
+                     "<source file='${DISK}'/><target dev='hda'/></disk>"
+                     "<interface type='network'><source network='default'/>"
+                     "<mac address='52:54:00:12:34:56'/></interface></devices></domain>";
+    s.protocols = HV_PROTO_RDP;
+    s.rdp_port = 3390;
+    ck_assert_msg(hv_desktop_create(hv, "a", &s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_start(hv, "a", "rdp-1", &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_display(hv, "a", "rdp-1", &d, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(d.rdp_port, 3390);
+    ck_assert_int_eq(d.vnc_port, 0);
+    ck_assert_str_eq(d.host, "127.0.0.1");
+    ck_assert_msg(strcmp(d.rdp_host, "127.0.0.1") != 0 && strchr(d.rdp_host, '.'), "rdp_host=%s",
+                  d.rdp_host);
+}
+END_TEST
+
 START_TEST(test_missing_golden_image_is_named)
 {
     struct hv_desktop_spec s = hvt_spec("ng-1", "eng", "desk-ng-1");
@@ -254,6 +279,7 @@ hv_errors_suite(void)
     tcase_add_test(tc, test_invalid_template_xml_is_refused_with_libvirts_reason);
     tcase_add_test(tc, test_valid_template_gets_metadata_and_a_locked_display);
     tcase_add_test(tc, test_missing_golden_image_is_named);
+    tcase_add_test(tc, test_rdp_host_is_the_guests_own_address_when_libvirt_knows_it);
     tcase_add_test(tc, test_bad_requests_are_refused_before_libvirt);
     tcase_add_test(tc, test_duplicate_host_and_duplicate_desktop_conflict);
     tcase_add_test(tc, test_snapshot_revert_mode_restores_the_golden_snapshot);
