@@ -17,7 +17,8 @@ const char *hvt_tmpdir(void);
  * hvt_node_write() - returns new: the "test://<path>" URI of a node file holding
  * @nportico Portico desktops (metadata pool=@pool, id=<prefix>-id-NNNN) and @nforeign
  * domains without metadata, named <prefix>-NNNN, half of each running, with explicit
- * VNC/SPICE ports; plus a dir storage pool at /golden holding golden volume base.qcow2.
+ * VNC/SPICE ports; a "default" network (so guests get lease addresses) and a dir
+ * storage pool at /golden holding golden volume base.qcow2.
  */
 char *hvt_node_write(const char *prefix, const char *pool, int nportico, int nforeign);
 
