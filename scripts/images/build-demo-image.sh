@@ -60,6 +60,10 @@ fi
 
 mkdir -p "$cache" "$(dirname "$out")"
 cache=$(cd "$cache" && pwd)
+# Parallel callers (tests, the demo) share the cache: one builds, the others wait and then
+# find the result cached. 8>&-: nothing we start may keep the lock.
+exec 8>"$cache/.demo-image.lock"
+flock -w 300 8 || die "could not take $cache/.demo-image.lock within 300 s"
 
 # --- which kernel ------------------------------------------------------------------------
 if [ -n "${PORTICO_DEMO_KERNEL_DEB:-}" ]; then
@@ -131,7 +135,7 @@ if [ ! -f "$kdir/.done" ]; then
     pats=""
     for m in $mods; do pats="$pats */$m.ko"; done
     # shellcheck disable=SC2086
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir/x" --wildcards './boot/vmlinuz-*' $pats ||
+    dpkg-deb --fsys-tarfile "$deb" 8>&- | tar -x -C "$kdir/x" --wildcards './boot/vmlinuz-*' $pats ||
         die "could not unpack $deb"
     mv "$kdir"/x/boot/vmlinuz-* "$kdir/vmlinuz"
     mkdir -p "$kdir/modules"
@@ -172,7 +176,7 @@ mcopy -i "$raw" "$src/syslinux.cfg" ::/syslinux.cfg
 syslinux --install "$raw"
 
 tmp_out="$out.tmp.$$"
-qemu-img convert -q -f raw -O qcow2 "$raw" "$tmp_out"
+qemu-img convert -q -f raw -O qcow2 "$raw" "$tmp_out" 8>&-
 mv -f "$tmp_out" "$out"
 echo "$inputs" >"$out.inputs"
 t1=$(date +%s%N)
