@@ -234,13 +234,16 @@ bk_https_raw(int port, const char *raw, size_t len, struct bk_resp *out, struct 
 
 /* ---- the broker process ----------------------------------------------------------------- */
 
+const char *bk_broker_binary;
+
 const char *
 bk_broker_bin(void)
 {
     static char path[1024];
     const char *bd = getenv("PORTICO_BUILD_DIR");
 
-    snprintf(path, sizeof(path), "%s/broker/portico-broker", bd ? bd : ".");
+    snprintf(path, sizeof(path), "%s/%s", bd ? bd : ".",
+             bk_broker_binary ? bk_broker_binary : "broker/portico-broker");
     return path;
 }
 

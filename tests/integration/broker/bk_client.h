@@ -59,8 +59,10 @@ int bk_broker_start(struct bk_broker *b, const char *broker_extra, const char *s
 /* bk_broker_stop() - SIGTERM, wait, reap. Returns true if the log is free of sanitizer
  * reports and the broker logged event=stopped. */
 bool bk_broker_stop(struct bk_broker *b);
-/* bk_broker_bin() - path of the built portico-broker (borrowed). */
+/* bk_broker_bin() - path of the built portico-broker (borrowed), or of
+ * $PORTICO_BUILD_DIR/<bk_broker_binary> when a test sets that name. */
 const char *bk_broker_bin(void);
+extern const char *bk_broker_binary; /* NULL: broker/portico-broker */
 
 /*
  * bk_run() - run @argv with extra environment @env (NULL-terminated "K=V", may be NULL),

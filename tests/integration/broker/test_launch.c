@@ -10,6 +10,7 @@
 
 #include <check.h>
 
+#include "auth/ticket.h"
 #include "bk_client.h"
 #include "common/mem.h"
 #include "common/str.h"
@@ -18,12 +19,13 @@ Suite *broker_launch_suite(void);
 
 static struct tf_slapd *slapd;
 static struct bk_broker broker;
+static struct auth_seal_key *gw_key; /* the gateway's sealing key, as a gateway holds it */
 
 static void
 launch_setup(void)
 {
     struct pt_err err = {0};
-    char sections[3072], image[800];
+    char sections[3072], image[800], seal[800], extra[1200];
     FILE *f;
 
     slapd = tf_slapd_start(NULL, &err);
@@ -48,9 +50,18 @@ launch_setup(void)
              "protocols = vnc\n",
              tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
              tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd), image, (int)getpid());
-    if (bk_broker_start(&broker, "rate_limit_rps = 0\ngateway_url = wss://127.0.0.1:9443/ws\n",
-                        sections, &err) < 0)
+    snprintf(seal, sizeof(seal), "%s/gw-seal-%d.key", tf_tmpdir(), (int)getpid());
+    gw_key = auth_seal_key_load_or_create(seal, &err);
+    if (!gw_key)
+        ck_abort_msg("seal key: %s", err.msg);
+    snprintf(extra, sizeof(extra),
+             "rate_limit_rps = 0\ngateway_url = wss://127.0.0.1:9443/ws\n"
+             "gateway_seal_key_file = %s.pub\n",
+             seal);
+    bk_broker_binary = "tests/integration/broker/portico-broker-display";
+    if (bk_broker_start(&broker, extra, sections, &err) < 0)
         ck_abort_msg("broker: %s", err.msg);
+    bk_broker_binary = NULL;
 }
 
 static void
@@ -59,7 +70,45 @@ launch_teardown(void)
     bool clean = bk_broker_stop(&broker);
 
     tf_slapd_stop(slapd);
+    auth_seal_key_free(gw_key);
     ck_assert_msg(clean, "broker did not stop cleanly");
+}
+
+/* Check @ticket as the gateway would: signature with the broker's public key, window,
+ * audience; then open the sealed display password. */
+static void
+verify_ticket(const char *ticket, const char *desktop)
+{
+    struct auth_ticket_claims c;
+    struct auth_verifier *v;
+    struct pt_err err = {0};
+    char pub[800], secret[AUTH_SECRET_MAX + 1];
+
+    snprintf(pub, sizeof(pub), "%s/state/ticket.key.pub", broker.dir);
+    v = auth_verifier_new(pub, NULL, &err);
+    ck_assert_msg(v, "%s", err.msg);
+    ck_assert_int_eq(
+        auth_verifier_check(v, ticket, strlen(ticket), "gateway", pt_time_wall_ms(), &c),
+        AUTH_TICKET_OK);
+    ck_assert_int_eq(
+        auth_verifier_check(v, ticket, strlen(ticket), "other-gateway", pt_time_wall_ms(), &c),
+        AUTH_TICKET_WRONG_AUDIENCE);
+    ck_assert_int_eq(
+        auth_verifier_check(v, ticket, strlen(ticket), "gateway", pt_time_wall_ms(), &c),
+        AUTH_TICKET_OK);
+    ck_assert_str_eq(c.user, "alice");
+    ck_assert_str_eq(c.desktop, desktop);
+    ck_assert_int_eq(c.proto, AUTH_PROTO_VNC);
+    ck_assert_int_gt(c.port, 0);
+    ck_assert_int_eq(c.max_conns, 8);
+    ck_assert_int_le(c.expires_at - c.issued_at, 30000);
+    /* test:/// cannot set display passwords, so a sealed one appears only on real hosts */
+    if (c.sealed_len) {
+        ck_assert_msg(auth_ticket_unseal_secret(gw_key, &c, secret, sizeof(secret), &err) == 0,
+                      "%s", err.msg);
+        ck_assert_uint_eq(strlen(secret), 8);
+    }
+    auth_verifier_free(v);
 }
 
 struct who {
@@ -169,34 +218,21 @@ START_TEST(test_launch_claims_a_desktop_and_a_second_launch_reconnects_to_it)
 
     login("alice", "alice-pw", &alice);
     st = call("POST", "/api/v1/pools/eng/launch", alice.hdrs, NULL, &r);
-    /* 200 with a ticket when the desktop is ready and pool/ reports the display; 202 while
-     * it starts; 503 display_unavailable if pool/ cannot report the display yet */
-    ck_assert_msg(st == 200 || st == 202 ||
-                      (st == 503 && strcmp(bk_resp_error_code(&r), "display_unavailable") == 0),
-                  "launch: %d %s", st, r.body.data);
-    if (st == 503) {
-        ck_assert_ptr_nonnull(strstr(r.body.data, "is yours"));
-        pt_strlcpy(first, strstr(r.body.data, "desktop ") + 8, sizeof(first));
-        first[strcspn(first, " ")] = '\0';
-    } else {
-        pt_strlcpy(first, json_string_value(json_object_get(r.json, "desktop")), sizeof(first));
-    }
-    if (st == 200) {
-        ck_assert_str_eq(json_string_value(json_object_get(r.json, "protocol")), "vnc");
-        ck_assert(pt_str_has_prefix(json_string_value(json_object_get(r.json, "ticket")), "pt1."));
-        ck_assert_str_eq(json_string_value(json_object_get(r.json, "gateway_url")),
-                         "wss://127.0.0.1:9443/ws");
-    }
+    /* the pool keeps one warm desktop: the first launch is a warm claim, with a ticket */
+    ck_assert_msg(st == 200, "launch: %d %s", st, r.body.data);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "outcome")), "warm");
+    pt_strlcpy(first, json_string_value(json_object_get(r.json, "desktop")), sizeof(first));
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "protocol")), "vnc");
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "gateway_url")),
+                     "wss://127.0.0.1:9443/ws");
+    verify_ticket(json_string_value(json_object_get(r.json, "ticket")), first);
     bk_resp_fini(&r);
-    ck_assert(first[0]);
+    /* a second launch reconnects to the same desktop with a new ticket */
     st = call("POST", "/api/v1/pools/eng/launch", alice.hdrs, NULL, &r);
-    if (st == 200 || st == 202) {
-        ck_assert_str_eq(json_string_value(json_object_get(r.json, "desktop")), first);
-        ck_assert_str_eq(json_string_value(json_object_get(r.json, "outcome")), "reconnect");
-    } else {
-        ck_assert_int_eq(st, 503);
-        ck_assert_ptr_nonnull(strstr(r.body.data, first));
-    }
+    ck_assert_msg(st == 200, "relaunch: %d %s", st, r.body.data);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "desktop")), first);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "outcome")), "reconnect");
+    verify_ticket(json_string_value(json_object_get(r.json, "ticket")), first);
     bk_resp_fini(&r);
     /* my desktops now shows it */
     ck_assert_int_eq(call("GET", "/api/v1/desktops", alice.hdrs, NULL, &r), 200);
