@@ -38,8 +38,6 @@ extern char **environ;
 static struct {
     pid_t pid;
     pid_t spawner;
-    bool exited;
-    int status;
     char pidfile[600];
 } procs[MAX_PROCS];
 static bool atexit_done;
@@ -216,17 +214,10 @@ tf_proc_spawn(struct tf_proc *p, const char *name, char *const argv[], char *con
 bool
 tf_proc_exited_with(const struct tf_proc *p, int *status)
 {
-    int i;
     siginfo_t si;
 
     if (!p || p->pid <= 0)
         return true;
-    i = slot_find(p->pid);
-    if (i >= 0 && procs[i].exited) {
-        if (status)
-            *status = procs[i].status;
-        return true;
-    }
     memset(&si, 0, sizeof(si));
     if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
         if (si.si_pid == 0)
@@ -255,8 +246,6 @@ tf_proc_stop(struct tf_proc *p, int grace_ms)
     if (!p || p->pid <= 0)
         return;
     i = slot_find(p->pid);
-    if (i >= 0 && procs[i].exited)
-        goto out;
     if (grace_ms > 0) {
         kill(-p->pid, SIGTERM);
         kill(p->pid, SIGTERM);
