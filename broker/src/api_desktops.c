@@ -240,6 +240,7 @@ launch(struct broker_req *r)
             r->params[0], cl.desktop, pool_claim_outcome_str(cl.outcome), cl.ready);
     broker_audit(r->b, r->session->user, "launch", cl.desktop, pool_claim_outcome_str(cl.outcome),
                  r->params[0]);
+    broker_app_pool_wait_note(r->b, cl.desktop, cl.ready);
     if (!cl.ready) {
         broker_req_reply_json(r, 202,
                               json_pack("{s:s,s:s,s:s,s:s,s:I,s:i}", "state",

@@ -24,6 +24,10 @@ struct broker_pool {
     struct broker_hist provision; /* claim -> ready, for claims that had to wait */
     struct broker_hist ttd;       /* time to desktop: launch request -> ticket */
     char *domain_prefix;          /* pool/ borrows it for its lifetime */
+    struct {
+        char desktop[64];
+        int64_t since_ms;
+    } waiting[128]; /* launches answered 202: desktop -> first launch time */
 };
 
 struct hv_opts {
@@ -232,6 +236,35 @@ broker_app_pool_ctx(struct broker *b)
     return b->app && b->app->pool ? b->app->pool->ctx : NULL;
 }
 
+void
+broker_app_pool_wait_note(struct broker *b, const char *desktop, bool ready)
+{
+    struct broker_pool *bp = b->app ? b->app->pool : NULL;
+    int64_t now = pt_time_mono_ms();
+    int free_slot = -1;
+
+    if (!bp)
+        return;
+    for (int i = 0; i < 128; i++) {
+        if (!bp->waiting[i].desktop[0]) {
+            if (free_slot < 0)
+                free_slot = i;
+            continue;
+        }
+        if (strcmp(bp->waiting[i].desktop, desktop) != 0)
+            continue;
+        if (ready) {
+            broker_hist_observe(&bp->provision, (double)(now - bp->waiting[i].since_ms) / 1000.0);
+            bp->waiting[i].desktop[0] = '\0';
+        }
+        return;
+    }
+    if (!ready && free_slot >= 0) {
+        pt_strlcpy(bp->waiting[free_slot].desktop, desktop, sizeof(bp->waiting[0].desktop));
+        bp->waiting[free_slot].since_ms = now;
+    }
+}
+
 struct broker_hist *
 broker_app_pool_hist(struct broker *b, bool ttd)
 {
@@ -392,6 +425,14 @@ broker_app_pool_hist(struct broker *b, bool ttd)
     (void)b;
     (void)ttd;
     return NULL;
+}
+
+void
+broker_app_pool_wait_note(struct broker *b, const char *desktop, bool ready)
+{
+    (void)b;
+    (void)desktop;
+    (void)ready;
 }
 
 void

@@ -49,6 +49,9 @@ void broker_app_pool_health(struct broker *b, json_t *out);
 void broker_app_pool_metrics(struct broker *b, struct pt_buf *out);
 /* broker_app_pool_hist() - the provisioning (@ttd false) or time-to-desktop histogram. */
 struct broker_hist *broker_app_pool_hist(struct broker *b, bool ttd);
+/* broker_app_pool_wait_note() - a launch of @desktop answered 202 (@ready false) or with
+ * a ticket (@ready true): the time between feeds portico_provisioning_seconds. */
+void broker_app_pool_wait_note(struct broker *b, const char *desktop, bool ready);
 /* broker_app_pool_ctx() - the pool context, or NULL when the broker runs no pools. */
 struct pool_ctx *broker_app_pool_ctx(struct broker *b);
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libwebsockets.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -208,11 +209,13 @@ struct broker {
     char static_root[4096]; /* resolved web root ("" if none) */
     char req_prefix[9];     /* random per process, request ids are prefix + counter */
     uint64_t req_counter;
+    int inflight; /* requests not yet answered completely (graceful shutdown waits) */
     int64_t started_ms;
     int listen_port; /* the bound port */
     volatile int stop;
     bool reload;
     int signal_fd;
+    lws_sorted_usec_list_t sweep; /* session expiry sweep timer */
 };
 
 /* ---- one HTTP request (server.c) ---------------------------------------------------- */

@@ -133,6 +133,7 @@ req_free(struct broker_req *r)
 {
     if (!r)
         return;
+    r->b->inflight--;
     pt_buf_fini(&r->body);
     pt_buf_fini(&r->resp);
     free(r);
@@ -405,6 +406,7 @@ req_new(struct broker *b, struct lws *wsi, const char *uri)
     char cl[32];
 
     r->b = b;
+    b->inflight++;
     r->wsi = wsi;
     r->t_start_us = now_us();
     r->content_length = -1;

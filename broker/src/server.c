@@ -111,6 +111,29 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Expired sessions are dropped when used; this sweep drops the ones nobody uses again. */
+static void
+sess_sweep_one(struct broker_sess *s, void *arg)
+{
+    struct broker *b = arg;
+
+    if (broker_sess_expired(s, pt_time_mono_ms(), b->conf->session_idle_ms,
+                            b->conf->session_ttl_ms)) {
+        pt_log(LOG_INFO, "event=session_expired session=%s user=%s", s->id, s->user);
+        broker_sess_delete(b->sessions, s);
+    }
+}
+
+static void
+sess_sweep(lws_sorted_usec_list_t *sul)
+{
+    struct broker *b = lws_container_of(sul, struct broker, sweep);
+
+    if (b->sessions)
+        broker_sess_foreach(b->sessions, sess_sweep_one, b);
+    lws_sul_schedule(b->ctx, 0, &b->sweep, sess_sweep, 10 * LWS_US_PER_SEC);
+}
+
 static void
 jobs_wake(void *opaque)
 {
@@ -267,6 +290,7 @@ broker_new(struct broker_conf **confp, struct pt_err *err)
     }
     if (broker_app_start(b, err) < 0)
         goto error;
+    lws_sul_schedule(b->ctx, 0, &b->sweep, sess_sweep, 10 * LWS_US_PER_SEC);
     pt_log(LOG_NOTICE, "event=listening url=https://%s:%d loop=%s workers=%d web_root=%s", host,
            b->listen_port, libev ? "libev" : "poll", b->conf->workers,
            b->static_root[0] ? b->static_root : "-");
@@ -289,9 +313,12 @@ broker_run(struct broker *b)
                 break;
         }
     }
-    /* Graceful: let the jobs in flight finish (bounded) and their replies go out. */
+    /* Graceful: let the jobs in flight finish and their replies go out (bounded). */
     deadline = pt_time_mono_ms() + 10000;
-    while (broker_jobs_pending(b->jobs) > 0 && pt_time_mono_ms() < deadline) {
+    if (broker_jobs_pending(b->jobs) > 0 || b->inflight > 0)
+        pt_log(LOG_NOTICE, "event=draining jobs=%d requests=%d", broker_jobs_pending(b->jobs),
+               b->inflight);
+    while ((broker_jobs_pending(b->jobs) > 0 || b->inflight > 0) && pt_time_mono_ms() < deadline) {
         if (b->ev_loop)
             ev_run(b->ev_loop, EVRUN_ONCE);
         else if (lws_service(b->ctx, 0) < 0)
@@ -337,6 +364,8 @@ broker_free(struct broker *b)
      * app (store, pool, auth), then the context (which closes every connection). */
     broker_jobs_free(b->jobs);
     b->jobs = NULL;
+    if (b->ctx)
+        lws_sul_cancel(&b->sweep);
     broker_app_stop(b);
     if (b->ctx)
         lws_context_destroy(b->ctx);

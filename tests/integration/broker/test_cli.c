@@ -204,6 +204,27 @@ START_TEST(test_admin_verbs_list_hosts_sessions_desktops_and_resolve_users)
 }
 END_TEST
 
+START_TEST(test_pool_create_then_delete)
+{
+    struct pt_buf out = PT_BUF_INIT;
+
+    login("bob", "bob-pw\n");
+    ck_assert_int_eq(ctl_run(NULL, &out, "pool", "create", "qa", "image=/golden/base.qcow2",
+                             "memory=128", "domain_type=test", "max=1", "warm=0", NULL),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out.data, "pool qa created"));
+    ck_assert_int_eq(ctl_run(NULL, &out, "pool", "create", "qa", "image=/golden/base.qcow2", NULL),
+                     6);
+    ck_assert_ptr_nonnull(strstr(out.data, "pool_exists"));
+    ck_assert_int_eq(ctl_run(NULL, &out, "pool", "create", "qb", "warm=2", NULL), 6);
+    ck_assert_ptr_nonnull(strstr(out.data, "invalid_spec"));
+    ck_assert_int_eq(ctl_run(NULL, &out, "pool", "create", "qc", "nonsense", NULL), 2);
+    ck_assert_int_eq(ctl_run(NULL, &out, "pool", "delete", "qa", "--wait", NULL), 0);
+    ck_assert_int_eq(ctl_run(NULL, &out, "pool", "show", "qa", NULL), 5);
+    pt_buf_fini(&out);
+}
+END_TEST
+
 Suite *
 broker_cli_suite(void)
 {
@@ -217,6 +238,7 @@ broker_cli_suite(void)
     tcase_add_test(tc, test_resize_changes_the_spec_and_wait_converges);
     tcase_add_test(tc, test_exit_codes_say_what_went_wrong);
     tcase_add_test(tc, test_admin_verbs_list_hosts_sessions_desktops_and_resolve_users);
+    tcase_add_test(tc, test_pool_create_then_delete);
     suite_add_tcase(s, tc);
     return s;
 }

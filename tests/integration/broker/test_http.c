@@ -294,6 +294,29 @@ START_TEST(test_sighup_reloads_the_log_level)
 }
 END_TEST
 
+START_TEST(test_http2_is_offered_by_alpn)
+{
+    struct pt_buf out = PT_BUF_INIT;
+    char url[128];
+    char *argv[] = {(char *)"/usr/bin/curl",
+                    (char *)"-sk",
+                    (char *)"--http2",
+                    (char *)"-o",
+                    (char *)"/dev/null",
+                    (char *)"-w",
+                    (char *)"%{http_version} %{http_code}",
+                    url,
+                    NULL};
+
+    if (access("/usr/bin/curl", X_OK) != 0)
+        return; /* curl is in scripts/install-deps.sh; without it there is nothing to drive */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/healthz", broker.port);
+    ck_assert_int_eq(bk_run(argv, NULL, NULL, &out, 10000), 0);
+    ck_assert_str_eq(out.data, "2 200");
+    pt_buf_fini(&out);
+}
+END_TEST
+
 /* ---- a second broker with a tight rate limit -------------------------------------------- */
 
 START_TEST(test_rate_limit_answers_429_with_retry_after)
@@ -378,6 +401,7 @@ broker_http_suite(void)
     tcase_add_test(tc, test_self_signed_key_is_made_with_mode_0600);
     tcase_add_test(tc, test_metrics_report_latency_by_route);
     tcase_add_test(tc, test_sighup_reloads_the_log_level);
+    tcase_add_test(tc, test_http2_is_offered_by_alpn);
     suite_add_tcase(s, tc);
     tcase_set_timeout(rl, 30);
     tcase_add_test(rl, test_rate_limit_answers_429_with_retry_after);

@@ -4,6 +4,8 @@
  * resolution, session disconnect, the gateway's tunnel reports, and sign-in metrics,
  * all over HTTPS against the built portico-broker.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 #include "bk_client.h"
 #include "common/mem.h"
+#include "common/str.h"
 
 Suite *broker_session_suite(void);
 
@@ -376,6 +379,56 @@ START_TEST(test_an_idle_session_expires)
 }
 END_TEST
 
+struct slow_login {
+    int port;
+    int status;
+    char code[64];
+};
+
+static void *
+slow_login_thread(void *arg)
+{
+    struct slow_login *sl = arg;
+    struct bk_resp r;
+    struct pt_err err = {0};
+    const char *body = "{\"user\":\"alice\",\"password\":\"alice-pw\"}";
+
+    sl->status = -1;
+    if (bk_https(sl->port, "POST", "/api/v1/login", NULL, body, strlen(body), &r, &err) == 0) {
+        sl->status = r.status;
+        pt_strlcpy(sl->code, bk_resp_error_code(&r), sizeof(sl->code));
+        bk_resp_fini(&r);
+    }
+    return NULL;
+}
+
+/* SIGTERM while a sign-in waits on a directory that does not answer: the broker lets the
+ * job finish (LDAP op timeout), sends its reply, then stops. */
+START_TEST(test_sigterm_lets_a_sign_in_in_flight_finish_and_answer)
+{
+    struct bk_broker b2;
+    struct pt_err err = {0};
+    char sections[2048];
+    struct slow_login sl = {0};
+    pthread_t t;
+
+    ldap_section(sections, sizeof(sections));
+    pt_strlcpy(sections + strlen(sections), "op_timeout = 1s\nconnect_timeout = 1s\n",
+               sizeof(sections) - strlen(sections));
+    ck_assert_msg(bk_broker_start(&b2, NULL, sections, &err) == 0, "%s", err.msg);
+    tf_slapd_pause(slapd);
+    sl.port = b2.port;
+    pthread_create(&t, NULL, slow_login_thread, &sl);
+    usleep(300 * 1000);
+    kill(b2.proc.pid, SIGTERM);
+    pthread_join(t, NULL);
+    tf_slapd_resume(slapd);
+    ck_assert_int_eq(sl.status, 503);
+    ck_assert_str_eq(sl.code, "directory_unavailable");
+    ck_assert(bk_broker_stop(&b2));
+}
+END_TEST
+
 Suite *
 broker_session_suite(void)
 {
@@ -395,6 +448,7 @@ broker_session_suite(void)
     tcase_add_test(tc, test_gateway_tunnel_reports_need_the_shared_secret);
     tcase_add_test(tc, test_metrics_count_signins_by_result_and_active_sessions);
     tcase_add_test(tc, test_an_idle_session_expires);
+    tcase_add_test(tc, test_sigterm_lets_a_sign_in_in_flight_finish_and_answer);
     suite_add_tcase(s, tc);
     return s;
 }
