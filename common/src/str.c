@@ -29,6 +29,7 @@ pt_buf_reserve(struct pt_buf *b, size_t extra)
     }
     b->data = pt_xrealloc(b->data, cap);
     b->cap = cap;
+    b->data[b->len] = '\0'; /* a fresh buffer must read as "" even before any append */
 }
 
 void
