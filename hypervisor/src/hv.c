@@ -6,10 +6,8 @@
  * with PT_E_UNAVAILABLE and the reason when the host is down, rather than at random
  * inside libvirt), then run the verb in hv_libvirt.c and prefix any error with the host.
  *
- * Host health: keepalive (5 s x 3) and libvirt's close callback mark a host down and
- * queue HOST_DOWN; a maintenance thread retries down hosts every retry_ms and queues
- * HOST_UP when one answers again. It also closes dead connections, which libvirt does
- * not allow from inside the close callback.
+ * Host health (keepalive, close callback, connector and maintenance threads) lives in
+ * hv_conn.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -46,192 +44,6 @@ hv_domain_state_str(enum hv_domain_state s)
     return "other";
 }
 
-/* --- connections ----------------------------------------------------------------- */
-
-static void
-conn_release(virConnectPtr c, int lifecycle_id)
-{
-    if (!c)
-        return;
-    if (lifecycle_id >= 0)
-        virConnectDomainEventDeregisterAny(c, lifecycle_id);
-    virConnectUnregisterCloseCallback(c, hv_close_cb);
-    virConnectClose(c);
-}
-
-int
-hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err)
-{
-    virConnectPtr c = virConnectOpen(h->uri);
-    char *caps;
-    char type[16] = "";
-    int id;
-
-    if (!c) {
-        struct pt_err e = {0};
-
-        hv_virt_err(&e, "cannot connect to host %s at %s", h->name, h->uri);
-        pthread_mutex_lock(&h->lock);
-        pt_strlcpy(h->last_error, e.msg, sizeof(h->last_error));
-        h->connecting = false;
-        pthread_mutex_unlock(&h->lock);
-        if (err)
-            *err = e;
-        return -1;
-    }
-    /* local drivers (test:///) have no keepalive: harmless, they cannot be lost either */
-    if (virConnectSetKeepAlive(c, atomic_load(&h->hv->ka_interval), atomic_load(&h->hv->ka_count)) <
-        0)
-        pt_debug("event=keepalive_unsupported host=%s", h->name);
-    if (virConnectRegisterCloseCallback(c, hv_close_cb, h, NULL) < 0)
-        pt_debug("event=close_callback_unsupported host=%s", h->name);
-    id = virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                          VIR_DOMAIN_EVENT_CALLBACK(hv_lifecycle_cb), h, NULL);
-    if (id < 0)
-        pt_warnx("event=no_lifecycle_events host=%s", h->name);
-    caps = virConnectGetCapabilities(c);
-    if (!caps || hv_xml_best_domain_type(caps, type, sizeof(type)) < 0)
-        pt_warnx("event=no_guest_capabilities host=%s", h->name);
-    free(caps);
-    pthread_mutex_lock(&h->lock);
-    h->conn = c;
-    h->lifecycle_id = id;
-    h->up = true;
-    h->connecting = false;
-    announce = announce || h->announce_late;
-    h->announce_late = false;
-    h->last_error[0] = '\0';
-    if (type[0])
-        pt_strlcpy(h->domain_type, type, sizeof(h->domain_type));
-    pthread_mutex_unlock(&h->lock);
-    pt_info("event=host_up host=%s domain_type=%s", h->name, type[0] ? type : "unknown");
-    if (announce)
-        hv_event_push(h->hv, HV_EVENT_HOST_UP, h->name, NULL);
-    return 0;
-}
-
-virConnectPtr
-hv_host_conn(struct hv_host *h, struct pt_err *err)
-{
-    virConnectPtr c = NULL;
-
-    pthread_mutex_lock(&h->lock);
-    if (h->up && h->conn) {
-        c = h->conn;
-        virConnectRef(c); /* a counter bump: the one libvirt call made under our lock */
-    } else {
-        pt_err_set(err, PT_E_UNAVAILABLE, "host %s is down (%s); retrying in the background",
-                   h->name, h->last_error[0] ? h->last_error : "not connected");
-    }
-    pthread_mutex_unlock(&h->lock);
-    return c;
-}
-
-struct conn_job {
-    struct hv_host *h;
-    bool announce;
-};
-
-static void *
-connector_main(void *arg)
-{
-    struct conn_job *j = arg;
-    struct hv *hv = j->h->hv;
-    struct pt_err err = {0};
-
-    if (hv_host_connect(j->h, j->announce, &err) < 0)
-        pt_debug("event=host_connect_failed host=%s reason=\"%s\"", j->h->name, err.msg);
-    free(j);
-    pthread_mutex_lock(&hv->lock);
-    hv->connectors--;
-    pthread_cond_broadcast(&hv->conn_cond);
-    pthread_mutex_unlock(&hv->lock);
-    return NULL;
-}
-
-/* Open @h on its own thread: a host that accepts and never answers blocks only that
- * thread, never hv_host_add() nor the reconnects of other hosts. Caller set connecting. */
-static void
-connect_async(struct hv_host *h, bool announce)
-{
-    struct conn_job *j = pt_xcalloc(1, sizeof(*j));
-    pthread_attr_t attr;
-    pthread_t t;
-    int rc;
-
-    j->h = h;
-    j->announce = announce;
-    pthread_mutex_lock(&h->hv->lock);
-    h->hv->connectors++;
-    pthread_mutex_unlock(&h->hv->lock);
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    rc = pthread_create(&t, &attr, connector_main, j);
-    pthread_attr_destroy(&attr);
-    if (rc != 0)
-        connector_main(j); /* no thread to spare: connect here */
-}
-
-static bool
-host_connecting(struct hv_host *h)
-{
-    bool c;
-
-    pthread_mutex_lock(&h->lock);
-    c = h->connecting;
-    pthread_mutex_unlock(&h->lock);
-    return c;
-}
-
-static void *
-maint_main(void *arg)
-{
-    struct hv *hv = arg;
-
-    pthread_mutex_lock(&hv->lock);
-    while (!hv->maint_stop) {
-        struct timespec ts;
-        struct hv_host **hosts;
-        size_t n;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += hv->retry_ms / 1000;
-        ts.tv_nsec += (long)(hv->retry_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&hv->maint_cond, &hv->lock, &ts);
-        if (hv->maint_stop)
-            break;
-        n = hv->nhosts;
-        hosts = pt_xcalloc(n ? n : 1, sizeof(*hosts));
-        memcpy(hosts, hv->hosts, n * sizeof(*hosts));
-        pthread_mutex_unlock(&hv->lock);
-        for (size_t i = 0; i < n; i++) {
-            struct hv_host *h = hosts[i];
-            virConnectPtr dead;
-            int did;
-            bool down;
-
-            pthread_mutex_lock(&h->lock);
-            dead = pt_steal(&h->dead);
-            did = h->dead_id;
-            down = !h->up && !h->connecting;
-            if (down)
-                h->connecting = true;
-            pthread_mutex_unlock(&h->lock);
-            conn_release(dead, did);
-            if (down)
-                connect_async(h, true);
-        }
-        free(hosts);
-        pthread_mutex_lock(&hv->lock);
-    }
-    pthread_mutex_unlock(&hv->lock);
-    return NULL;
-}
-
 /* --- the set ---------------------------------------------------------------------- */
 
 struct hv *
@@ -252,7 +64,7 @@ hv_new(struct pt_err *err)
     atomic_store(&hv->ka_count, 3);
     atomic_store(&hv->revert_mode, HV_REVERT_OVERLAY);
     hv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (hv->efd < 0 || pthread_create(&hv->maint, NULL, maint_main, hv) != 0) {
+    if (hv->efd < 0 || pthread_create(&hv->maint, NULL, hv_maint_main, hv) != 0) {
         pt_err_set(err, PT_E_INTERNAL, "cannot create the hypervisor layer: %s", strerror(errno));
         if (hv->efd >= 0)
             close(hv->efd);
@@ -281,8 +93,8 @@ hv_free(struct hv *hv)
     for (size_t i = 0; i < hv->nhosts; i++) {
         struct hv_host *h = hv->hosts[i];
 
-        conn_release(h->conn, h->lifecycle_id);
-        conn_release(h->dead, h->dead_id);
+        hv_conn_release(h->conn, h->lifecycle_id);
+        hv_conn_release(h->dead, h->dead_id);
         pthread_mutex_destroy(&h->lock);
         free(h->name);
         free(h->uri);
@@ -390,10 +202,10 @@ hv_host_add(struct hv *hv, const struct hv_host_conf *conf, struct pt_err *err)
     hv->hosts[hv->nhosts++] = h;
     pthread_mutex_unlock(&hv->lock);
     /* one dead or hung host must never stop a broker from starting: it is added down */
-    connect_async(h, false);
+    hv_host_connect_async(h, false);
     deadline = pt_time_mono_ms() + atomic_load(&hv->connect_wait_ms);
     pthread_mutex_lock(&hv->lock);
-    while (host_connecting(h) && pt_time_mono_ms() < deadline) {
+    while (hv_host_connecting(h) && pt_time_mono_ms() < deadline) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -84,7 +84,7 @@ struct hv {
     atomic_uint ka_count;
 };
 
-/* --- hv.c --------------------------------------------------------------------------- */
+/* --- hv.c (hv_host_connect, hv_host_conn: hv_conn.c) ------------------------------- */
 
 /* hv_host_find() - borrowed host named @name, or NULL with PT_E_NOTFOUND. */
 struct hv_host *hv_host_find(struct hv *hv, const char *name, struct pt_err *err);
@@ -95,6 +95,15 @@ virConnectPtr hv_host_conn(struct hv_host *h, struct pt_err *err);
  * @announce). Returns 0 or -1 with @err; never holds a lock across libvirt. May block as
  * long as the URI's transport does: it runs on a connector thread. */
 int hv_host_connect(struct hv_host *h, bool announce, struct pt_err *err);
+
+/* --- hv_conn.c --------------------------------------------------------------------- */
+
+/* hv_host_connect_async() - open @h on a connector thread (caller set h->connecting). */
+void hv_host_connect_async(struct hv_host *h, bool announce);
+bool hv_host_connecting(struct hv_host *h);
+/* hv_conn_release() - deregister our callbacks and close @c (NULL-safe). */
+void hv_conn_release(virConnectPtr c, int lifecycle_id);
+void *hv_maint_main(void *arg); /* the maintenance thread (arg: struct hv) */
 
 /* hv_set_revert_mode() / hv_set_retry_ms() - for tests and the benchmark. */
 void hv_set_revert_mode(struct hv *hv, enum hv_revert_mode mode);
