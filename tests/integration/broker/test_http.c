@@ -319,14 +319,16 @@ END_TEST
 
 /* ---- a second broker with a tight rate limit -------------------------------------------- */
 
+/* (this broker also runs lws's own poll() loop instead of libev, and must stop cleanly) */
 START_TEST(test_rate_limit_answers_429_with_retry_after)
 {
     struct bk_broker b2;
     struct pt_err err = {0};
     int ok = 0, limited = 0;
 
-    ck_assert_msg(bk_broker_start(&b2, "rate_limit_rps = 1\nrate_limit_burst = 3\n", NULL, &err) ==
-                      0,
+    ck_assert_msg(bk_broker_start(&b2,
+                                  "rate_limit_rps = 1\nrate_limit_burst = 3\nevent_loop = poll\n",
+                                  NULL, &err) == 0,
                   "%s", err.msg);
     for (int i = 0; i < 8; i++) {
         struct bk_resp r;
