@@ -268,7 +268,7 @@ lws_log_emit(int level, const char *line)
 static struct lws_protocols protocols[] = {
     {"http", http_callback, 0, 0, 0, NULL, 0},
     {"binary", gw_tunnel_callback, 0, GW_RX_BUF, 0, NULL, GW_RX_BUF},
-    {"gw-relay", gw_relay_callback, 0, GW_RX_BUF, 0, NULL, GW_RX_BUF},
+    {"gw-relay", gw_relay_callback, 0, GW_RAW_RX, 0, NULL, GW_RAW_RX},
     {"gw-report", gw_report_callback, 0, 4096, 0, NULL, 0},
     {"gw-tick", tick_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
@@ -324,8 +324,8 @@ context_create(struct gw *g, bool event_lib, struct pt_err *err)
         /* HTTP/1.1 only: WebSockets over h2 streams would forbid our direct writes. */
         info.alpn = "http/1.1";
     }
-    /* 64 KiB reads: the 4 KiB default cut relay throughput to a third (LAB.md 10). */
-    info.pt_serv_buf_size = GW_RX_BUF + LWS_PRE + 512;
+    /* Large reads: the 4 KiB default cut relay throughput to a third (LAB.md 10). */
+    info.pt_serv_buf_size = GW_RAW_RX + LWS_PRE;
     info.max_http_header_data = AUTH_TICKET_MAX_LEN + 4096;
     info.max_http_header_pool = 64;
     info.retry_and_idle_policy = &g->idle_policy;
@@ -352,7 +352,7 @@ gw_new(const struct gw_conf *c, struct pt_err *err)
     g->metrics_from = split_list(c->metrics_from);
     g->addr_buckets = 4099;
     g->addr_table = pt_xcalloc(g->addr_buckets, sizeof(*g->addr_table));
-    g->scratch = pt_xmalloc(LWS_PRE + GW_RX_BUF);
+    g->scratch = pt_xmalloc(LWS_PRE + GW_RAW_RX);
     g->idle_policy.secs_since_valid_ping = (uint16_t)(c->keepalive_ms / 1000);
     g->idle_policy.secs_since_valid_hangup = (uint16_t)(3 * c->keepalive_ms / 1000 + 1);
     g->metrics.started_ms = pt_time_wall_ms();
@@ -451,6 +451,7 @@ gw_free(struct gw *g)
 {
     if (!g)
         return;
+    gw_reporter_stop(g->reporter); /* tunnels closing below report to a dead loop */
     if (g->ctx)
         lws_context_destroy(g->ctx);
     gw_reporter_free(g->reporter);

@@ -135,6 +135,8 @@ struct gw_report_event {
 struct gw_reporter *gw_reporter_new(struct lws_context *ctx, const struct gw_conf *c,
                                     struct gw_metrics *m, struct pt_err *err);
 void gw_reporter_free(struct gw_reporter *r);
+/* gw_reporter_stop() - before the lws context is destroyed: schedule nothing more. */
+void gw_reporter_stop(struct gw_reporter *r);
 /* gw_reporter_push() - queue one event (bounded; the oldest is dropped when full). */
 void gw_reporter_push(struct gw_reporter *r, const struct gw_report_event *ev);
 /* The lws protocol the reporter's client connections use. */
@@ -169,7 +171,10 @@ struct gw {
     struct gw_tunnel *post_list;
 };
 
-#define GW_RX_BUF (64 * 1024)
+#define GW_RX_BUF (64 * 1024) /* browser messages per read (lws allocates it per WebSocket) */
+/* Desktop reads: lws reads every raw socket into one per-loop buffer, so a large read
+ * costs no memory per tunnel and saves system calls per byte relayed. */
+#define GW_RAW_RX (256 * 1024)
 
 /* gw_new() - create the lws context, listener and helpers. Returns new or NULL. */
 struct gw *gw_new(const struct gw_conf *c, struct pt_err *err);
@@ -211,5 +216,37 @@ void gw_tunnel_count_up(struct gw_tunnel *t, size_t n);
  * @password (first 8 bytes, bit-reversed per RFB). Returns 0 or -1 (DES unavailable). */
 int vnc_auth_response(const unsigned char challenge[16], const char *password,
                       unsigned char out[16], struct pt_err *err);
+
+/* ---- SPICE password on the browser's behalf (spice_link.c) --------------------------- */
+
+enum spice_link_state {
+    SPICE_LINK_CLIENT_MESS, /* the browser's SpiceLinkMess, forwarded as it is */
+    SPICE_LINK_CLIENT_AUTH, /* [auth mechanism] + the 128-byte ticket we replace */
+    SPICE_LINK_DONE,        /* plain relay */
+};
+
+struct spice_link {
+    enum spice_link_state state;
+    unsigned char cbuf[16 + 1024], sbuf[16 + 1024];
+    size_t clen, cneed, slen, sneed;
+    uint32_t client_caps, server_caps;
+    bool server_done, mech_started;
+    size_t mech_left, ticket_left;
+    unsigned char pubkey[162];
+    char *password;
+};
+
+typedef void spice_link_emit_fn(void *opaque, const void *data, size_t len);
+
+/* spice_link_init() - @password is copied (wiped by spice_link_fini()). */
+void spice_link_init(struct spice_link *sl, const char *password);
+void spice_link_fini(struct spice_link *sl);
+/* spice_link_client() - browser bytes: what the desktop must receive goes to @emit.
+ * Returns 0, or -1 with @err on a malformed link. */
+int spice_link_client(struct spice_link *sl, const unsigned char *p, size_t len,
+                      spice_link_emit_fn *emit, void *opaque, struct pt_err *err);
+/* spice_link_server() - observe desktop bytes (the caller forwards them unchanged). */
+int spice_link_server(struct spice_link *sl, const unsigned char *p, size_t len,
+                      struct pt_err *err);
 
 #endif

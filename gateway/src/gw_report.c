@@ -33,6 +33,7 @@ struct gw_reporter {
     struct lws_context *ctx;
     struct gw_metrics *m;
     bool enabled, tls, insecure;
+    char gateway_id[128];
     char host[256];
     int port;
     char *auth_header; /* "Bearer <secret>": wiped on free */
@@ -82,6 +83,7 @@ gw_reporter_new(struct lws_context *ctx, const struct gw_conf *c, struct gw_metr
 
     r->ctx = ctx;
     r->m = m;
+    pt_strlcpy(r->gateway_id, c->id ? c->id : "", sizeof(r->gateway_id));
     if (!c->broker_url)
         return r;
     r->tls = pt_str_has_prefix(c->broker_url, "https://");
@@ -126,6 +128,15 @@ gw_reporter_free(struct gw_reporter *r)
 }
 
 void
+gw_reporter_stop(struct gw_reporter *r)
+{
+    if (r) {
+        r->enabled = false; /* the loop is going away: nothing new is scheduled */
+        lws_sul_cancel(&r->sul);
+    }
+}
+
+void
 gw_reporter_push(struct gw_reporter *r, const struct gw_report_event *ev)
 {
     struct report *p;
@@ -133,11 +144,11 @@ gw_reporter_push(struct gw_reporter *r, const struct gw_report_event *ev)
 
     if (!r || !r->enabled)
         return;
-    o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "event",
-                  ev->opened ? "opened" : "closed", "tunnel", (json_int_t)ev->tunnel, "ticket_id",
-                  ev->ticket_id, "session_id", ev->session_id, "desktop", ev->desktop, "user",
-                  ev->user, "protocol", ev->proto, "bytes_up", (json_int_t)ev->bytes_up,
-                  "bytes_down", (json_int_t)ev->bytes_down);
+    o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "event",
+                  ev->opened ? "opened" : "closed", "gateway", r->gateway_id, "tunnel",
+                  (json_int_t)ev->tunnel, "ticket_id", ev->ticket_id, "session_id", ev->session_id,
+                  "desktop", ev->desktop, "user", ev->user, "protocol", ev->proto, "bytes_up",
+                  (json_int_t)ev->bytes_up, "bytes_down", (json_int_t)ev->bytes_down);
     if (!o)
         return;
     p = pt_xcalloc(1, sizeof(*p));
@@ -231,6 +242,8 @@ static void
 reporter_finished(struct gw_reporter *r)
 {
     r->wsi = NULL;
+    if (!r->enabled)
+        return;
     if (r->done && r->status >= 200 && r->status < 300) {
         struct report *p = r->head;
         r->head = p->next;

@@ -10,11 +10,10 @@
  * browser → desktop: gw_tunnel_rx_flow()). Memory per direction is therefore bounded by
  * the high-water mark plus one read.
  *
- * VNC with a display password: the gateway answers the desktop's VNC-auth challenge with
- * the password the broker sealed into the ticket, then offers the browser security type
- * None, so the browser never holds the password. SPICE is relayed as is: its password is
- * RSA-encrypted by the client with the desktop's key, which the gateway could replace on
- * the client's behalf, but does not yet (docs/gateway.md).
+ * Display passwords: the broker seals the desktop's password into the ticket and the
+ * browser never holds it. For VNC the gateway answers the desktop's VNC-auth challenge
+ * itself and offers the browser security type None; for SPICE it replaces the browser's
+ * encrypted ticket in each channel's link with its own (spice_link.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -50,6 +49,7 @@ struct relay {
     size_t hs_len;
     size_t need; /* bytes the current state waits for */
     char *password;
+    struct spice_link *spice; /* SPICE with a sealed password: the link is ours to finish */
 };
 
 #define RELAY_PROTOCOL "gw-relay"
@@ -324,6 +324,10 @@ relay_open(struct gw_tunnel *t, const struct auth_ticket_claims *c, const char *
         r->vs = VNC_SRV_VERSION;
         r->need = 12;
     }
+    if (c->proto == AUTH_PROTO_SPICE && secret && *secret) {
+        r->spice = pt_xmalloc(sizeof(*r->spice));
+        spice_link_init(r->spice, secret);
+    }
     memset(&i, 0, sizeof(i));
     i.context = g->ctx;
     i.vhost = g->vhost;
@@ -345,6 +349,12 @@ relay_open(struct gw_tunnel *t, const struct auth_ticket_claims *c, const char *
     return 0;
 }
 
+static void
+spice_emit(void *opaque, const void *data, size_t len)
+{
+    desktop_write(opaque, data, len);
+}
+
 static int
 relay_client_rx(struct gw_tunnel *t, const void *data, size_t len, bool binary, struct pt_err *err)
 {
@@ -352,6 +362,8 @@ relay_client_rx(struct gw_tunnel *t, const void *data, size_t len, bool binary, 
     const unsigned char *p = data;
 
     gw_tunnel_count_up(t, len);
+    if (r->spice && r->spice->state != SPICE_LINK_DONE)
+        return spice_link_client(r->spice, p, len, spice_emit, r, err);
     if (r->vs == VNC_CLI_VERSION || r->vs == VNC_CLI_TYPE) {
         size_t used = vnc_client_feed(r, p, len);
         p += used;
@@ -391,6 +403,11 @@ relay_close(struct gw_tunnel *t)
     }
     gw_queue_clear(&r->up);
     up_account(r, before);
+    if (r->spice) {
+        spice_link_fini(r->spice);
+        pt_wipe(r->spice, sizeof(*r->spice));
+        free(r->spice);
+    }
     pt_free_secret(r->password);
     pt_wipe(r->hs, sizeof(r->hs));
     free(r);
@@ -459,6 +476,13 @@ gw_relay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_RESULT) {
             vnc_server_feed(r, in, len);
             return 0;
+        }
+        if (r->spice && r->spice->state != SPICE_LINK_DONE) {
+            struct pt_err err = {0};
+            if (spice_link_server(r->spice, in, len, &err) < 0) {
+                gw_tunnel_close(r->t, 1002, err.msg);
+                return 0;
+            }
         }
         if (gw_tunnel_send(r->t, in, len, true) >= high_water(r) && !r->raw_paused) {
             r->raw_paused = true;

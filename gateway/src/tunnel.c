@@ -140,7 +140,7 @@ gw_tunnel_send(struct gw_tunnel *t, const void *data, size_t len, bool binary)
     /* Fast path: nothing queued and the socket has room, so write now. lws_write() needs
      * LWS_PRE bytes of headroom; the scratch buffer has it. lws keeps whatever the kernel
      * did not take and writes it before the next WRITEABLE callback. */
-    if (!t->down.head && !t->in_rx && len <= GW_RX_BUF && !lws_send_pipe_choked(t->wsi)) {
+    if (!t->down.head && !t->in_rx && len <= GW_RAW_RX && !lws_send_pipe_choked(t->wsi)) {
         memcpy(g->scratch + LWS_PRE, data, len);
         if (lws_write(t->wsi, g->scratch + LWS_PRE, len,
                       binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)len) {

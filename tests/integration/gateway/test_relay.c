@@ -54,7 +54,7 @@ echo_exact(struct wsc *c, size_t total, bool threaded)
     struct sender s = {.c = c, .total = total};
     pthread_t th;
     struct prng p;
-    unsigned char *got = NULL, *want = malloc(65536 * 4);
+    unsigned char *got = NULL, *want = malloc(1 << 20);
     size_t len = 0, cap = 0, recvd = 0;
 
     prng_init(&p, 7);
@@ -68,7 +68,7 @@ echo_exact(struct wsc *c, size_t total, bool threaded)
         int op = wsc_recv(c, &got, &len, &cap, 10000);
         ck_assert_msg(op == WSC_BINARY, "op %d after %zu of %zu bytes (close %d %s)", op, recvd,
                       total, wsc_close_code(c), wsc_close_reason(c));
-        ck_assert_uint_le(len, 65536 * 4);
+        ck_assert_uint_le(len, 1 << 20);
         prng_fill(&p, want, len);
         ck_assert_msg(memcmp(got, want, len) == 0, "mismatch in bytes %zu..%zu", recvd,
                       recvd + len);
@@ -118,6 +118,29 @@ START_TEST(test_echo_over_wss_relays_random_bytes_exactly)
 }
 END_TEST
 
+START_TEST(test_poll_loop_relays_when_the_event_library_is_off)
+{
+    struct gwt g;
+    struct tcp_backend echo;
+    char err[256], path[5000], *t, *m;
+    struct wsc *c;
+
+    tcp_backend_start(&echo, false);
+    gwt_start(&g, false, "event_lib = no");
+    t = gwt_ticket(&g, AUTH_PROTO_SPICE, "127.0.0.1", echo.port, 1, NULL, 0, 0, NULL);
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, false, err, sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    echo_exact(c, 1u << 20, true);
+    m = gwt_metrics(&g);
+    ck_assert_msg(http_metric(m, "portico_gateway_event_loop{impl=\"poll\"}") == 1, "%s", m);
+    free(m);
+    wsc_free(c);
+    free(t);
+    gwt_stop(&g);
+    tcp_backend_stop(&echo);
+}
+END_TEST
+
 START_TEST(test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact)
 {
     struct gwt g;
@@ -141,7 +164,8 @@ START_TEST(test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact)
     rss1 = gwt_rss_kib(&g);
     m = gwt_metrics(&g);
     queued = http_metric(m, "portico_gateway_queue_bytes{direction=\"down\"}");
-    ck_assert_msg(queued >= 0 && queued <= 262144 + 65536, "queued %.0f bytes", queued);
+    /* Bounded by the high-water mark plus one desktop read (256 KiB). */
+    ck_assert_msg(queued >= 0 && queued <= 262144 + 262144, "queued %.0f bytes", queued);
     ck_assert_msg(http_metric(m, "portico_gateway_backpressure_pauses_total") >= 1, "%s", m);
     ck_assert_msg(rss1 - rss0 < 8 * 1024, "gateway RSS grew %ld KiB while the reader slept",
                   rss1 - rss0);
@@ -252,7 +276,7 @@ START_TEST(test_broker_receives_opened_and_closed_reports_with_the_shared_secret
     wsc_free(c);
     ck_assert_int_eq(fake_broker_wait(&b, 2, 5000), 2);
     ck_assert_msg(strstr(b.bodies[0], "\"event\":\"opened\"") &&
-                      strstr(b.bodies[0], "\"user\":\"alice\""),
+                      strstr(b.bodies[0], "\"user\":\"alice\"") && strstr(b.bodies[0], g.id),
                   "%s", b.bodies[0]);
     ck_assert_msg(strstr(b.bodies[1], "\"event\":\"closed\"") &&
                       strstr(b.bodies[1], "\"bytes_up\":1234") &&
@@ -317,6 +341,7 @@ gateway_relay_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_echo_relays_16_mib_of_random_bytes_exactly_both_ways);
     tcase_add_test(tc, test_echo_over_wss_relays_random_bytes_exactly);
+    tcase_add_test(tc, test_poll_loop_relays_when_the_event_library_is_off);
     tcase_add_test(tc, test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact);
     tcase_add_test(tc, test_one_spice_ticket_opens_max_conns_channels_each_relayed);
     tcase_add_test(tc, test_metrics_and_healthz_are_served_on_the_listener);
