@@ -178,13 +178,13 @@ guac_enc_base64(struct pt_buf *b, const void *data, size_t len)
 }
 
 void
-guac_enc_image(struct pt_buf *b, int stream, int layer, const char *mimetype, int x, int y,
-               const void *data, size_t len)
+guac_enc_image(struct pt_buf *b, int stream, int mask, int layer, const char *mimetype, int x,
+               int y, const void *data, size_t len)
 {
     const unsigned char *d = data;
 
-    guac_enc(b, "img", "iiisii", (long long)stream, 0xCLL, (long long)layer, mimetype, (long long)x,
-             (long long)y);
+    guac_enc(b, "img", "iiisii", (long long)stream, (long long)mask, (long long)layer, mimetype,
+             (long long)x, (long long)y);
     for (size_t off = 0; off < len; off += GUAC_BLOB_MAX) {
         size_t n = len - off < GUAC_BLOB_MAX ? len - off : GUAC_BLOB_MAX;
         guac_enc_str(b, "blob", 4);

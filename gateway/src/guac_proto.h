@@ -75,12 +75,18 @@ void guac_enc(struct pt_buf *b, const char *opcode, const char *fmt, ...);
 /* guac_enc_base64() - append @len bytes of @data as one base64 element (no newlines). */
 void guac_enc_base64(struct pt_buf *b, const void *data, size_t len);
 
+/* Channel masks (composite operations). Opaque drawing on a visible layer must use OVER:
+ * in the browser SRC maps to canvas "copy", which also clears everything outside the
+ * drawn area. SRC is right only for replacing a whole buffer (the cursor image). */
+#define GUAC_MASK_SRC  0xC
+#define GUAC_MASK_OVER 0xE
+
 /* guac_enc_image() - a whole image as "img" + "blob"s + "end" on @stream, drawn on
- * @layer at (@x,@y) with the copy composite (channel mask 0xC: SRC). Blobs are cut at
- * GUAC_BLOB_MAX bytes of payload so no instruction exceeds the client's comfort. */
+ * @layer at (@x,@y) with channel mask @mask. Blobs are cut at GUAC_BLOB_MAX bytes of
+ * payload so no instruction exceeds the client's comfort. */
 #define GUAC_BLOB_MAX 6048
-void guac_enc_image(struct pt_buf *b, int stream, int layer, const char *mimetype, int x, int y,
-                    const void *data, size_t len);
+void guac_enc_image(struct pt_buf *b, int stream, int mask, int layer, const char *mimetype, int x,
+                    int y, const void *data, size_t len);
 
 /* --- parser ------------------------------------------------------------------------- */
 

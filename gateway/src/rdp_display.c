@@ -174,8 +174,8 @@ emit_image(struct rdp_display *d, const uint8_t *fb, int stride, enum rdp_tile_k
         rc = rdp_jpeg_encode(&img, px, stride, w, h, d->jpeg_quality);
     }
     if (rc == 0) {
-        guac_enc_image(out, d->next_stream, 0, kind == RDP_TILE_PNG ? "image/png" : "image/jpeg", x,
-                       y, img.data, img.len);
+        guac_enc_image(out, d->next_stream, GUAC_MASK_OVER, 0,
+                       kind == RDP_TILE_PNG ? "image/png" : "image/jpeg", x, y, img.data, img.len);
         d->next_stream = (d->next_stream + 1) % 64;
     }
     pt_buf_fini(&img);
@@ -185,8 +185,8 @@ static void
 emit_solid(const uint8_t *px, int x, int y, int w, int h, struct pt_buf *out)
 {
     guac_enc(out, "rect", "iiiii", 0LL, (long long)x, (long long)y, (long long)w, (long long)h);
-    guac_enc(out, "cfill", "iiiiii", 0xCLL, 0LL, (long long)px[2], (long long)px[1],
-             (long long)px[0], 255LL);
+    guac_enc(out, "cfill", "iiiiii", (long long)GUAC_MASK_OVER, 0LL, (long long)px[2],
+             (long long)px[1], (long long)px[0], 255LL);
 }
 
 static uint64_t
@@ -250,7 +250,7 @@ detect_scroll(struct rdp_display *d, const uint8_t *fb, int stride, int x0, int 
         int n = h - (best_dy > 0 ? best_dy : -best_dy);
 
         guac_enc(out, "copy", "iiiiiiiii", 0LL, (long long)x0, (long long)src, (long long)(x1 - x0),
-                 (long long)n, 0xCLL, 0LL, (long long)x0, (long long)dst);
+                 (long long)n, (long long)GUAC_MASK_OVER, 0LL, (long long)x0, (long long)dst);
         /* same move in our copy; row order keeps overlapping rows intact */
         if (best_dy > 0) {
             for (int r = 0; r < n; r++)

@@ -317,8 +317,8 @@ send_cursor(struct rdp_session *s, const uint8_t *bgra, int w, int h, int hx, in
 
     if (rdp_png_encode(&png, bgra, w * 4, w, h, true, NULL, 0) == 0) {
         guac_enc(&s->out, "size", "iii", -1LL, (long long)w, (long long)h);
-        guac_enc_image(&s->out, 64 + (s->disp.next_stream++ % 64), -1, "image/png", 0, 0, png.data,
-                       png.len);
+        guac_enc_image(&s->out, 64 + (s->disp.next_stream++ % 64), GUAC_MASK_SRC, -1, "image/png",
+                       0, 0, png.data, png.len);
         guac_enc(&s->out, "cursor", "iiiiiii", (long long)hx, (long long)hy, -1LL, 0LL, 0LL,
                  (long long)w, (long long)h);
     }

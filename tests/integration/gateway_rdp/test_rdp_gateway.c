@@ -78,7 +78,7 @@ START_TEST(test_guacamole_client_draws_an_rdp_desktop_through_the_gateway)
     ck_assert_msg(wait_text(c, "4.size,1.0,3.640,3.480;", NULL, 0, 15000) == 0, "no size");
     ck_assert_msg(wait_text(c, "4.sync,", NULL, 0, 15000) == 0, "no first frame");
     ck_assert_int_eq(lab_x(&lab, NULL, red), 0);
-    ck_assert_msg(wait_text(c, "5.cfill,2.12,1.0,3.255,1.0,1.0,3.255;", NULL, 0, 10000) == 0,
+    ck_assert_msg(wait_text(c, "5.cfill,2.14,1.0,3.255,1.0,1.0,3.255;", NULL, 0, 10000) == 0,
                   "no red after xsetroot");
     /* hostile input closes the tunnel with the reason (the gateway closes at once, so
      * the "error" instruction queued before the close may not reach the browser) */

@@ -55,8 +55,8 @@ START_TEST(test_encoder_writes_base64_images_in_blobs)
     ck_assert_str_eq(b.data, "4.TWFu,4.TWE=,4.TQ==");
     pt_buf_reset(&b);
     memset(data, 0xAB, sizeof(data));
-    guac_enc_image(&b, 3, 0, "image/png", 10, 20, data, sizeof(data));
-    ck_assert(strncmp(b.data, "3.img,1.3,2.12,1.0,9.image/png,2.10,2.20;4.blob,1.3,8064.", 56) ==
+    guac_enc_image(&b, 3, GUAC_MASK_OVER, 0, "image/png", 10, 20, data, sizeof(data));
+    ck_assert(strncmp(b.data, "3.img,1.3,2.14,1.0,9.image/png,2.10,2.20;4.blob,1.3,8064.", 56) ==
               0);
     ck_assert(strstr(b.data, ";4.blob,1.3,4.q6s=;3.end,1.3;") != NULL);
     pt_buf_fini(&b);
