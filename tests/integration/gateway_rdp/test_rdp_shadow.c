@@ -326,6 +326,26 @@ START_TEST(test_killing_one_session_process_leaves_the_others_running)
 }
 END_TEST
 
+START_TEST(test_untrusted_certificate_is_refused_in_words)
+{
+    struct lab_shadow lab;
+    struct gw_rdp_conf conf;
+    struct gw_tunnel *t;
+    struct h_insn in;
+
+    gw_rdp_conf_defaults(&conf);
+    conf.ignore_cert = false; /* nothing trusted: shadow's self-signed certificate fails */
+    gw_rdp_configure(&conf);
+    start_shadow(&lab, 320, 240);
+    t = open_tunnel(lab.port);
+    ck_assert_int_eq(h_wait_op(t, ops, "error", &in, 15000), 0);
+    ck_assert_msg(strstr(in.argv[0], "certificate") != NULL, "%s", in.argv[0]);
+    h_insn_fini(&in);
+    close_tunnel(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
 static void
 setup_process_mode(void)
 {
@@ -397,6 +417,7 @@ gateway_rdp_shadow_suite(void)
     tcase_add_test(tc, test_browser_receives_tunnel_uuid_size_and_first_image);
     tcase_add_test(tc, test_screen_changes_reach_the_browser);
     tcase_add_test(tc, test_unreachable_desktop_is_reported_in_words);
+    tcase_add_test(tc, test_untrusted_certificate_is_refused_in_words);
     suite_add_tcase(s, tc);
     return s;
 }
