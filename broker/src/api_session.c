@@ -8,6 +8,7 @@
  * The session cookie is HttpOnly, Secure, SameSite=Strict; the CSRF token travels in the
  * JSON body and must come back in X-CSRF-Token on every state-changing call.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +178,22 @@ signin_result(enum pt_errc c)
     }
 }
 
+#ifdef PORTICO_HAVE_AUTH
+static void
+throttle_audit(struct broker *b, const struct auth_audit_event *ev)
+{
+    char detail[128];
+
+    if (ev->kind == AUTH_AUDIT_NONE)
+        return;
+    snprintf(detail, sizeof(detail), "addr=%s failures=%d until=%lld", ev->addr, ev->failures,
+             (long long)ev->until_ms);
+    pt_log(LOG_NOTICE, "event=signin_throttle kind=%s user=%s addr=%s",
+           auth_audit_kind_str(ev->kind), ev->user, ev->addr);
+    broker_audit(b, ev->user, auth_audit_kind_str(ev->kind), ev->addr, "locked", detail);
+}
+#endif
+
 static void
 login_fail(struct login_job *j)
 {
@@ -189,6 +206,14 @@ login_fail(struct login_job *j)
 #endif
 
     broker_metrics_signin(r->b->metrics, result);
+#ifdef PORTICO_HAVE_AUTH
+    if (j->err.code == PT_E_AUTH && j->app->throttle) {
+        struct auth_audit_event ev = {0};
+
+        auth_throttle_failure(j->app->throttle, j->user, r->peer, pt_time_wall_ms(), &ev);
+        throttle_audit(r->b, &ev);
+    }
+#endif
     pt_logc(&r->log, LOG_NOTICE, "event=login result=%s user=%s peer=%s detail=\"%s\"", result,
             j->user, r->peer, j->err.msg);
     broker_audit(r->b, j->user, "login", NULL, result, NULL);
@@ -232,6 +257,10 @@ login_done(void *arg)
     for (size_t i = 0; i < j->du->n_pools; i++)
         broker_sess_add_pool(s, j->du->pools[i]);
     broker_metrics_signin(r->b->metrics, "ok");
+#ifdef PORTICO_HAVE_AUTH
+    if (j->app->throttle)
+        auth_throttle_success(j->app->throttle, j->user);
+#endif
     pt_logc(&r->log, LOG_NOTICE, "event=login result=ok user=%s session=%s admin=%d peer=%s",
             s->user, s->id, s->admin, r->peer);
     broker_audit(r->b, s->user, "login", s->id, "ok", NULL);
@@ -282,6 +311,22 @@ login(struct broker_req *r)
                          "this broker has no [ldap] section: nobody can sign in");
         return;
     }
+#ifdef PORTICO_HAVE_AUTH
+    if (a->throttle) {
+        struct auth_audit_event ev = {0};
+        struct pt_err terr = {0};
+
+        if (auth_throttle_check(a->throttle, user, r->peer, pt_time_wall_ms(), &ev, &terr) < 0) {
+            pt_wipe((char *)pw, strlen(pw));
+            throttle_audit(r->b, &ev);
+            broker_metrics_signin(r->b->metrics, "locked");
+            json_decref(body);
+            broker_req_add_header(r, "retry-after:", "60");
+            broker_req_error(r, 429, "signin_locked", "%s", terr.msg);
+            return;
+        }
+    }
+#endif
     j = pt_xcalloc(1, sizeof(*j));
     j->r = r;
     j->app = a;

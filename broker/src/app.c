@@ -128,6 +128,9 @@ broker_app_start(struct broker *b, struct pt_err *err)
             return -1;
     }
 #endif
+#ifdef PORTICO_HAVE_AUTH
+    a->throttle = auth_throttle_new(NULL);
+#endif
     a->signer = auth_signer_load_or_create(c->ticket_key_file, err);
     if (!a->signer)
         return pt_err_prefix(err, "ticket_key_file");
@@ -151,6 +154,7 @@ broker_app_stop(struct broker *b)
     for (int i = 0; i < a->nconns; i++)
         auth_dir_conn_free(a->conns[i]);
     auth_dir_free(a->dir);
+    auth_throttle_free(a->throttle);
 #endif
     auth_signer_free(a->signer);
     auth_sealer_free(a->sealer);

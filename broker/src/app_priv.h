@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "auth/directory.h"
+#include "auth/throttle.h"
 #include "auth/ticket.h"
 #include "broker_priv.h"
 #ifdef PORTICO_HAVE_POOL
@@ -26,8 +27,9 @@ struct broker_app {
     struct auth_dir_conn *conns[BROKER_APP_MAX_CONNS];
     int nconns;
     struct auth_signer *signer;
-    struct auth_sealer *sealer; /* NULL: no gateway_seal_key_file, no sealed secrets */
-    struct broker_pool *pool;   /* app_pool.c; NULL without pools */
+    struct auth_sealer *sealer;     /* NULL: no gateway_seal_key_file, no sealed secrets */
+    struct auth_throttle *throttle; /* sign-in brute-force locks (auth/throttle.h) */
+    struct broker_pool *pool;       /* app_pool.c; NULL without pools */
 };
 
 int broker_app_start(struct broker *b, struct pt_err *err);

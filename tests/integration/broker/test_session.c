@@ -379,6 +379,26 @@ START_TEST(test_an_idle_session_expires)
 }
 END_TEST
 
+START_TEST(test_repeated_wrong_passwords_lock_the_account_for_a_while)
+{
+    struct bk_resp r;
+    struct who w;
+
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(login_as(broker.port, "o*brien", "wrong", &w, &r), 401);
+        bk_resp_fini(&r);
+    }
+    /* locked: even the right password is refused without asking the directory */
+    ck_assert_int_eq(login_as(broker.port, "o*brien", "o*brien-pw", &w, &r), 429);
+    ck_assert_str_eq(bk_resp_error_code(&r), "signin_locked");
+    ck_assert_ptr_nonnull(bk_resp_header(&r, "retry-after"));
+    bk_resp_fini(&r);
+    /* another account from the same address is not locked */
+    ck_assert_int_eq(login_as(broker.port, "alice", "alice-pw", &w, &r), 200);
+    bk_resp_fini(&r);
+}
+END_TEST
+
 struct slow_login {
     int port;
     int status;
@@ -448,6 +468,7 @@ broker_session_suite(void)
     tcase_add_test(tc, test_gateway_tunnel_reports_need_the_shared_secret);
     tcase_add_test(tc, test_metrics_count_signins_by_result_and_active_sessions);
     tcase_add_test(tc, test_an_idle_session_expires);
+    tcase_add_test(tc, test_repeated_wrong_passwords_lock_the_account_for_a_while);
     tcase_add_test(tc, test_sigterm_lets_a_sign_in_in_flight_finish_and_answer);
     suite_add_tcase(s, tc);
     return s;
