@@ -7,7 +7,8 @@
  *
  * Connects Guacamole.Client over Guacamole.WebSocketTunnel, waits for the desktop size
  * and a drawn frame, turns the X screen red with xsetroot, and waits until the browser's
- * canvas shows red. Exit 0 on success (lib/chromium.js run()).
+ * canvas shows red, then moves the mouse with the client's own sendMouseState() and
+ * waits until the desktop's pointer (xdotool) is there. Exit 0 on success.
  */
 const path = require('path');
 const { execFileSync } = require('child_process');
@@ -65,6 +66,22 @@ function pixel(page) {
   });
 }
 
+/* The stock client's mouse state moves the desktop's pointer (read back with xdotool). */
+async function mouseReachesDesktop(page) {
+  await page.evaluate(() => {
+    window.__client.sendMouseState(new Guacamole.Mouse.State(123, 45, false, false, false, false, false));
+  });
+  for (let i = 0; i < 50; i++) {
+    const loc = execFileSync('xdotool', ['getmouselocation'], { env: { ...process.env, DISPLAY: xdisplay } }).toString();
+    if (/x:123 y:45 /.test(loc)) {
+      console.log(`rdp_view: desktop pointer at ${loc.trim()}`);
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error('the desktop pointer never moved to 123,45');
+}
+
 run(async ({ page }) => {
   await page.setContent('<!doctype html><html><body></body></html>');
   await page.addScriptTag({ content: 'var module = { exports: {} };' });
@@ -83,6 +100,7 @@ run(async ({ page }) => {
     const [rr, g, b] = await pixel(page);
     if (rr > 200 && g < 60 && b < 60) {
       console.log(`rdp_view: canvas turned red (${rr},${g},${b})`);
+      await mouseReachesDesktop(page);
       if (page.portico.errors.length) throw new Error(`page errors: ${page.portico.errors}`);
       return;
     }
