@@ -346,6 +346,64 @@ START_TEST(test_untrusted_certificate_is_refused_in_words)
 }
 END_TEST
 
+/* Count "sync"s arriving within @ms without echoing them (a browser that stopped drawing). */
+static int
+count_frames_no_echo(struct gw_tunnel *t, int ms, char *last_fill, size_t n)
+{
+    struct h_insn in;
+    int frames = 0;
+
+    while (h_next(t, &in, ms) == 0) {
+        if (!strcmp(in.op, "sync"))
+            frames++;
+        if (!strcmp(in.op, "cfill") && in.argc >= 6 && last_fill)
+            snprintf(last_fill, n, "%s,%s,%s", in.argv[2], in.argv[3], in.argv[4]);
+        h_insn_fini(&in);
+        ms = 300;
+    }
+    return frames;
+}
+
+START_TEST(test_a_lagging_browser_gets_combined_frames_not_a_queue)
+{
+    static const char *colours[] = {"red",   "green", "blue",   "yellow", "cyan",  "magenta",
+                                    "white", "gray",  "orange", "purple", "brown", "pink"};
+    struct lab_shadow lab;
+    struct gw_tunnel *t;
+    struct gw_rdp_metrics m;
+    char last[64] = "";
+    int draws, frames;
+
+    start_shadow(&lab, 320, 240);
+    t = open_tunnel(lab.port);
+    ck_assert_int_eq(first_frame(t, &draws), 0); /* echoed: the browser is in sync */
+    /* the browser stops echoing; the desktop keeps changing */
+    for (size_t i = 0; i < sizeof(colours) / sizeof(colours[0]); i++) {
+        char *argv[] = {"xsetroot", "-solid", (char *)colours[i], NULL};
+        ck_assert_int_eq(lab_x(&lab, NULL, argv), 0);
+        usleep(150000);
+    }
+    frames = count_frames_no_echo(t, 1500, NULL, 0);
+    ck_assert_msg(frames <= 6, "%d frames sent to a browser that echoed none", frames);
+    gw_rdp_metrics_get(&m);
+    ck_assert_uint_gt(m.frames_held, 0);
+    /* input floods coalesce instead of queueing */
+    for (int i = 0; i < 5000; i++) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "5.mouse,2.%d,2.%d,1.0;", 10 + i % 90, 10 + i % 80);
+        ck_assert_int_eq(h_send(t, ops, msg, NULL, 0), 0);
+    }
+    /* the browser catches up: an echo as new as every frame sent releases the held
+     * changes,
+     * combined into frames that end on the last colour (pink = 255,192,203) */
+    ck_assert_int_eq(h_send(t, ops, "4.sync,16.9007199254740991;", NULL, 0), 0);
+    count_frames_no_echo(t, 3000, last, sizeof(last));
+    ck_assert_str_eq(last, "255,192,203");
+    close_tunnel(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
 static void
 setup_process_mode(void)
 {
@@ -409,6 +467,7 @@ gateway_rdp_shadow_suite(void)
     tcase_add_test(tc, test_a_dying_desktop_ends_only_its_own_session);
     tcase_add_test(tc, test_killing_one_session_process_leaves_the_others_running);
     tcase_add_test(tc, test_xrdp_in_front_of_vnc_takes_credentials_and_draws);
+    tcase_add_test(tc, test_a_lagging_browser_gets_combined_frames_not_a_queue);
     suite_add_tcase(s, tc);
     /* the same session code on threads inside the gateway process */
     tc = tcase_create("thread_mode");
