@@ -32,7 +32,7 @@ need_pools(struct broker_req *r)
 static const char *
 admin_name(struct broker_req *r)
 {
-    return r->session ? r->session->user : "?";
+    return r->session ? r->session->a.user : "?";
 }
 
 /* The spec as a JSON object of its config keys (from pool_spec_format()). */

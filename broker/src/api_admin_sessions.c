@@ -14,24 +14,23 @@ struct list_ctx {
 };
 
 static void
-add_session(struct broker_sess *s, void *arg)
+add_session(const char *id, const struct auth_session *s, void *arg)
 {
     struct list_ctx *lc = arg;
-    json_t *j = broker_session_json(lc->b, s, false);
+    json_t *j = broker_session_json(lc->b, id, s, NULL);
     json_t *tun = json_array();
-    int64_t now = pt_time_mono_ms();
+    int64_t now = pt_time_wall_ms();
 
     for (size_t i = 0; i < lc->b->ntunnels; i++) {
         const struct broker_tunnel *t = &lc->b->tunnels[i];
 
-        if (strcmp(t->session_id, s->id) == 0)
+        if (id[0] && strcmp(t->session_id, id) == 0)
             json_array_append_new(tun,
                                   json_pack("{s:s,s:s}", "tunnel", t->id, "desktop", t->desktop));
     }
     json_object_set_new(j, "tunnels", tun);
-    json_object_set_new(j, "peer", json_string(s->peer));
     json_object_set_new(j, "age_s", json_integer((now - s->created_ms) / 1000));
-    json_object_set_new(j, "idle_s", json_integer((now - s->last_ms) / 1000));
+    json_object_set_new(j, "idle_s", json_integer((now - s->last_seen_ms) / 1000));
     json_array_append_new(lc->arr, j);
 }
 
@@ -56,21 +55,15 @@ sessions_list(struct broker_req *r)
 static void
 session_disconnect(struct broker_req *r)
 {
-    struct broker_sess *s = broker_sess_find_id(r->b->sessions, r->params[0]);
     char user[256];
 
-    if (!s) {
+    if (broker_sess_end_id(r->b->sessions, r->params[0], user, sizeof(user)) < 0) {
         broker_req_error(r, 404, "not_found", "no session %s (see GET /api/v1/admin/sessions)",
                          r->params[0]);
         return;
     }
-    if (s == r->session)
-        r->session = NULL;
-    pt_strlcpy(user, s->user, sizeof(user));
-    broker_sess_delete(r->b->sessions, s);
     pt_logc(&r->log, LOG_NOTICE, "event=session_disconnect session=%s user=%s", r->params[0], user);
-    broker_audit(r->b, r->session ? r->session->user : "?", "session.disconnect", r->params[0],
-                 "ok", user);
+    broker_audit(r->b, r->sess.a.user, "session.disconnect", r->params[0], "ok", user);
     broker_req_reply_json(
         r, 200,
         json_pack("{s:s,s:s,s:b}", "session_id", r->params[0], "user", user, "disconnected", 1));

@@ -29,14 +29,11 @@ int pool_desktop_display(struct pool_ctx *ctx, const char *desktop, unsigned pro
                          size_t hostn, int *port, char *password, size_t pwn, struct pt_err *err)
     __attribute__((weak));
 
+/* The session's pools: the directory's rules and the pools' groups, as of sign-in. */
 static bool
 entitled(const struct broker_sess *s, const struct pool_spec *spec)
 {
-    if (broker_sess_entitled(s, spec->name))
-        return true;
-    if (!spec->groups || !spec->groups[0])
-        return false; /* a pool with no groups is reached through the directory's rules */
-    return pool_spec_entitled(spec, (const char *const *)s->groups, s->ngroups);
+    return auth_session_has_pool(&s->a, spec->name);
 }
 
 static json_t *
@@ -94,10 +91,10 @@ desktops_list(struct broker_req *r)
                            "ready", ps[i].counts[POOL_STATE_READY], "total", ps[i].total, "in_use",
                            ps[i].in_use, "available",
                            ps[i].counts[POOL_STATE_READY] > 0 || ps[i].total < ps[i].max_size,
-                           "my_desktop", my_desktop_json(ctx, ps[i].name, r->session->user)));
+                           "my_desktop", my_desktop_json(ctx, ps[i].name, r->session->a.user)));
     }
     free(ps);
-    broker_req_reply_json(r, 200, json_pack("{s:s,s:o}", "user", r->session->user, "pools", arr));
+    broker_req_reply_json(r, 200, json_pack("{s:s,s:o}", "user", r->session->a.user, "pools", arr));
 }
 
 static unsigned
@@ -150,7 +147,7 @@ reply_ticket(struct broker_req *r, struct pool_ctx *ctx, const struct pool_claim
         goto out;
     }
     pt_strlcpy(tc.session_id, r->session->id, sizeof(tc.session_id));
-    pt_strlcpy(tc.user, r->session->user, sizeof(tc.user));
+    pt_strlcpy(tc.user, r->session->a.user, sizeof(tc.user));
     pt_strlcpy(tc.desktop, cl->desktop, sizeof(tc.desktop));
     pt_strlcpy(tc.audience, c->gateway_audience, sizeof(tc.audience));
     tc.proto = proto;
@@ -202,7 +199,7 @@ launch(struct broker_req *r)
         broker_req_error(r, 403, "not_entitled",
                          "%s may not use pool %s; ask an administrator to add you to one of "
                          "its groups",
-                         r->session->user, r->params[0]);
+                         r->session->a.user, r->params[0]);
         return;
     }
     if (r->body.len) {
@@ -223,8 +220,8 @@ launch(struct broker_req *r)
         return;
     }
     memset(&cl, 0, sizeof(cl));
-    if (pool_claim(ctx, r->params[0], r->session->user, &cl, &err) < 0) {
-        broker_audit(r->b, r->session->user, "launch", r->params[0], pt_errc_str(err.code),
+    if (pool_claim(ctx, r->params[0], r->session->a.user, &cl, &err) < 0) {
+        broker_audit(r->b, r->session->a.user, "launch", r->params[0], pt_errc_str(err.code),
                      err.msg);
         if (err.code == PT_E_LIMIT) {
             broker_req_error(r, 503, "pool_exhausted",
@@ -238,7 +235,7 @@ launch(struct broker_req *r)
     }
     pt_logc(&r->log, LOG_NOTICE, "event=launch pool=%s desktop=%s outcome=%s ready=%d",
             r->params[0], cl.desktop, pool_claim_outcome_str(cl.outcome), cl.ready);
-    broker_audit(r->b, r->session->user, "launch", cl.desktop, pool_claim_outcome_str(cl.outcome),
+    broker_audit(r->b, r->session->a.user, "launch", cl.desktop, pool_claim_outcome_str(cl.outcome),
                  r->params[0]);
     broker_app_pool_wait_note(r->b, cl.desktop, cl.ready);
     if (!cl.ready) {
@@ -267,7 +264,8 @@ end_session(struct broker_req *r)
         broker_req_error(r, 404, "pool_not_found", "no pool named %s", r->params[0]);
         return;
     }
-    found = store_desktop_find_user(pool_ctx_store(ctx), r->params[0], r->session->user, &d, &err);
+    found =
+        store_desktop_find_user(pool_ctx_store(ctx), r->params[0], r->session->a.user, &d, &err);
     if (found < 0) {
         broker_req_error_pt(r, &err);
         return;
@@ -276,11 +274,11 @@ end_session(struct broker_req *r)
         broker_req_error(r, 404, "no_desktop", "you hold no desktop in pool %s", r->params[0]);
         return;
     }
-    if (pool_desktop_report(ctx, d.id, r->session->user, POOL_SESSION_LOGOFF, &err) < 0) {
+    if (pool_desktop_report(ctx, d.id, r->session->a.user, POOL_SESSION_LOGOFF, &err) < 0) {
         broker_req_error_pt(r, &err);
         return;
     }
-    broker_audit(r->b, r->session->user, "logoff", d.id, "ok", r->params[0]);
+    broker_audit(r->b, r->session->a.user, "logoff", d.id, "ok", r->params[0]);
     broker_req_reply_json(r, 200, json_pack("{s:s,s:b}", "desktop", d.id, "ended", 1));
 }
 

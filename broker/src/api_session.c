@@ -45,91 +45,76 @@ guard_gateway(struct broker_req *r)
     return 0;
 }
 
-static struct broker_sess *
-session_of(struct broker_req *r, bool *had_cookie)
-{
-    char tok[128];
-    struct broker_sess *s;
-    int64_t now = pt_time_mono_ms();
-    const struct broker_conf *c = r->b->conf;
-
-    *had_cookie = broker_req_cookie(r, COOKIE_NAME, tok, sizeof(tok)) > 0;
-    if (!*had_cookie)
-        return NULL;
-    s = broker_sess_find(r->b->sessions, tok);
-    pt_wipe(tok, sizeof(tok));
-    if (!s)
-        return NULL;
-    if (broker_sess_expired(s, now, c->session_idle_ms, c->session_ttl_ms)) {
-        pt_logc(&r->log, LOG_INFO, "event=session_expired session=%s user=%s", s->id, s->user);
-        broker_sess_delete(r->b->sessions, s);
-        return NULL;
-    }
-    s->last_ms = now;
-    return s;
-}
-
 int
 broker_route_guard(struct broker_req *r, int flags)
 {
-    struct broker_sess *s;
+    char tok[128], csrf[128];
     bool had_cookie;
-    char csrf[128];
+    int n;
 
     if (flags & BROKER_R_GATEWAY)
         return guard_gateway(r);
     if (!(flags & BROKER_R_SESSION))
         return 0;
-    s = session_of(r, &had_cookie);
-    if (!s) {
-        if (had_cookie)
-            broker_req_error(r, 401, "session_expired",
-                             "your session has expired or was ended; sign in again "
-                             "(POST /api/v1/login)");
-        else
-            broker_req_error(r, 401, "not_signed_in", "sign in first: POST /api/v1/login");
+    had_cookie = broker_req_cookie(r, COOKIE_NAME, tok, sizeof(tok)) > 0;
+    if (!had_cookie) {
+        broker_req_error(r, 401, "not_signed_in", "sign in first: POST /api/v1/login");
         return -1;
     }
-    r->session = s;
-    pt_log_ctx_set(&r->log, "req=%s session=%s user=%s", r->id, s->id, s->user);
+    n = broker_sess_lookup(r->b->sessions, tok, pt_time_wall_ms(), &r->sess);
+    pt_wipe(tok, sizeof(tok));
+    if (n < 0) {
+        broker_req_error(r, 401, "session_expired",
+                         "your session has expired or was ended; sign in again "
+                         "(POST /api/v1/login)");
+        return -1;
+    }
+    r->session = &r->sess;
+    pt_log_ctx_set(&r->log, "req=%s session=%s user=%s", r->id, r->sess.id, r->sess.a.user);
     if (flags & BROKER_R_CSRF) {
-        int n = broker_req_header(r, "x-csrf-token:", csrf, sizeof(csrf));
-
+        n = broker_req_header(r, "x-csrf-token:", csrf, sizeof(csrf));
         if (n <= 0) {
             broker_req_error(r, 403, "csrf_missing",
                              "state-changing calls need the X-CSRF-Token header with the "
                              "csrf_token from sign-in");
             return -1;
         }
-        if (n != 64 || !pt_mem_eq_ct(csrf, s->csrf, 64)) {
+        if (!broker_sess_csrf_ok(&r->sess, csrf)) {
             broker_req_error(r, 403, "csrf_mismatch",
                              "X-CSRF-Token does not match this session; sign in again");
             return -1;
         }
     }
-    if ((flags & BROKER_R_ADMIN) && !s->admin) {
+    if ((flags & BROKER_R_ADMIN) && !r->sess.a.admin) {
         broker_req_error(r, 403, "admin_required",
-                         "%s is not in the admin group; ask an administrator", s->user);
+                         "%s is not in the admin group; ask an administrator", r->sess.a.user);
         return -1;
     }
     return 0;
 }
 
 json_t *
-broker_session_json(const struct broker *b, const struct broker_sess *s, bool with_csrf)
+broker_session_json(const struct broker *b, const char *id, const struct auth_session *s,
+                    const char *csrf)
 {
-    json_t *groups = json_array(), *pools = json_array();
+    json_t *pools = json_array();
     json_t *j;
+    const char *p = s->pools;
 
-    for (size_t i = 0; i < s->ngroups; i++)
-        json_array_append_new(groups, json_string(s->groups[i]));
-    for (size_t i = 0; i < s->npools; i++)
-        json_array_append_new(pools, json_string(s->pools[i]));
-    j = json_pack("{s:s,s:s,s:b,s:o,s:o,s:s}", "user", s->user, "display",
-                  s->display[0] ? s->display : s->user, "admin", s->admin, "groups", groups,
-                  "pools", pools, "session_id", s->id);
-    if (with_csrf)
-        json_object_set_new(j, "csrf_token", json_string(s->csrf));
+    while (*p) {
+        size_t len = strcspn(p, "\n");
+
+        if (len)
+            json_array_append_new(pools, json_stringn(p, len));
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+    j = json_pack("{s:s,s:s,s:b,s:o,s:s}", "user", s->user, "display",
+                  s->display[0] ? s->display : s->user, "admin", s->admin, "pools", pools,
+                  "session_id", id);
+    if (csrf)
+        json_object_set_new(j, "csrf_token", json_string(csrf));
     json_object_set_new(j, "idle_timeout_s", json_integer(b->conf->session_idle_ms / 1000));
     return j;
 }
@@ -229,12 +214,55 @@ login_fail(struct login_job *j)
         broker_req_error(r, 500, "internal", "%s", msg);
 }
 
+/* The pools the user may launch: the directory's rules, plus pools whose own `groups`
+ * name one of the user's groups (evaluated at sign-in: auth/ keeps pool names only). */
+static void
+session_pools(struct broker *b, const struct auth_dir_user *du, struct auth_session *as)
+{
+    struct pt_buf p = PT_BUF_INIT;
+
+    for (size_t i = 0; i < du->n_pools; i++)
+        pt_buf_appendf(&p, "%s\n", du->pools[i]);
+#ifdef PORTICO_HAVE_POOL
+    {
+        struct pool_ctx *ctx = broker_app_pool_ctx(b);
+        struct pool_status *ps = NULL;
+        const char **groups = pt_xcalloc(du->n_groups + 1, sizeof(char *));
+        size_t n = 0;
+
+        for (size_t i = 0; i < du->n_groups; i++)
+            groups[i] = du->groups[i].name;
+        if (ctx && pool_ctx_status(ctx, &ps, &n, NULL) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                const struct pool_spec *spec = pool_ctx_pool_get(ctx, ps[i].name);
+                char needle[80];
+
+                snprintf(needle, sizeof(needle), "\n%s\n", ps[i].name);
+                if (spec && spec->groups && spec->groups[0] &&
+                    pool_spec_entitled(spec, groups, du->n_groups) &&
+                    !(p.data && (pt_str_has_prefix(p.data, needle + 1) || strstr(p.data, needle))))
+                    pt_buf_appends(&p, needle + 1);
+            }
+        }
+        free(ps);
+        free(groups);
+    }
+#endif
+    if (p.data && p.len < sizeof(as->pools))
+        pt_strlcpy(as->pools, p.data, sizeof(as->pools));
+    else if (p.data)
+        pt_warnx("event=session_pools_truncated user=%s", as->user);
+    pt_buf_fini(&p);
+    (void)b;
+}
+
 static void
 login_done(void *arg)
 {
     struct login_job *j = arg;
     struct broker_req *r = j->r;
-    struct broker_sess *s;
+    struct broker_sess *s = &r->sess;
+    struct auth_session as;
     struct pt_err err = {0};
     char cookie[256];
 
@@ -242,33 +270,29 @@ login_done(void *arg)
         login_fail(j);
         goto out;
     }
-    s = broker_sess_create(r->b->sessions, j->du->login ? j->du->login : j->user, pt_time_mono_ms(),
-                           &err);
-    if (!s) {
+    memset(&as, 0, sizeof(as));
+    pt_strlcpy(as.user, j->du->login ? j->du->login : j->user, sizeof(as.user));
+    if (j->du->display)
+        pt_strlcpy(as.display, j->du->display, sizeof(as.display));
+    as.admin = j->du->admin;
+    session_pools(r->b, j->du, &as);
+    if (broker_sess_create(r->b->sessions, &as, pt_time_wall_ms(), s, &err) < 0) {
         broker_req_error_pt(r, &err);
         goto out;
     }
-    if (j->du->display)
-        pt_strlcpy(s->display, j->du->display, sizeof(s->display));
-    s->admin = j->du->admin;
-    pt_strlcpy(s->peer, r->peer, sizeof(s->peer));
-    for (size_t i = 0; i < j->du->n_groups; i++)
-        broker_sess_add_group(s, j->du->groups[i].name);
-    for (size_t i = 0; i < j->du->n_pools; i++)
-        broker_sess_add_pool(s, j->du->pools[i]);
     broker_metrics_signin(r->b->metrics, "ok");
 #ifdef PORTICO_HAVE_AUTH
     if (j->app->throttle)
         auth_throttle_success(j->app->throttle, j->user);
 #endif
     pt_logc(&r->log, LOG_NOTICE, "event=login result=ok user=%s session=%s admin=%d peer=%s",
-            s->user, s->id, s->admin, r->peer);
-    broker_audit(r->b, s->user, "login", s->id, "ok", NULL);
+            s->a.user, s->id, s->a.admin, r->peer);
+    broker_audit(r->b, s->a.user, "login", s->id, "ok", NULL);
     snprintf(cookie, sizeof(cookie), COOKIE_NAME "=%s; Path=/; HttpOnly; Secure; SameSite=Strict",
              s->token);
     broker_req_add_header(r, "set-cookie:", cookie);
     pt_wipe(cookie, sizeof(cookie));
-    broker_req_reply_json(r, 200, broker_session_json(r->b, s, true));
+    broker_req_reply_json(r, 200, broker_session_json(r->b, s->id, &s->a, s->csrf));
 out:
 #ifdef PORTICO_HAVE_AUTH
     auth_dir_user_free(j->du);
@@ -344,10 +368,9 @@ logout(struct broker_req *r)
 {
     struct broker_sess *s = r->session;
 
-    pt_logc(&r->log, LOG_NOTICE, "event=logout user=%s session=%s", s->user, s->id);
-    broker_audit(r->b, s->user, "logout", s->id, "ok", NULL);
-    broker_sess_delete(r->b->sessions, s);
-    r->session = NULL;
+    pt_logc(&r->log, LOG_NOTICE, "event=logout user=%s session=%s", s->a.user, s->id);
+    broker_audit(r->b, s->a.user, "logout", s->id, "ok", NULL);
+    broker_sess_logout(r->b->sessions, s);
     broker_req_add_header(
         r, "set-cookie:", COOKIE_NAME "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
     broker_req_reply_json(r, 200, json_pack("{s:b}", "signed_out", 1));
@@ -356,7 +379,7 @@ logout(struct broker_req *r)
 static void
 me(struct broker_req *r)
 {
-    broker_req_reply_json(r, 200, broker_session_json(r->b, r->session, true));
+    broker_req_reply_json(r, 200, broker_session_json(r->b, r->sess.id, &r->sess.a, r->sess.csrf));
 }
 
 const struct broker_route broker_routes_session[] = {

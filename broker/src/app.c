@@ -112,7 +112,7 @@ broker_app_start(struct broker *b, struct pt_err *err)
 
     b->app = a;
     pthread_mutex_init(&a->conn_lock, NULL);
-    b->sessions = broker_sess_table_new();
+    b->sessions = broker_sess_table_new(c->session_idle_ms, c->session_ttl_ms);
 #ifdef PORTICO_HAVE_AUTH
     {
         struct auth_dir_conf dc;

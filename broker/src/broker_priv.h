@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "auth/session.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/str.h"
@@ -146,41 +147,40 @@ bool broker_ratelimit_allow(struct broker_ratelimit *rl, const char *client, int
 
 struct broker_app; /* the wired modules (app.c): auth, store, pool; NULL parts until used */
 
-/* ---- sessions (sessions.c) ---------------------------------------------------------- */
+/* ---- sessions (sessions.c, on auth/session.h) ------------------------------------- */
 
+/* A request's copy of its session (auth/ keeps the table). */
 struct broker_sess {
-    char token[65]; /* the cookie value: secret */
-    char csrf[65];  /* echoed in X-CSRF-Token: secret */
-    char id[17];    /* public id for logs, tickets and the admin list */
-    char user[256];
-    char display[256];
-    bool admin;
-    char **groups;
-    size_t ngroups;
-    char **pools; /* entitled by the directory's rules */
-    size_t npools;
-    char peer[64];
-    int64_t created_ms, last_ms;
-    struct broker_sess *next;
+    char token[65];        /* the cookie value: secret, wiped with the request */
+    char csrf[65];         /* derived from the token by auth/: secret */
+    char id[17];           /* public id (SHA-256 of the token, 16 hex): logs, tickets, admin list */
+    struct auth_session a; /* user, display, entitled pools, admin, times */
 };
 
 struct sess_table;
-struct sess_table *broker_sess_table_new(void);
+/* broker_sess_table_new() - sessions that end after @idle_ms unused or @ttl_ms. New. */
+struct sess_table *broker_sess_table_new(int64_t idle_ms, int64_t ttl_ms);
 void broker_sess_table_free(struct sess_table *t);
-/* broker_sess_create() - a new session for @user with fresh tokens; borrowed (the table
- * owns it). NULL with @err if the random generator failed. */
-struct broker_sess *broker_sess_create(struct sess_table *t, const char *user, int64_t now_ms,
-                                       struct pt_err *err);
-void broker_sess_add_group(struct broker_sess *s, const char *g);
-void broker_sess_add_pool(struct broker_sess *s, const char *p);
-struct broker_sess *broker_sess_find(struct sess_table *t, const char *token);
-struct broker_sess *broker_sess_find_id(struct sess_table *t, const char *id);
-void broker_sess_delete(struct sess_table *t, struct broker_sess *s);
-size_t broker_sess_count(const struct sess_table *t);
-void broker_sess_foreach(struct sess_table *t, void (*fn)(struct broker_sess *, void *), void *arg);
-bool broker_sess_expired(const struct broker_sess *s, int64_t now_ms, int64_t idle_ms,
-                         int64_t ttl_ms);
-bool broker_sess_entitled(const struct broker_sess *s, const char *pool);
+/* broker_sess_create() - a new session for @a; fills @out (token, csrf, id). 0 or -1. */
+int broker_sess_create(struct sess_table *t, const struct auth_session *a, int64_t now_ms,
+                       struct broker_sess *out, struct pt_err *err);
+/* broker_sess_lookup() - the live session of cookie @token into @out (refreshes its idle
+ * timer). 0, or -1 if unknown, malformed or expired. */
+int broker_sess_lookup(struct sess_table *t, const char *token, int64_t now_ms,
+                       struct broker_sess *out);
+/* broker_sess_csrf_ok() - constant time. */
+bool broker_sess_csrf_ok(const struct broker_sess *s, const char *token);
+void broker_sess_logout(struct sess_table *t, const struct broker_sess *s);
+/* broker_sess_end_id() - admin: end the session with public id @id; its user into @user.
+ * 0, or -1 if there is none. */
+int broker_sess_end_id(struct sess_table *t, const char *id, char *user, size_t n);
+/* broker_sess_foreach() - every live session with its public id ("" if unknown). */
+void broker_sess_foreach(struct sess_table *t,
+                         void (*fn)(const char *id, const struct auth_session *s, void *arg),
+                         void *arg);
+/* broker_sess_sweep() - drop expired sessions (a timer calls it). */
+void broker_sess_sweep(struct sess_table *t, int64_t now_ms);
+size_t broker_sess_count(struct sess_table *t);
 
 /* A tunnel the gateway reported open (api_gateway.c). */
 struct broker_tunnel {
@@ -258,8 +258,8 @@ struct broker_req {
     bool job_pending; /* a job holds this request: free it when the job completes */
     int64_t t_start_us;
     struct pt_log_ctx log;
-    struct broker_sess *session; /* set by the route guard; borrowed, valid until the
-                                    handler returns: jobs copy what they need */
+    struct broker_sess *session; /* set by the route guard: &sess, or NULL */
+    struct broker_sess sess;
 
     /* the response */
     int status;
@@ -352,8 +352,10 @@ extern const struct broker_route broker_routes_admin_sessions[];
 extern const struct broker_route broker_routes_admin_users[];
 extern const struct broker_route broker_routes_gateway[];
 
-/* api_session.c: the session as JSON (csrf token only for its owner). Returns new. */
-json_t *broker_session_json(const struct broker *b, const struct broker_sess *s, bool with_csrf);
+/* api_session.c: a session as JSON (@id public id, @csrf only for its owner, else NULL).
+ * Returns new. */
+json_t *broker_session_json(const struct broker *b, const char *id, const struct auth_session *s,
+                            const char *csrf);
 
 /* ---- static files (static.c) -------------------------------------------------------- */
 

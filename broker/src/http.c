@@ -134,6 +134,7 @@ req_free(struct broker_req *r)
     if (!r)
         return;
     r->b->inflight--;
+    pt_wipe(&r->sess, sizeof(r->sess)); /* cookie and CSRF token */
     pt_buf_fini(&r->body);
     pt_buf_fini(&r->resp);
     free(r);

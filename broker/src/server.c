@@ -113,24 +113,12 @@ static const struct lws_protocols protocols[] = {
 
 /* Expired sessions are dropped when used; this sweep drops the ones nobody uses again. */
 static void
-sess_sweep_one(struct broker_sess *s, void *arg)
-{
-    struct broker *b = arg;
-
-    if (broker_sess_expired(s, pt_time_mono_ms(), b->conf->session_idle_ms,
-                            b->conf->session_ttl_ms)) {
-        pt_log(LOG_INFO, "event=session_expired session=%s user=%s", s->id, s->user);
-        broker_sess_delete(b->sessions, s);
-    }
-}
-
-static void
 sess_sweep(lws_sorted_usec_list_t *sul)
 {
     struct broker *b = lws_container_of(sul, struct broker, sweep);
 
     if (b->sessions)
-        broker_sess_foreach(b->sessions, sess_sweep_one, b);
+        broker_sess_sweep(b->sessions, pt_time_wall_ms());
     lws_sul_schedule(b->ctx, 0, &b->sweep, sess_sweep, 10 * LWS_US_PER_SEC);
 }
 

@@ -1,74 +1,61 @@
 /*
- * sessions.c - signed-in browser and CLI sessions, owned by the loop thread.
+ * sessions.c - the broker's view of sign-in sessions, on top of auth/session.h.
  *
- * A session is created after a successful directory sign-in and is found again by the
- * opaque token in the portico_session cookie (256 random bits, hex). It carries a
- * separate public id (for logs, tickets and the admin session list, so the token itself
- * never leaves the cookie), a CSRF token that state-changing calls must echo in
- * X-CSRF-Token, the user's groups and entitled pools as the directory reported them, and
- * two clocks: an idle timeout refreshed by each request and an absolute lifetime.
+ * auth/ owns the sessions: random 256-bit ids kept only as SHA-256 keys, CSRF tokens
+ * derived from the id, idle and absolute expiry. The broker adds what its API needs and
+ * auth/ does not keep: a public session id (the first 16 hex digits of SHA-256 of the
+ * cookie; it names a session in logs, tickets, the gateway's reports and the admin list
+ * without being usable to sign in) and an index from that id to (user, created) so an
+ * admin can end one session. The index never holds a cookie value. Sessions are listed
+ * by walking auth's store with a sweep that expires nothing.
  *
- * Tokens are compared in constant time after a hash lookup. Everything lives in memory:
- * a broker restart signs everybody out, which is the safe direction.
+ * Loop thread only (auth's store locks anyway).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
+#include <openssl/sha.h>
 
-#include "broker_priv.h"
+#include "app_priv.h"
 #include "common/mem.h"
 
-#define SESS_BUCKETS 1024
+#ifdef PORTICO_HAVE_AUTH
+#include "auth/session.h"
 
-struct sess_table {
-    struct broker_sess *buckets[SESS_BUCKETS];
-    size_t count;
+struct idx_entry {
+    char id[17];
+    char user[256];
+    int64_t created_ms;
+    bool seen;
 };
 
-static uint32_t
-tok_hash(const char *s)
+struct sess_table {
+    struct auth_sessions *ss;
+    struct auth_session_store *store; /* borrowed: owned by ss */
+    struct idx_entry *idx;
+    size_t nidx;
+};
+
+static void
+public_id(const char *token, char out[17])
 {
-    uint32_t h = 2166136261u;
+    unsigned char md[SHA256_DIGEST_LENGTH];
 
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % SESS_BUCKETS;
-}
-
-static int
-random_hex(char *out, size_t nbytes)
-{
-    unsigned char raw[64];
-
-    if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
-        return -1;
-    for (size_t i = 0; i < nbytes; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-    pt_wipe(raw, sizeof(raw));
-    return 0;
+    SHA256((const unsigned char *)token, strlen(token), md);
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 struct sess_table *
-broker_sess_table_new(void)
+broker_sess_table_new(int64_t idle_ms, int64_t ttl_ms)
 {
-    return pt_xcalloc(1, sizeof(struct sess_table));
-}
+    struct sess_table *t = pt_xcalloc(1, sizeof(*t));
+    struct auth_session_conf c = {idle_ms, ttl_ms};
+    struct auth_session_store *st = auth_session_store_memory_new(100000);
 
-static void
-sess_free(struct broker_sess *s)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->ngroups; i++)
-        free(s->groups[i]);
-    for (size_t i = 0; i < s->npools; i++)
-        free(s->pools[i]);
-    free(s->groups);
-    free(s->pools);
-    pt_wipe(s->token, sizeof(s->token));
-    pt_wipe(s->csrf, sizeof(s->csrf));
-    free(s);
+    t->store = st;
+    t->ss = auth_sessions_new(&c, &st);
+    return t;
 }
 
 void
@@ -76,123 +63,233 @@ broker_sess_table_free(struct sess_table *t)
 {
     if (!t)
         return;
-    for (int i = 0; i < SESS_BUCKETS; i++) {
-        struct broker_sess *s = t->buckets[i], *next;
-
-        for (; s; s = next) {
-            next = s->next;
-            sess_free(s);
-        }
-    }
+    auth_sessions_free(t->ss);
+    free(t->idx);
     free(t);
 }
 
-struct broker_sess *
-broker_sess_create(struct sess_table *t, const char *user, int64_t now_ms, struct pt_err *err)
+static struct idx_entry *
+idx_find(struct sess_table *t, const char *id)
 {
-    struct broker_sess *s = pt_xcalloc(1, sizeof(*s));
-    uint32_t h;
-
-    if (random_hex(s->token, 32) < 0 || random_hex(s->csrf, 32) < 0 || random_hex(s->id, 8) < 0) {
-        sess_free(s);
-        pt_err_set(err, PT_E_INTERNAL, "the random generator failed");
-        return NULL;
-    }
-    pt_strlcpy(s->user, user, sizeof(s->user));
-    s->created_ms = s->last_ms = now_ms;
-    h = tok_hash(s->token);
-    s->next = t->buckets[h];
-    t->buckets[h] = s;
-    t->count++;
-    return s;
-}
-
-void
-broker_sess_add_group(struct broker_sess *s, const char *g)
-{
-    s->groups = pt_xreallocarray(s->groups, s->ngroups + 1, sizeof(char *));
-    s->groups[s->ngroups++] = pt_xstrdup(g);
-}
-
-void
-broker_sess_add_pool(struct broker_sess *s, const char *p)
-{
-    s->pools = pt_xreallocarray(s->pools, s->npools + 1, sizeof(char *));
-    s->pools[s->npools++] = pt_xstrdup(p);
-}
-
-struct broker_sess *
-broker_sess_find(struct sess_table *t, const char *token)
-{
-    size_t tl = strlen(token);
-
-    if (tl != 64)
-        return NULL;
-    for (struct broker_sess *s = t->buckets[tok_hash(token)]; s; s = s->next) {
-        if (pt_mem_eq_ct(s->token, token, 64))
-            return s;
+    for (size_t i = 0; i < t->nidx; i++) {
+        if (strcmp(t->idx[i].id, id) == 0)
+            return &t->idx[i];
     }
     return NULL;
 }
 
-struct broker_sess *
-broker_sess_find_id(struct sess_table *t, const char *id)
+static void
+idx_remove(struct sess_table *t, struct idx_entry *e)
 {
-    for (int i = 0; i < SESS_BUCKETS; i++) {
-        for (struct broker_sess *s = t->buckets[i]; s; s = s->next) {
-            if (strcmp(s->id, id) == 0)
-                return s;
-        }
-    }
-    return NULL;
+    *e = t->idx[--t->nidx];
+}
+
+int
+broker_sess_create(struct sess_table *t, const struct auth_session *a, int64_t now_ms,
+                   struct broker_sess *out, struct pt_err *err)
+{
+    struct idx_entry *e;
+
+    memset(out, 0, sizeof(*out));
+    if (auth_session_create(t->ss, a, now_ms, out->token, out->csrf, err) < 0)
+        return -1;
+    out->a = *a;
+    out->a.created_ms = out->a.last_seen_ms = now_ms;
+    public_id(out->token, out->id);
+    t->idx = pt_xreallocarray(t->idx, t->nidx + 1, sizeof(*t->idx));
+    e = &t->idx[t->nidx++];
+    memset(e, 0, sizeof(*e));
+    pt_strlcpy(e->id, out->id, sizeof(e->id));
+    pt_strlcpy(e->user, a->user, sizeof(e->user));
+    e->created_ms = now_ms;
+    return 0;
+}
+
+int
+broker_sess_lookup(struct sess_table *t, const char *token, int64_t now_ms, struct broker_sess *out)
+{
+    struct pt_err err = {0};
+
+    memset(out, 0, sizeof(*out));
+    if (strlen(token) != AUTH_SESSION_ID_LEN ||
+        auth_session_lookup(t->ss, token, now_ms, &out->a, &err) < 0)
+        return -1;
+    pt_strlcpy(out->token, token, sizeof(out->token));
+    auth_session_csrf(token, out->csrf);
+    public_id(token, out->id);
+    return 0;
+}
+
+bool
+broker_sess_csrf_ok(const struct broker_sess *s, const char *token)
+{
+    return auth_session_csrf_check(s->token, token);
 }
 
 void
-broker_sess_delete(struct sess_table *t, struct broker_sess *victim)
+broker_sess_logout(struct sess_table *t, const struct broker_sess *s)
 {
-    struct broker_sess **pp = &t->buckets[tok_hash(victim->token)];
+    struct idx_entry *e = idx_find(t, s->id);
 
-    for (; *pp; pp = &(*pp)->next) {
-        if (*pp == victim) {
-            *pp = victim->next;
-            t->count--;
-            sess_free(victim);
-            return;
+    auth_session_logout(t->ss, s->token, NULL);
+    if (e)
+        idx_remove(t, e);
+}
+
+struct match {
+    const char *user;
+    int64_t created_ms;
+};
+
+static bool
+match_one(const struct auth_session *s, void *opaque)
+{
+    const struct match *m = opaque;
+
+    return s->created_ms == m->created_ms && strcmp(s->user, m->user) == 0;
+}
+
+int
+broker_sess_end_id(struct sess_table *t, const char *id, char *user, size_t n)
+{
+    struct idx_entry *e = idx_find(t, id);
+    struct match m;
+    size_t gone;
+
+    if (!e)
+        return -1;
+    m.user = e->user;
+    m.created_ms = e->created_ms;
+    gone = t->store->ops->sweep(t->store, match_one, &m);
+    pt_strlcpy(user, e->user, n);
+    idx_remove(t, e);
+    return gone ? 0 : -1;
+}
+
+struct walk {
+    struct sess_table *t;
+    void (*fn)(const char *id, const struct auth_session *s, void *arg);
+    void *arg;
+};
+
+static bool
+walk_one(const struct auth_session *s, void *opaque)
+{
+    struct walk *w = opaque;
+
+    for (size_t i = 0; i < w->t->nidx; i++) {
+        struct idx_entry *e = &w->t->idx[i];
+
+        if (e->created_ms == s->created_ms && strcmp(e->user, s->user) == 0) {
+            e->seen = true;
+            if (w->fn)
+                w->fn(e->id, s, w->arg);
+            return false;
         }
     }
+    if (w->fn)
+        w->fn("", s, w->arg);
+    return false; /* expire nothing: this is a walk */
+}
+
+void
+broker_sess_foreach(struct sess_table *t,
+                    void (*fn)(const char *id, const struct auth_session *s, void *arg), void *arg)
+{
+    struct walk w = {t, fn, arg};
+
+    t->store->ops->sweep(t->store, walk_one, &w);
+}
+
+void
+broker_sess_sweep(struct sess_table *t, int64_t now_ms)
+{
+    size_t gone = auth_sessions_sweep(t->ss, now_ms);
+
+    /* drop index entries whose session is gone (expired, or ended elsewhere) */
+    for (size_t i = 0; i < t->nidx; i++)
+        t->idx[i].seen = false;
+    broker_sess_foreach(t, NULL, NULL);
+    for (size_t i = 0; i < t->nidx;) {
+        if (!t->idx[i].seen)
+            idx_remove(t, &t->idx[i]);
+        else
+            i++;
+    }
+    if (gone)
+        pt_log(LOG_INFO, "event=sessions_expired count=%zu", gone);
 }
 
 size_t
-broker_sess_count(const struct sess_table *t)
+broker_sess_count(struct sess_table *t)
 {
-    return t->count;
+    return t ? auth_sessions_count(t->ss) : 0;
+}
+
+#else /* without auth/: nobody can sign in */
+
+struct sess_table {
+    int unused;
+};
+
+struct sess_table *
+broker_sess_table_new(int64_t idle_ms, int64_t ttl_ms)
+{
+    (void)idle_ms;
+    (void)ttl_ms;
+    return pt_xcalloc(1, sizeof(struct sess_table));
 }
 
 void
-broker_sess_foreach(struct sess_table *t, void (*fn)(struct broker_sess *, void *), void *arg)
+broker_sess_table_free(struct sess_table *t)
 {
-    for (int i = 0; i < SESS_BUCKETS; i++) {
-        struct broker_sess *s = t->buckets[i], *next;
+    free(t);
+}
 
-        for (; s; s = next) {
-            next = s->next;
-            fn(s, arg);
-        }
-    }
+int
+broker_sess_create(struct sess_table *t, const struct auth_session *a, int64_t now_ms,
+                   struct broker_sess *out, struct pt_err *err)
+{
+    return pt_err_set(err, PT_E_UNAVAILABLE, "built without auth/");
+}
+
+int
+broker_sess_lookup(struct sess_table *t, const char *token, int64_t now_ms, struct broker_sess *out)
+{
+    return -1;
 }
 
 bool
-broker_sess_expired(const struct broker_sess *s, int64_t now_ms, int64_t idle_ms, int64_t ttl_ms)
+broker_sess_csrf_ok(const struct broker_sess *s, const char *token)
 {
-    return now_ms - s->last_ms > idle_ms || now_ms - s->created_ms > ttl_ms;
-}
-
-bool
-broker_sess_entitled(const struct broker_sess *s, const char *pool)
-{
-    for (size_t i = 0; i < s->npools; i++) {
-        if (strcmp(s->pools[i], pool) == 0)
-            return true;
-    }
     return false;
 }
+
+void
+broker_sess_logout(struct sess_table *t, const struct broker_sess *s)
+{
+}
+
+int
+broker_sess_end_id(struct sess_table *t, const char *id, char *user, size_t n)
+{
+    return -1;
+}
+
+void
+broker_sess_foreach(struct sess_table *t,
+                    void (*fn)(const char *id, const struct auth_session *s, void *arg), void *arg)
+{
+}
+
+void
+broker_sess_sweep(struct sess_table *t, int64_t now_ms)
+{
+}
+
+size_t
+broker_sess_count(struct sess_table *t)
+{
+    return 0;
+}
+#endif

@@ -501,8 +501,8 @@ dispatch(struct cli_conf *c, const char *noun, const char *verb, int argc, char 
         }
     } else if (strcmp(noun, "session") == 0) {
         if (strcmp(verb, "list") == 0) {
-            const char *cols[] = {"session_id", "user", "admin", "peer", "idle_s", "tunnels"};
-            const char *heads[] = {"SESSION", "USER", "ADMIN", "FROM", "IDLE S", "TUNNELS"};
+            const char *cols[] = {"session_id", "user", "admin", "age_s", "idle_s", "tunnels"};
+            const char *heads[] = {"SESSION", "USER", "ADMIN", "AGE S", "IDLE S", "TUNNELS"};
 
             return list_table(c, "/api/v1/admin/sessions", "sessions", 6, cols, heads);
         }
