@@ -1,0 +1,161 @@
+/*
+ * test_web.c - the web UI end to end: the built portico-broker serving <build>/web/dist
+ * (web/build.sh), a real slapd for sign-in and pool/ on libvirt's test:/// driver, driven
+ * by headless Chromium (web/portal.js, web/admin.js through tf_node_run). Screenshots of
+ * each step are kept under <build>/tests/e2e/artifacts/ for people to look at.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "bk_client.h"
+#include "e2e_web.h"
+
+Suite *e2e_web_suite(void);
+
+static struct tf_slapd *slapd;
+static struct bk_broker broker;
+
+const char *
+e2e_web_root(void)
+{
+    static char path[1024];
+    const char *bd = getenv("PORTICO_BUILD_DIR");
+
+    snprintf(path, sizeof(path), "%s/web/dist", bd ? bd : "..");
+    return path;
+}
+
+const char *
+e2e_artifacts(const char *step)
+{
+    static char path[1024];
+    const char *bd = getenv("PORTICO_BUILD_DIR");
+
+    snprintf(path, sizeof(path), "%s/tests/e2e/artifacts", bd ? bd : ".");
+    mkdir(path, 0755);
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", step);
+    mkdir(path, 0755);
+    return path;
+}
+
+void
+e2e_require_web_root(void)
+{
+    char index[1100], rfb[1100];
+
+    snprintf(index, sizeof(index), "%s/index.html", e2e_web_root());
+    snprintf(rfb, sizeof(rfb), "%s/vendor/novnc/core/rfb.js", e2e_web_root());
+    ck_assert_msg(access(index, R_OK) == 0 && access(rfb, R_OK) == 0,
+                  "%s is not built: build the portico_web target (web/build.sh; npm ci in web/ "
+                  "by scripts/npm-deps.sh)",
+                  e2e_web_root());
+}
+
+static void
+web_setup(void)
+{
+    struct pt_err err = {0};
+    char sections[3072], node[800], extra[1400];
+    FILE *f;
+
+    e2e_require_web_root();
+    slapd = tf_slapd_start(NULL, &err);
+    if (!slapd)
+        ck_abort_msg("slapd: %s", err.msg);
+    snprintf(node, sizeof(node), "%s/node-w%d.xml", tf_tmpdir(), (int)getpid());
+    /* a test:/// node holding the golden image pool/ clones desktops from */
+    f = fopen(node, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("<node>\n  <pool type='dir'><name>golden</name><target><path>/golden</path></target>\n"
+          "    <volume type='file'><name>base.qcow2</name><capacity unit='MiB'>64</capacity>"
+          "<target><format type='qcow2'/></target></volume>\n  </pool>\n</node>\n",
+          f);
+    fclose(f);
+    snprintf(sections, sizeof(sections),
+             "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
+             "group_base = ou=groups,%s\nadmin_group = admins\npool = desktop-users:eng\n"
+             "pool = desktop-users:win\n"
+             "[hypervisor]\nuri = test://%s\nprobe = domain_state\n"
+             "reconcile_interval = 100ms\ndomain_prefix = wb%d-\n"
+             "[pool \"eng\"]\nimage = /golden/base.qcow2\nmemory = 128\ndomain_type = test\n"
+             "min = 0\nmax = 4\nwarm = 1\nprotocols = spice,vnc\n"
+             "[pool \"win\"]\nimage = /golden/base.qcow2\nmemory = 128\ndomain_type = test\n"
+             "min = 0\nmax = 2\nwarm = 0\nprotocols = rdp\n",
+             tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
+             tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd), node, (int)getpid());
+    /* http2 = no: over h2 the broker leaves one of several concurrent streams unanswered
+     * (curl --http2 --parallel on four static files reproduces it), which hangs a page
+     * load; reported to the broker's owner. */
+    snprintf(extra, sizeof(extra),
+             "rate_limit_rps = 0\nhttp2 = no\nweb_root = %s\n"
+             "gateway_url = wss://127.0.0.1:9/tunnel\n",
+             e2e_web_root());
+    if (bk_broker_start(&broker, extra, sections, &err) < 0)
+        ck_abort_msg("broker: %s", err.msg);
+}
+
+static void
+web_teardown(void)
+{
+    bool clean = bk_broker_stop(&broker);
+
+    tf_slapd_stop(slapd);
+    ck_assert_msg(clean, "broker did not stop cleanly (see its log)");
+}
+
+static void
+run_script(const char *script, const char *mode)
+{
+    struct pt_err err = {0};
+    char url[64];
+    char *args[4];
+    int rc;
+
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", broker.port);
+    args[0] = (char *)mode;
+    args[1] = url;
+    args[2] = (char *)e2e_artifacts(mode);
+    args[3] = NULL;
+    rc = tf_node_run(script, args, 90000, &err);
+    ck_assert_msg(rc == 0, "%s %s: rc %d %s (screenshots in %s)", script, mode, rc, err.msg,
+                  args[2]);
+}
+
+START_TEST(test_a_user_signs_in_sees_her_desktops_and_signs_out)
+{
+    run_script("web/portal.js", "portal");
+}
+END_TEST
+
+START_TEST(test_a_wrong_password_says_so_and_an_ended_session_returns_to_sign_in)
+{
+    run_script("web/portal.js", "errors");
+}
+END_TEST
+
+START_TEST(test_an_admin_resizes_a_pool_and_the_counts_follow)
+{
+    run_script("web/admin.js", "admin");
+}
+END_TEST
+
+Suite *
+e2e_web_suite(void)
+{
+    Suite *s = suite_create("e2e_web");
+    TCase *tc = tcase_create("portal_admin");
+
+    tcase_set_timeout(tc, 100);
+    tcase_add_checked_fixture(tc, web_setup, web_teardown);
+    tcase_add_test(tc, test_a_user_signs_in_sees_her_desktops_and_signs_out);
+    tcase_add_test(tc, test_a_wrong_password_says_so_and_an_ended_session_returns_to_sign_in);
+    tcase_add_test(tc, test_an_admin_resizes_a_pool_and_the_counts_follow);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,128 @@
+'use strict';
+/*
+ * portal.js - the portal in Chromium against a running broker (test_web.c starts it).
+ *
+ *   node web/portal.js portal|errors BASE_URL SHOT_DIR
+ *
+ * portal: sign in through the form at 1366x768 -> the cards show what /api/v1/desktops
+ *   says -> keyboard alone reaches "Open" -> phone width has no sideways scrolling ->
+ *   sign out -> the session is gone (/api/v1/me 401) and the page says "signed out".
+ * errors: a wrong password shows its sentence and keeps the user on the form; an ended
+ *   session (an admin disconnects it) brings the page back to sign-in with a message.
+ */
+const assert = require('assert');
+const { run } = require('../lib/chromium');
+const { shooter, guard, signIn, freshPage, assertNoSidewaysScroll } = require('./common');
+
+const [mode, base, shots] = process.argv.slice(2);
+const DESKTOP = { width: 1366, height: 768 };
+const PHONE = { width: 390, height: 844 };
+
+async function portal({ browser, page }) {
+  page.setDefaultTimeout(15000);
+  await page.setViewportSize(DESKTOP);
+  const g = guard(page, base);
+  const shot = shooter(page, shots);
+  await page.goto(`${base}/`, { waitUntil: 'load' });
+  await page.waitForSelector('#signin-form', { state: 'visible' });
+  assert.strictEqual(await page.evaluate(() => document.activeElement.id), 'user', 'focus starts in the user name');
+  await shot('signin');
+  // keyboard only: type, Tab to the password, Enter submits
+  await page.keyboard.type('alice');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('alice-pw');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#cards .card', { timeout: 15000 });
+  assert.strictEqual(await page.textContent('#who'), await page.evaluate(async () => {
+    const r = await fetch('/api/v1/me');
+    const j = await r.json();
+    return j.display || j.user;
+  }));
+  assert.ok(await page.isHidden('#admin-link'), 'alice is no admin: no admin link');
+  // the cards are what the broker says
+  const api = await page.evaluate(async () => (await (await fetch('/api/v1/desktops')).json()));
+  const cards = await page.$$eval('#cards .card', (cs) => cs.map((c) => ({
+    name: c.dataset.pool,
+    protocols: [...c.querySelectorAll('.protocol')].map((b) => b.textContent),
+    state: c.querySelector('.state').textContent,
+  })));
+  assert.deepStrictEqual(cards.map((c) => c.name).sort(), api.pools.map((p) => p.name).sort());
+  for (const p of api.pools) {
+    const c = cards.find((x) => x.name === p.name);
+    assert.deepStrictEqual(c.protocols, p.protocols.map((x) => x.toUpperCase()), `protocols of ${p.name}`);
+    if (!p.my_desktop) assert.ok(c.state.includes(`${p.ready} ready of ${p.total}`) || c.state.includes('No desktop free'), c.state);
+  }
+  console.log(`portal: cards ${JSON.stringify(cards)}`);
+  await shot('desktops');
+  // keyboard navigation: Tab from the top reaches the first Open button
+  await page.focus('body');
+  let reached = false;
+  for (let i = 0; i < 12 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement.classList.contains('open'));
+  }
+  assert.ok(reached, 'Tab reaches an Open button');
+  // phone width
+  await page.setViewportSize(PHONE);
+  await assertNoSidewaysScroll(page);
+  await shot('desktops-phone');
+  await page.setViewportSize(DESKTOP);
+  // sign out
+  await page.click('#signout');
+  await page.waitForURL(/m=signed_out/);
+  await page.waitForSelector('#signin-form', { state: 'visible' });
+  assert.match(await page.textContent('#notice'), /signed out/);
+  const me = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
+  assert.strictEqual(me, 401, 'the session is gone after sign-out');
+  await shot('signed-out');
+  g.check();
+}
+
+async function errors({ browser, page }) {
+  page.setDefaultTimeout(15000);
+  await page.setViewportSize(DESKTOP);
+  const g = guard(page, base);
+  const shot = shooter(page, shots);
+  await signIn(page, base, 'alice', 'not-her-password');
+  await page.waitForFunction(() => document.getElementById('signin-error').textContent.length > 0, null, { timeout: 15000 });
+  const msg = await page.textContent('#signin-error');
+  assert.match(msg, /Wrong user name or password/);
+  assert.strictEqual(await page.getAttribute('#signin-error', 'data-code'), 'bad_credentials');
+  assert.strictEqual(await page.inputValue('#password'), '', 'the wrong password is cleared');
+  assert.strictEqual(await page.evaluate(() => document.activeElement.id), 'password');
+  await shot('wrong-password');
+  // empty fields: said before asking the broker
+  await page.fill('#user', '');
+  await page.click('#signin-submit');
+  assert.match(await page.textContent('#signin-error'), /Enter your user name and your password/);
+
+  // an ended session: bob (admin) disconnects alice's session; her page notices on its
+  // next refresh and goes to sign-in with a message, no broken page
+  await page.fill('#user', 'alice');
+  await page.fill('#password', 'alice-pw');
+  await page.click('#signin-submit');
+  await page.waitForSelector('#cards .card', { timeout: 15000 });
+  const sid = await page.evaluate(async () => (await (await fetch('/api/v1/me')).json()).session_id);
+  const admin = await freshPage(browser, DESKTOP);
+  await signIn(admin, base, 'bob', 'bob-pw');
+  await admin.waitForSelector('#desktops', { state: 'visible', timeout: 15000 });
+  const r = await admin.evaluate(async (id) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const res = await fetch(`/api/v1/admin/sessions/${id}/disconnect`, { method: 'POST', headers: { 'X-CSRF-Token': me.csrf_token } });
+    return res.status;
+  }, sid);
+  assert.strictEqual(r, 200, 'admin disconnect');
+  await page.waitForURL(/m=(expired|signin)/, { timeout: 15000 });
+  await page.waitForSelector('#signin-form', { state: 'visible' });
+  const notice = await page.textContent('#notice');
+  assert.match(notice, /Sign in/);
+  console.log(`errors: after the session ended the page says: ${notice}`);
+  await shot('session-ended');
+  g.check();
+}
+
+run(async (ctx) => {
+  if (mode === 'portal') await portal(ctx);
+  else if (mode === 'errors') await errors(ctx);
+  else throw new Error(`unknown mode ${mode}`);
+}, { timeoutMs: 80000 });
