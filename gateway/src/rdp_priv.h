@@ -57,7 +57,12 @@ struct rdp_failure {
 void rdp_error_describe(uint32_t last_error, uint32_t error_info, const char *host, int port,
                         struct rdp_failure *out);
 
-/* --- keyboard ------------------------------------------------------------------------ */
+/* --- keyboard and mouse -------------------------------------------------------------- */
+
+struct rdp_input; /* FreeRDP's rdpInput */
+struct rdp_session;
+/* rdp_input_inject() - send one mouse or key event to the server. Session thread. */
+void rdp_input_inject(struct rdp_session *s, struct rdp_input *in, const struct rdp_in_event *ev);
 
 /* rdp_keysym_to_scancode() - the RDP scancode (RDP_SCANCODE_*: extended flag in bit 8)
  * for X11 @keysym on a US layout, or 0 if none. */

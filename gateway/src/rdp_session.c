@@ -64,53 +64,6 @@ mono_ms(void)
 
 static pthread_once_t rdp_once = PTHREAD_ONCE_INIT;
 
-/* Process-wide metrics (gw_rdp_metrics_get); relaxed atomics are enough for counters. */
-static struct {
-    atomic_ullong frames, frames_held, bytes, changed_px, encode_us;
-    atomic_ullong encode_hist[GW_RDP_ENCODE_BUCKETS];
-    atomic_ullong connecting, connected, failed;
-    atomic_llong lag_ms_max;
-} m;
-
-void
-gw_rdp_metrics_get(struct gw_rdp_metrics *out)
-{
-    out->frames = atomic_load(&m.frames);
-    out->frames_held = atomic_load(&m.frames_held);
-    out->bytes = atomic_load(&m.bytes);
-    out->changed_px = atomic_load(&m.changed_px);
-    out->encode_us = atomic_load(&m.encode_us);
-    for (int i = 0; i < GW_RDP_ENCODE_BUCKETS; i++)
-        out->encode_hist[i] = atomic_load(&m.encode_hist[i]);
-    out->sessions_connecting = atomic_load(&m.connecting);
-    out->sessions_connected = atomic_load(&m.connected);
-    out->sessions_failed = atomic_load(&m.failed);
-    out->lag_ms_max = atomic_load(&m.lag_ms_max);
-}
-
-void
-rdp_metrics_apply(const struct rdp_metric_delta *d)
-{
-    static const uint64_t edge_ms[GW_RDP_ENCODE_BUCKETS - 1] = {1, 2, 5, 10, 20, 50, 100};
-    int b = 0;
-
-    if (d->frames) {
-        while (b < GW_RDP_ENCODE_BUCKETS - 1 && d->enc_us >= edge_ms[b] * 1000)
-            b++;
-        atomic_fetch_add(&m.encode_hist[b], d->frames);
-    }
-    atomic_fetch_add(&m.frames, d->frames);
-    atomic_fetch_add(&m.frames_held, d->held);
-    atomic_fetch_add(&m.bytes, d->bytes);
-    atomic_fetch_add(&m.changed_px, d->px);
-    atomic_fetch_add(&m.encode_us, d->enc_us);
-    atomic_fetch_add(&m.connecting, (unsigned long long)(long long)d->connecting);
-    atomic_fetch_add(&m.connected, (unsigned long long)(long long)d->connected);
-    atomic_fetch_add(&m.failed, (unsigned long long)(long long)d->failed);
-    if (d->lag > atomic_load(&m.lag_ms_max))
-        atomic_store(&m.lag_ms_max, d->lag);
-}
-
 /* Count here, or in a worker process send the delta to the gateway, which counts. */
 static void
 report(struct rdp_session *s, const struct rdp_metric_delta *d)
@@ -391,61 +344,6 @@ cb_post_connect(freerdp *instance)
 /* --- input (session thread) ---------------------------------------------------------- */
 
 static void
-send_mouse(struct rdp_session *s, rdpInput *in, const struct rdp_in_event *ev)
-{
-    static const struct {
-        int bit;
-        UINT16 flag;
-    } buttons[] = {{1, PTR_FLAGS_BUTTON1}, {2, PTR_FLAGS_BUTTON3}, {4, PTR_FLAGS_BUTTON2}};
-    int mask = (int)ev->c, changed = mask ^ s->last_mouse_mask;
-    UINT16 x = (UINT16)(ev->a < 0 ? 0 : ev->a >= s->disp.width ? s->disp.width - 1 : ev->a);
-    UINT16 y = (UINT16)(ev->b < 0 ? 0 : ev->b >= s->disp.height ? s->disp.height - 1 : ev->b);
-    bool sent = false;
-
-    for (size_t i = 0; i < 3; i++) {
-        if (changed & buttons[i].bit) {
-            freerdp_input_send_mouse_event(
-                in, buttons[i].flag | ((mask & buttons[i].bit) ? PTR_FLAGS_DOWN : 0), x, y);
-            sent = true;
-        }
-    }
-    if ((changed & 8) && (mask & 8)) { /* wheel up pressed */
-        freerdp_input_send_mouse_event(in, PTR_FLAGS_WHEEL | 0x78, x, y);
-        sent = true;
-    }
-    if ((changed & 16) && (mask & 16)) { /* wheel down pressed */
-        freerdp_input_send_mouse_event(in, PTR_FLAGS_WHEEL | PTR_FLAGS_WHEEL_NEGATIVE | 0x88, x, y);
-        sent = true;
-    }
-    if (!sent)
-        freerdp_input_send_mouse_event(in, PTR_FLAGS_MOVE, x, y);
-    s->last_mouse_mask = mask;
-}
-
-static void
-send_key(rdpInput *in, uint32_t keysym, bool down)
-{
-    uint32_t sc = rdp_keysym_to_scancode(keysym), cp;
-
-    if (sc) {
-        freerdp_input_send_keyboard_event_ex(in, down, sc);
-        return;
-    }
-    cp = rdp_keysym_to_unicode(keysym);
-    if (cp == 0)
-        return;
-    if (cp > 0xFFFF) { /* UTF-16 surrogate pair */
-        cp -= 0x10000;
-        freerdp_input_send_unicode_keyboard_event(in, down ? 0 : KBD_FLAGS_RELEASE,
-                                                  (UINT16)(0xD800 + (cp >> 10)));
-        freerdp_input_send_unicode_keyboard_event(in, down ? 0 : KBD_FLAGS_RELEASE,
-                                                  (UINT16)(0xDC00 + (cp & 0x3FF)));
-        return;
-    }
-    freerdp_input_send_unicode_keyboard_event(in, down ? 0 : KBD_FLAGS_RELEASE, (UINT16)cp);
-}
-
-static void
 drain_input(struct rdp_session *s, rdpInput *in)
 {
     for (;;) {
@@ -463,10 +361,8 @@ drain_input(struct rdp_session *s, rdpInput *in)
         pthread_mutex_unlock(&s->lock);
         switch (ev.type) {
         case RDP_IN_MOUSE:
-            send_mouse(s, in, &ev);
-            break;
         case RDP_IN_KEY:
-            send_key(in, (uint32_t)ev.a, ev.b != 0);
+            rdp_input_inject(s, in, &ev);
             break;
         case RDP_IN_SIZE:
             /* needs the display-control channel: not wired yet (docs/rdp.md) */
