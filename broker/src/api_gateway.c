@@ -27,11 +27,15 @@ field(json_t *o, const char *key, char *out, size_t n)
     return true;
 }
 
+/* Tunnel ids are unique per gateway process only, so the ticket id (unique per launch)
+ * is part of the key when the gateway sends it. */
 static int
-find_tunnel(struct broker *b, const char *id)
+find_tunnel(struct broker *b, const struct broker_tunnel *t)
 {
     for (size_t i = 0; i < b->ntunnels; i++) {
-        if (strcmp(b->tunnels[i].id, id) == 0)
+        if (strcmp(b->tunnels[i].id, t->id) == 0 &&
+            (!t->ticket_id[0] || !b->tunnels[i].ticket_id[0] ||
+             strcmp(b->tunnels[i].ticket_id, t->ticket_id) == 0))
             return (int)i;
     }
     return -1;
@@ -68,7 +72,7 @@ tunnel_report(struct broker_req *r)
     t.bytes_up = json_integer_value(json_object_get(body, "bytes_up"));
     t.bytes_down = json_integer_value(json_object_get(body, "bytes_down"));
     json_decref(body);
-    idx = find_tunnel(b, t.id);
+    idx = find_tunnel(b, &t);
     if (strcmp(event, "opened") == 0) {
         t.opened_ms = pt_time_wall_ms();
         if (idx < 0) {
