@@ -12,9 +12,9 @@
  * reconnects to the same desktop). Tickets are never logged.
  *
  * The display endpoint comes from pool/ (pool_desktop_display(), which reads it through
- * hv.h, since the broker never includes hypervisor/). It is referenced weakly so the
- * broker builds against a pool/ that does not provide it yet; launch then answers 503
- * display_unavailable after the claim.
+ * hv.h, since the broker never includes hypervisor/), on a worker because libvirt blocks.
+ * It is referenced weakly so the broker builds against a pool/ that does not provide it
+ * yet; launch then answers 503 display_unavailable after the claim.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +24,16 @@
 
 #ifdef PORTICO_HAVE_POOL
 
-/* Provided by pool/ (requested in the broker's report); weak until it lands. */
-int pool_desktop_display(struct pool_ctx *ctx, const char *desktop, unsigned proto, char *host,
-                         size_t hostn, int *port, char *password, size_t pwn, struct pt_err *err)
-    __attribute__((weak));
+/*
+ * Provided by pool/ (requested in the broker's report); weak until it lands.
+ * pool_desktop_display() - the display endpoint of domain @domain on host @host for
+ * @proto (POOL_PROTO_*): address into @addr, port into @port, and a fresh one-time display
+ * password set on the desktop into @password ("" when the host cannot set one). Touches
+ * only the hypervisor (thread-safe): called on a broker worker. 0, or -1 with @err.
+ */
+int pool_desktop_display(struct pool_ctx *ctx, const char *host, const char *domain, unsigned proto,
+                         char *addr, size_t addrn, int *port, char *password, size_t pwn,
+                         struct pt_err *err) __attribute__((weak));
 
 /* The session's pools: the directory's rules and the pools' groups, as of sign-in. */
 static bool
@@ -117,63 +123,109 @@ pick_proto(unsigned bits, const char *want, enum auth_proto *out)
     return 0;
 }
 
-/* Mint the ticket for a ready desktop and reply; returns -1 after replying an error. */
-static int
-reply_ticket(struct broker_req *r, struct pool_ctx *ctx, const struct pool_claim *cl,
-             unsigned protobit, enum auth_proto proto)
+/* A ready claim on its way to a ticket: the display lookup (libvirt: blocks) runs on a
+ * worker, the signing and the reply on the loop. */
+struct ticket_job {
+    struct broker_req *r;
+    struct pool_ctx *ctx;
+    struct pool_claim cl;
+    unsigned protobit;
+    enum auth_proto proto;
+    int64_t t0_ms;
+    char host[256];
+    int port;
+    char password[128];
+    struct pt_err err;
+    int rc;
+};
+
+static void
+display_work(void *arg)
 {
+    struct ticket_job *j = arg;
+
+    j->rc =
+        pool_desktop_display(j->ctx, j->cl.host, j->cl.domain, j->protobit, j->host,
+                             sizeof(j->host), &j->port, j->password, sizeof(j->password), &j->err);
+}
+
+/* Mint the ticket and reply (loop thread). */
+static void
+ticket_done(void *arg)
+{
+    struct ticket_job *j = arg;
+    struct broker_req *r = j->r;
     struct broker_app *a = r->b->app;
     const struct broker_conf *c = r->b->conf;
     struct auth_ticket_claims tc;
     struct pt_err err = {0};
-    char password[128] = "";
     char *ticket = NULL;
-    int rc = -1;
 
+    if (j->rc < 0) {
+        broker_req_error_pt(r, &j->err);
+        goto out;
+    }
     if (auth_ticket_claims_init(&tc, pt_time_wall_ms(), c->ticket_ttl_ms, &err) < 0) {
         broker_req_error_pt(r, &err);
-        return -1;
+        goto out;
     }
+    pt_strlcpy(tc.host, j->host, sizeof(tc.host));
+    tc.port = j->port;
+    pt_strlcpy(tc.session_id, r->sess.id, sizeof(tc.session_id));
+    pt_strlcpy(tc.user, r->sess.a.user, sizeof(tc.user));
+    pt_strlcpy(tc.desktop, j->cl.desktop, sizeof(tc.desktop));
+    pt_strlcpy(tc.audience, c->gateway_audience, sizeof(tc.audience));
+    tc.proto = j->proto;
+    tc.max_conns = c->ticket_max_conns;
+    if (j->password[0] && a->sealer &&
+        auth_ticket_seal_secret(a->sealer, &tc, j->password, &err) < 0) {
+        broker_req_error_pt(r, &err);
+        goto wipe;
+    }
+    ticket = auth_signer_sign(a->signer, &tc, &err);
+    if (!ticket) {
+        broker_req_error_pt(r, &err);
+        goto wipe;
+    }
+    broker_req_reply_json(r, 200,
+                          json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:I,s:s,s:s}", "state", "ready",
+                                    "outcome", pool_claim_outcome_str(j->cl.outcome), "desktop",
+                                    j->cl.desktop, "protocol", auth_proto_str(j->proto),
+                                    "gateway_url", c->gateway_url, "ticket", ticket, "expires_at",
+                                    (json_int_t)tc.expires_at, "ticket_id", tc.id, "session_id",
+                                    tc.session_id));
+    if (broker_app_pool_hist(r->b, true))
+        broker_hist_observe(broker_app_pool_hist(r->b, true),
+                            (double)(pt_time_mono_ms() - j->t0_ms) / 1000.0);
+wipe:
+    pt_wipe(&tc, sizeof(tc));
+    pt_free_secret(ticket);
+out:
+    pt_wipe(j->password, sizeof(j->password));
+    free(j);
+}
+
+static void
+reply_ticket(struct broker_req *r, struct pool_ctx *ctx, const struct pool_claim *cl,
+             unsigned protobit, enum auth_proto proto, int64_t t0_ms)
+{
+    struct ticket_job *j;
+
     if (!pool_desktop_display) {
         broker_req_error(r, 503, "display_unavailable",
                          "desktop %s is yours, but this build of pool/ cannot report its display "
                          "endpoint yet; retry later",
                          cl->desktop);
-        return -1;
+        return;
     }
-    if (pool_desktop_display(ctx, cl->desktop, protobit, tc.host, sizeof(tc.host), &tc.port,
-                             password, sizeof(password), &err) < 0) {
-        broker_req_error_pt(r, &err);
-        goto out;
-    }
-    pt_strlcpy(tc.session_id, r->session->id, sizeof(tc.session_id));
-    pt_strlcpy(tc.user, r->session->a.user, sizeof(tc.user));
-    pt_strlcpy(tc.desktop, cl->desktop, sizeof(tc.desktop));
-    pt_strlcpy(tc.audience, c->gateway_audience, sizeof(tc.audience));
-    tc.proto = proto;
-    tc.max_conns = c->ticket_max_conns;
-    if (password[0] && a->sealer && auth_ticket_seal_secret(a->sealer, &tc, password, &err) < 0) {
-        broker_req_error_pt(r, &err);
-        goto out;
-    }
-    ticket = auth_signer_sign(a->signer, &tc, &err);
-    if (!ticket) {
-        broker_req_error_pt(r, &err);
-        goto out;
-    }
-    broker_req_reply_json(r, 200,
-                          json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:I,s:s,s:s}", "state", "ready",
-                                    "outcome", pool_claim_outcome_str(cl->outcome), "desktop",
-                                    cl->desktop, "protocol", auth_proto_str(proto), "gateway_url",
-                                    c->gateway_url, "ticket", ticket, "expires_at",
-                                    (json_int_t)tc.expires_at, "ticket_id", tc.id, "session_id",
-                                    tc.session_id));
-    rc = 0;
-out:
-    pt_wipe(password, sizeof(password));
-    pt_wipe(&tc, sizeof(tc));
-    pt_free_secret(ticket);
-    return rc;
+    j = pt_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->ctx = ctx;
+    j->cl = *cl;
+    j->protobit = protobit;
+    j->proto = proto;
+    j->t0_ms = t0_ms;
+    broker_req_submit(r, display_work, ticket_done, j);
 }
 
 static void
@@ -247,9 +299,7 @@ launch(struct broker_req *r)
                                         (json_int_t)cl.expected_wait_ms, "retry_after_ms", 1000));
         return;
     }
-    if (reply_ticket(r, ctx, &cl, bit, proto) == 0 && broker_app_pool_hist(r->b, true))
-        broker_hist_observe(broker_app_pool_hist(r->b, true),
-                            (double)(pt_time_mono_ms() - t0) / 1000.0);
+    reply_ticket(r, ctx, &cl, bit, proto, t0);
 }
 
 static void
