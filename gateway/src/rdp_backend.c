@@ -7,6 +7,7 @@
  * tunnel-level ping reply. Anything malformed or unexpected closes the tunnel, after an
  * "error" instruction that tells guacamole-common-js why (its Guacamole.Status).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,18 @@ rdp_open(struct gw_tunnel *t, const struct auth_ticket_claims *claims, const cha
     return 0;
 }
 
+/* The tunnel closes with err->msg as its WebSocket close reason. WebSocketTunnel reads
+ * the Guacamole status from that reason with parseInt(), so lead with the number. */
+static int
+with_status(struct pt_err *err, int status)
+{
+    char msg[sizeof(err->msg)];
+
+    snprintf(msg, sizeof(msg), "%d %.240s", status, err->msg);
+    pt_strlcpy(err->msg, msg, sizeof(err->msg));
+    return -1;
+}
+
 /* Refuse the message: tell the browser why (Guacamole "error"), then close. */
 static int
 refuse(struct gw_tunnel *t, struct pt_err *err, int status)
@@ -117,7 +130,7 @@ refuse(struct gw_tunnel *t, struct pt_err *err, int status)
     guac_enc(&b, "error", "si", err->msg, (long long)status);
     gw_tunnel_send(t, b.data, b.len, false);
     pt_buf_fini(&b);
-    return -1;
+    return with_status(err, status);
 }
 
 static int
@@ -212,10 +225,12 @@ rdp_client_rx(struct gw_tunnel *t, const void *data, size_t len, bool binary, st
 
     if (!rt)
         return pt_err_set(err, PT_E_INTERNAL, "RDP tunnel has no session");
-    if (link_finished(rt, &f))
+    if (link_finished(rt, &f)) {
         /* the desktop ended the session; the "error" instruction already went out */
-        return pt_err_set(err, f.guac_status == GUAC_STATUS_SUCCESS ? PT_E_OK : PT_E_UNAVAILABLE,
-                          "%s", f.reason);
+        pt_err_set(err, f.guac_status == GUAC_STATUS_SUCCESS ? PT_E_OK : PT_E_UNAVAILABLE, "%s",
+                   f.reason);
+        return with_status(err, f.guac_status);
+    }
     if (binary) {
         pt_err_set(err, PT_E_INVALID, "binary message on a Guacamole tunnel");
         return refuse(t, err, GUAC_STATUS_CLIENT_BAD_REQUEST);

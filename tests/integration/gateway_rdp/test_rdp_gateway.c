@@ -86,6 +86,9 @@ START_TEST(test_guacamole_client_draws_an_rdp_desktop_through_the_gateway)
     ck_assert_int_ge(wsc_expect_close(c, 5000), 1000);
     ck_assert_msg(strstr(wsc_close_reason(c), "unknown opcode") != NULL, "close reason '%s'",
                   wsc_close_reason(c));
+    /* guacamole-common-js takes the Guacamole status from the reason with parseInt() */
+    ck_assert_msg(strncmp(wsc_close_reason(c), "768 ", 4) == 0, "close reason '%s'",
+                  wsc_close_reason(c));
     wsc_free(c);
     gwt_stop(&g);
     lab_shadow_stop(&lab);
