@@ -207,14 +207,17 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 
 /* ---- the tick ------------------------------------------------------------------------
  *
+ * Every GW_TICK_MS the loop wakes for housekeeping: keepalive pings (each second) and
+ * handing free memory back (every 10 s). It also works around a timer bug: *
  * lws 4.1.6's libev glue arms one ev_timer for all of lws's internal timers (sul) and
  * calls ev_timer_set() on it while it may still be active, which libev ignores: a timer
  * scheduled earlier than the one already armed (a report retry, a connect timeout) then
  * waits for unrelated traffic. lws runs every overdue timer whenever the loop wakes, so a
  * timerfd adopted into the loop waking it every GW_TICK_MS bounds that lateness. */
 
-#define GW_TICK_MS    200
-#define GW_TRIM_TICKS 50 /* 10 s */
+#define GW_TICK_MS         200
+#define GW_TRIM_TICKS      50 /* 10 s */
+#define GW_KEEPALIVE_TICKS 5  /* 1 s */
 
 static int
 tick_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -222,12 +225,14 @@ tick_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
     uint64_t n;
 
     if (reason == LWS_CALLBACK_RAW_RX_FILE) {
-        static unsigned ticks;
+        struct gw *g = lws_context_user(lws_get_context(wsi));
         if (read(lws_get_socket_fd(wsi), &n, sizeof(n)) < 0)
             return 0;
+        if (++g->tick % GW_KEEPALIVE_TICKS == 0)
+            gw_tunnels_keepalive(g, pt_time_mono_ms());
         /* Tunnels come and go in bursts; hand whole free pages back now and then so RSS
          * follows the tunnels that really remain. */
-        if (++ticks % GW_TRIM_TICKS == 0)
+        if (g->tick % GW_TRIM_TICKS == 0)
             malloc_trim(0);
     }
     return 0;
@@ -328,7 +333,10 @@ context_create(struct gw *g, bool event_lib, struct pt_err *err)
     info.pt_serv_buf_size = GW_RAW_RX + LWS_PRE;
     info.max_http_header_data = AUTH_TICKET_MAX_LEN + 4096;
     info.max_http_header_pool = 64;
-    info.retry_and_idle_policy = &g->idle_policy;
+    /* No lws idle policy: lws 4.1 keeps its timers in a sorted list and re-inserts a
+     * tunnel's ping timer on every message it receives, O(tunnels) each; at 10,000
+     * tunnels that sort dominated the profile. gw_tunnels_keepalive() sweeps once a
+     * second instead. */
     info.connect_timeout_secs = (unsigned)((c->connect_timeout_ms + 999) / 1000);
     info.timeout_secs = 10;
     info.fd_limit_per_thread = (unsigned)(2 * c->max_tunnels + 1024);
@@ -353,8 +361,6 @@ gw_new(const struct gw_conf *c, struct pt_err *err)
     g->addr_buckets = 4099;
     g->addr_table = pt_xcalloc(g->addr_buckets, sizeof(*g->addr_table));
     g->scratch = pt_xmalloc(LWS_PRE + GW_RAW_RX);
-    g->idle_policy.secs_since_valid_ping = (uint16_t)(c->keepalive_ms / 1000);
-    g->idle_policy.secs_since_valid_hangup = (uint16_t)(3 * c->keepalive_ms / 1000 + 1);
     g->metrics.started_ms = pt_time_wall_ms();
     g->next_tunnel_id = 1;
 #if defined(GW_HAVE_RDP)
@@ -388,8 +394,7 @@ gw_new(const struct gw_conf *c, struct pt_err *err)
         goto error;
     pt_err_clear(err);
     g->vhost = lws_get_vhost_by_name(g->ctx, "default");
-    if (g->event_lib)
-        tick_start(g);
+    tick_start(g);
     g->reporter = gw_reporter_new(g->ctx, c, &g->metrics, err);
     if (!g->reporter)
         goto error;

@@ -158,8 +158,9 @@ struct gw {
     struct auth_seal_key *seal_key; /* NULL without sealing_key: sealed secrets refused */
     struct gw_reporter *reporter;
     struct gw_metrics metrics;
-    lws_retry_bo_t idle_policy;
-    char **origins; /* NULL-terminated */
+    unsigned tick;
+    struct gw_tunnel *tunnel_list; /* every tunnel, for the keepalive sweep */
+    char **origins;                /* NULL-terminated */
     char **metrics_from;
     struct gw_addr **addr_table;
     size_t addr_buckets;
@@ -188,6 +189,9 @@ int gw_addr_acquire(struct gw *g, const char *addr);
 void gw_addr_release(struct gw *g, const char *addr);
 bool gw_origin_allowed(const struct gw *g, const char *origin);
 void gw_posts_drain(struct gw *g);
+/* gw_tunnels_keepalive() - ping tunnels idle for keepalive, close those silent for 3x.
+ * Called once a second from the loop's tick (tunnel.c). */
+void gw_tunnels_keepalive(struct gw *g, int64_t now_ms);
 
 /* lws protocol callbacks. */
 int gw_tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

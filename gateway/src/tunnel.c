@@ -68,6 +68,10 @@ struct gw_tunnel {
     char session_id[65];
     char user[256];
     char desktop[128];
+    /* Keepalive: the sweep walks g->tunnel_list once a second. */
+    struct gw_tunnel *list_prev, *list_next;
+    int64_t last_rx_ms, last_ping_ms;
+    bool ping_due;
     /* Messages posted by a backend thread; guarded by g->post_lock. */
     struct gw_queue posted;
     bool post_listed, post_closed;
@@ -442,6 +446,12 @@ release(struct gw_tunnel *t)
                       t->close_code ? t->close_code : WS_NORMAL);
         report(t, false);
     }
+    if (t->list_prev)
+        t->list_prev->list_next = t->list_next;
+    else
+        g->tunnel_list = t->list_next;
+    if (t->list_next)
+        t->list_next->list_prev = t->list_prev;
     g->tunnels--;
     free(t);
 }
@@ -488,6 +498,26 @@ client_rx(struct gw_tunnel *t, void *in, size_t len)
     return 0;
 }
 
+void
+gw_tunnels_keepalive(struct gw *g, int64_t now)
+{
+    int64_t every = g->conf->keepalive_ms;
+
+    for (struct gw_tunnel *t = g->tunnel_list; t; t = t->list_next) {
+        if (t->closing)
+            continue;
+        if (now - t->last_rx_ms > 3 * every) {
+            gw_tunnel_log(t, LOG_NOTICE, "event=keepalive_timeout silent_ms=%lld",
+                          (long long)(now - t->last_rx_ms));
+            gw_tunnel_close(t, WS_GOING_AWAY, "no answer to keepalive pings");
+        } else if (now - t->last_rx_ms >= every && now - t->last_ping_ms >= every) {
+            t->ping_due = true;
+            t->last_ping_ms = now;
+            lws_callback_on_writable(t->wsi);
+        }
+    }
+}
+
 static int
 writeable(struct gw_tunnel *t)
 {
@@ -498,6 +528,18 @@ writeable(struct gw_tunnel *t)
         lws_close_reason(t->wsi, (enum lws_close_status)t->close_code,
                          (unsigned char *)t->close_reason, strlen(t->close_reason));
         return -1;
+    }
+    if (t->ping_due) {
+        unsigned char ping[LWS_PRE + 8];
+        t->ping_due = false;
+        /* A payload: lws 4.1 does not report empty pongs to the protocol. */
+        memcpy(ping + LWS_PRE, "portico", 8);
+        if (lws_write(t->wsi, ping + LWS_PRE, 8, LWS_WRITE_PING) < 0)
+            return -1;
+        gw_tunnel_log(t, LOG_DEBUG, "event=ping");
+        if (t->down.head)
+            lws_callback_on_writable(t->wsi);
+        return 0;
     }
     m = gw_queue_pop(&t->down);
     if (!m)
@@ -531,12 +573,26 @@ gw_tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         t->wsi = wsi;
         t->id = g->next_tunnel_id++;
         t->proto = AUTH_PROTO_VNC;
+        t->last_rx_ms = t->last_ping_ms = pt_time_mono_ms();
+        t->list_next = g->tunnel_list;
+        if (g->tunnel_list)
+            g->tunnel_list->list_prev = t;
+        g->tunnel_list = t;
         g->tunnels++;
         lws_set_opaque_user_data(wsi, t);
         admit(t);
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        return t ? client_rx(t, in, len) : -1;
+        if (!t)
+            return -1;
+        t->last_rx_ms = pt_time_mono_ms();
+        return client_rx(t, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (t) {
+            t->last_rx_ms = pt_time_mono_ms();
+            gw_tunnel_log(t, LOG_DEBUG, "event=pong");
+        }
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return t ? writeable(t) : -1;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:

@@ -141,6 +141,37 @@ START_TEST(test_poll_loop_relays_when_the_event_library_is_off)
 }
 END_TEST
 
+START_TEST(test_keepalive_pings_keep_an_idle_tunnel_and_close_a_silent_one)
+{
+    struct gwt g;
+    struct tcp_backend echo;
+    char err[256], path[5000], *t;
+    struct wsc *a, *b;
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+
+    tcp_backend_start(&echo, false);
+    gwt_start(&g, false, "keepalive = 1s");
+    t = gwt_ticket(&g, AUTH_PROTO_VNC, "127.0.0.1", echo.port, 2, NULL, 0, 0, NULL);
+    a = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, false, err, sizeof(err));
+    b = wsc_connect(g.port, path, NULL, NULL, false, err, sizeof(err));
+    ck_assert(a && b);
+    /* @a reads (and so answers pings) for 4.5 s; @b never reads. */
+    for (int i = 0; i < 9; i++)
+        ck_assert_msg(wsc_recv(a, &buf, &len, &cap, 500) == 0, "closed %d %s", wsc_close_code(a),
+                      wsc_close_reason(a));
+    echo_exact(a, 1000, false);
+    ck_assert_int_eq(wsc_expect_close(b, 2000), 1001);
+    ck_assert_str_eq(wsc_close_reason(b), "no answer to keepalive pings");
+    wsc_free(a);
+    wsc_free(b);
+    free(buf);
+    free(t);
+    gwt_stop(&g);
+    tcp_backend_stop(&echo);
+}
+END_TEST
+
 START_TEST(test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact)
 {
     struct gwt g;
@@ -342,6 +373,7 @@ gateway_relay_suite(void)
     tcase_add_test(tc, test_echo_relays_16_mib_of_random_bytes_exactly_both_ways);
     tcase_add_test(tc, test_echo_over_wss_relays_random_bytes_exactly);
     tcase_add_test(tc, test_poll_loop_relays_when_the_event_library_is_off);
+    tcase_add_test(tc, test_keepalive_pings_keep_an_idle_tunnel_and_close_a_silent_one);
     tcase_add_test(tc, test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact);
     tcase_add_test(tc, test_one_spice_ticket_opens_max_conns_channels_each_relayed);
     tcase_add_test(tc, test_metrics_and_healthz_are_served_on_the_listener);
