@@ -254,6 +254,7 @@ struct broker_req {
     struct pt_buf body;
     bool body_expected;
     bool body_too_large;
+    bool is_h2;
     bool dispatched;
     bool job_pending; /* a job holds this request: free it when the job completes */
     int64_t t_start_us;

@@ -428,6 +428,10 @@ req_new(struct broker *b, struct lws *wsi, const char *uri)
      * said "Connection: close" (seen with bodiless POSTs); honour it ourselves. */
     if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_CONNECTION) > 0 && strcasestr(cl, "close"))
         r->close_after = true;
+    /* h2 requests carry the :path pseudo-header; HTTP/1.1 ones never do */
+    r->is_h2 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COLON_PATH) > 0;
+    if (r->is_h2)
+        r->close_after = false;
     pt_log_ctx_set(&r->log, "req=%s", r->id);
     return r;
 }
@@ -453,7 +457,14 @@ on_http(struct broker *b, struct lws *wsi, struct conn *c, const char *uri)
         broker_req_add_header(r, "retry-after:", retry);
         broker_req_error(r, 429, "rate_limited",
                          "too many requests from %s; slow down and retry in a second", r->peer);
-        r->close_after = r->content_length > 0;
+        r->close_after = r->content_length > 0 && !r->is_h2;
+        return 0;
+    }
+    if (r->content_length > b->conf->max_body_bytes && r->is_h2) {
+        /* h2: closing would kill every stream of the connection; let lws drain this
+         * stream's DATA frames into nothing and answer at BODY_COMPLETION */
+        r->body_expected = true;
+        r->body_too_large = true;
         return 0;
     }
     if (r->content_length > b->conf->max_body_bytes) {
@@ -481,7 +492,7 @@ on_body(struct broker *b, struct conn *c, const void *in, size_t len)
 
     if (!r || r->dispatched)
         return 0;
-    if (r->body.len + len > (size_t)b->conf->max_body_bytes) {
+    if (r->body_too_large || r->body.len + len > (size_t)b->conf->max_body_bytes) {
         r->body_too_large = true;
         return 0;
     }

@@ -317,6 +317,40 @@ START_TEST(test_http2_is_offered_by_alpn)
 }
 END_TEST
 
+/* Over h2 a refused body must not take the connection (and its other streams) down. */
+START_TEST(test_http2_bodies_get_the_same_limits_and_errors)
+{
+    struct pt_buf out = PT_BUF_INIT;
+    char url[128], big[2100];
+    char *argv[] = {(char *)"/usr/bin/curl",
+                    (char *)"-sk",
+                    (char *)"--http2",
+                    (char *)"-o",
+                    (char *)"/dev/null",
+                    (char *)"-w",
+                    (char *)"%{http_version} %{http_code}",
+                    (char *)"-H",
+                    (char *)"Content-Type: application/json",
+                    (char *)"-d",
+                    big,
+                    url,
+                    NULL};
+
+    if (access("/usr/bin/curl", X_OK) != 0)
+        return;
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/v1/login", broker.port);
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0'; /* over max_body_bytes = 1024 */
+    ck_assert_int_eq(bk_run(argv, NULL, NULL, &out, 10000), 0);
+    ck_assert_str_eq(out.data, "2 413");
+    pt_buf_reset(&out);
+    snprintf(big, sizeof(big), "{bad");
+    ck_assert_int_eq(bk_run(argv, NULL, NULL, &out, 10000), 0);
+    ck_assert_str_eq(out.data, "2 400");
+    pt_buf_fini(&out);
+}
+END_TEST
+
 /* ---- a second broker with a tight rate limit -------------------------------------------- */
 
 /* (this broker also runs lws's own poll() loop instead of libev, and must stop cleanly) */
@@ -404,6 +438,7 @@ broker_http_suite(void)
     tcase_add_test(tc, test_metrics_report_latency_by_route);
     tcase_add_test(tc, test_sighup_reloads_the_log_level);
     tcase_add_test(tc, test_http2_is_offered_by_alpn);
+    tcase_add_test(tc, test_http2_bodies_get_the_same_limits_and_errors);
     suite_add_tcase(s, tc);
     tcase_set_timeout(rl, 30);
     tcase_add_test(rl, test_rate_limit_answers_429_with_retry_after);
