@@ -60,7 +60,6 @@ struct broker_conf {
     int workers;
     int64_t ticket_ttl_ms;
     int ticket_max_conns;
-    int64_t request_timeout_ms;
     int64_t session_idle_ms;
     int64_t session_ttl_ms;
     bool h2;

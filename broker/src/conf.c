@@ -45,7 +45,6 @@ static const struct pt_conf_key broker_keys[] = {
     {"rate_limit_rps", PT_CONF_INT, OFF(rate_limit_rps), 0, 1000000},
     {"rate_limit_burst", PT_CONF_INT, OFF(rate_limit_burst), 1, 1000000},
     {"workers", PT_CONF_INT, OFF(workers), 1, 64},
-    {"request_timeout", PT_CONF_DURATION_MS, OFF(request_timeout_ms), 1000, 600000},
     {"http2", PT_CONF_BOOL, OFF(h2), 0, 0},
     {"session_idle", PT_CONF_DURATION_MS, OFF(session_idle_ms), 1000, 7 * 86400000LL},
     {"session_ttl", PT_CONF_DURATION_MS, OFF(session_ttl_ms), 1000, 30 * 86400000LL},
@@ -198,7 +197,6 @@ conf_defaults(struct broker_conf *c)
     c->workers = 4;
     c->ticket_ttl_ms = 30000;
     c->ticket_max_conns = 8;
-    c->request_timeout_ms = 30000;
     c->h2 = true;
     c->session_idle_ms = 30 * 60000;
     c->session_ttl_ms = 12 * 3600000;
