@@ -69,6 +69,7 @@ static void __attribute__((noreturn)) worker_main(int fd, struct launch_req *req
     char buf[sizeof(struct rdp_wire) + 300 * 1024];
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NAME, "rdp-worker");
     signal(SIGCHLD, SIG_DFL);
     s = rdp_session_new(NULL, req->host, req->port, req->secret_len ? req->secret : NULL,
                         &req->conf, &err);
@@ -124,6 +125,11 @@ static void __attribute__((noreturn)) zygote_main(int ctl)
     struct sigaction sa;
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NAME, "rdp-launcher");
+    /* keep stdio (the log) and the control socket; nothing else of the gateway's */
+    for (int fd = 3; fd < 1024; fd++)
+        if (fd != ctl)
+            close(fd);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sa.sa_flags = SA_NOCLDWAIT; /* workers are reaped by the kernel */

@@ -25,8 +25,12 @@ wait_text(struct wsc *c, const char *needle, char *got, size_t gotn, int timeout
         int op = wsc_recv(c, &buf, &len, &cap, 100);
         char *sync;
 
-        if (op < 0 || op == WSC_CLOSE)
+        if (op < 0 || op == WSC_CLOSE) {
+            fprintf(stderr, "wait_text(%s): %s, close %d '%s'\n", needle,
+                    op < 0 ? "connection ended" : "closed", wsc_close_code(c),
+                    wsc_close_reason(c) ? wsc_close_reason(c) : "");
             break;
+        }
         if (op != WSC_TEXT)
             continue;
         buf[len < cap ? len : cap - 1] = '\0';
