@@ -44,10 +44,10 @@ sessions_list(struct broker_req *r)
     for (size_t i = 0; i < r->b->ntunnels; i++) {
         const struct broker_tunnel *t = &r->b->tunnels[i];
 
-        json_array_append_new(tunnels,
-                              json_pack("{s:s,s:s,s:s,s:s,s:I}", "tunnel", t->id, "desktop",
-                                        t->desktop, "user", t->user, "session_id", t->session_id,
-                                        "opened_at", (json_int_t)t->opened_ms));
+        json_array_append_new(tunnels, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "gateway", t->gateway,
+                                                 "tunnel", t->id, "desktop", t->desktop, "user",
+                                                 t->user, "session_id", t->session_id, "opened_at",
+                                                 (json_int_t)t->opened_ms));
     }
     broker_req_reply_json(r, 200, json_pack("{s:o,s:o}", "sessions", lc.arr, "tunnels", tunnels));
 }

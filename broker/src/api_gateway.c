@@ -5,8 +5,8 @@
  *
  * The gateway authenticates with "Authorization: Bearer <shared secret>" (route flag
  * BROKER_R_GATEWAY; compared in constant time). Body, as docs/gateway.md defines it:
- *   {"event":"opened|closed","tunnel":id,"ticket_id":"..","session_id":"..",
- *    "desktop":"..","user":"..","bytes_up":n,"bytes_down":n}
+ *   {"event":"opened|closed","gateway":"gw-1","tunnel":id,"ticket_id":"..",
+ *    "session_id":"..","desktop":"..","user":"..","bytes_up":n,"bytes_down":n}
  * Unknown fields are ignored so the gateway may add some; missing required ones are 400.
  */
 #include <stdlib.h>
@@ -27,13 +27,14 @@ field(json_t *o, const char *key, char *out, size_t n)
     return true;
 }
 
-/* Tunnel ids are unique per gateway process only, so the ticket id (unique per launch)
- * is part of the key when the gateway sends it. */
+/* Tunnel ids are unique per gateway process only: tunnels are keyed by (gateway, tunnel)
+ * as docs/gateway.md says, and by the ticket id too when both reports carry it. */
 static int
 find_tunnel(struct broker *b, const struct broker_tunnel *t)
 {
     for (size_t i = 0; i < b->ntunnels; i++) {
         if (strcmp(b->tunnels[i].id, t->id) == 0 &&
+            strcmp(b->tunnels[i].gateway, t->gateway) == 0 &&
             (!t->ticket_id[0] || !b->tunnels[i].ticket_id[0] ||
              strcmp(b->tunnels[i].ticket_id, t->ticket_id) == 0))
             return (int)i;
@@ -68,6 +69,7 @@ tunnel_report(struct broker_req *r)
         return;
     }
     field(body, "ticket_id", t.ticket_id, sizeof(t.ticket_id));
+    field(body, "gateway", t.gateway, sizeof(t.gateway));
     field(body, "session_id", t.session_id, sizeof(t.session_id));
     t.bytes_up = json_integer_value(json_object_get(body, "bytes_up"));
     t.bytes_down = json_integer_value(json_object_get(body, "bytes_down"));
@@ -91,10 +93,10 @@ tunnel_report(struct broker_req *r)
         return;
     }
     pt_logc(&r->log, LOG_NOTICE,
-            "event=tunnel_%s tunnel=%s desktop=%s user=%s session=%s bytes_up=%lld "
+            "event=tunnel_%s gateway=%s tunnel=%s desktop=%s user=%s session=%s bytes_up=%lld "
             "bytes_down=%lld",
-            event, t.id, t.desktop, t.user, t.session_id[0] ? t.session_id : "-",
-            (long long)t.bytes_up, (long long)t.bytes_down);
+            event, t.gateway[0] ? t.gateway : "-", t.id, t.desktop, t.user,
+            t.session_id[0] ? t.session_id : "-", (long long)t.bytes_up, (long long)t.bytes_down);
     broker_app_tunnel_event(b, &t, strcmp(event, "opened") == 0);
     broker_req_reply_json(r, 200,
                           json_pack("{s:b,s:I}", "ok", 1, "tunnels_open", (json_int_t)b->ntunnels));

@@ -183,6 +183,7 @@ size_t broker_sess_count(struct sess_table *t);
 
 /* A tunnel the gateway reported open (api_gateway.c). */
 struct broker_tunnel {
+    char gateway[64]; /* the reporting gateway's id ("" if it sent none) */
     char id[64];
     char ticket_id[40];
     char session_id[40];

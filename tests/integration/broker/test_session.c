@@ -308,10 +308,12 @@ START_TEST(test_gateway_tunnel_reports_need_the_shared_secret)
     struct who bob;
     const char *gw[] = {"Authorization: Bearer " GW_SECRET, NULL};
     const char *bad[] = {"Authorization: Bearer not-the-secret-at-all-no", NULL};
-    const char *open = "{\"event\":\"opened\",\"tunnel\":42,\"ticket_id\":\"t1\","
-                       "\"session_id\":\"s1\",\"desktop\":\"eng-1\",\"user\":\"alice\"}";
-    const char *close = "{\"event\":\"closed\",\"tunnel\":42,\"desktop\":\"eng-1\","
-                        "\"user\":\"alice\",\"bytes_up\":10,\"bytes_down\":2000}";
+    const char *open =
+        "{\"event\":\"opened\",\"gateway\":\"gw1\",\"tunnel\":42,\"ticket_id\":\"t1\","
+        "\"session_id\":\"s1\",\"desktop\":\"eng-1\",\"user\":\"alice\"}";
+    const char *close =
+        "{\"event\":\"closed\",\"gateway\":\"gw1\",\"tunnel\":42,\"desktop\":\"eng-1\","
+        "\"user\":\"alice\",\"bytes_up\":10,\"bytes_down\":2000}";
 
     ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", NULL, open, &r), 401);
     ck_assert_str_eq(bk_resp_error_code(&r), "gateway_unauthenticated");
