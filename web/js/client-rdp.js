@@ -49,6 +49,7 @@ export function connect(screen, gatewayUrl, ticket, hooks) {
   let unstable = false;
   let retriedPlain = false;
   let resizeTimer = 0;
+  let gen = 0; // which start() the handlers belong to: an abandoned attempt's events are ignored
   const holder = document.createElement('div');
   holder.className = 'guac-holder';
   screen.classList.add('guac');
@@ -68,6 +69,7 @@ export function connect(screen, gatewayUrl, ticket, hooks) {
   };
 
   function start() {
+    const my = ++gen;
     const tunnel = new Guacamole.WebSocketTunnel(gatewayUrl);
     client = new Guacamole.Client(tunnel);
     const display = client.getDisplay();
@@ -79,9 +81,12 @@ export function connect(screen, gatewayUrl, ticket, hooks) {
       const lag = Math.round(s.processingLag || 0);
       hooks.onQuality(unstable ? 'poor' : level(lag), unstable ? 'unstable' : `${lag} ms`);
     };
+    // the client does not watch its tunnel: a refused or dropped WebSocket is seen here
+    tunnel.onerror = (status) => finish(my, status && status.message ? status.message : 'the tunnel failed');
     tunnel.onstatechange = (st) => {
       unstable = st === Guacamole.Tunnel.State.UNSTABLE;
       if (unstable) hooks.onQuality('poor', 'unstable');
+      if (st === Guacamole.Tunnel.State.CLOSED) finish(my, opened ? 'the connection closed' : 'the gateway refused the connection');
     };
     client.onstatechange = (st) => {
       if (st === Guacamole.Client.State.CONNECTED && !opened) {
@@ -90,11 +95,11 @@ export function connect(screen, gatewayUrl, ticket, hooks) {
         hooks.onQuality('good', 'RDP');
         hooks.onConnected();
       } else if (st === Guacamole.Client.State.DISCONNECTED) {
-        finish(opened ? 'the connection closed' : 'the gateway refused the connection');
+        finish(my, opened ? 'the connection closed' : 'the gateway refused the connection');
       }
     };
     client.onerror = (status) => {
-      finish(status && status.message ? status.message : `error ${status && status.code}`);
+      finish(my, status && status.message ? status.message : `error ${status && status.code}`);
     };
     client.onclipboard = (stream, mimetype) => {
       if (!/^text\//.test(mimetype)) return;
@@ -118,12 +123,13 @@ export function connect(screen, gatewayUrl, ticket, hooks) {
     else client.connect(data);
   }
 
-  function finish(reason) {
-    if (closed) return;
+  function finish(my, reason) {
+    if (closed || my !== gen) return;
     if (!opened && !noProto && !retriedPlain) {
       // most likely the subprotocol: try once more without it
       retriedPlain = true;
       noProto = true;
+      gen++; // the old client's DISCONNECTED event must not count
       try { client.disconnect(); } catch (e) { /* already */ }
       sessionStorage.setItem(NOPROTO_KEY, '1');
       // the ticket may admit one more WebSocket (ticket_max_conns); if not, the viewer relaunches

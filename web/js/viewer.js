@@ -27,7 +27,10 @@ let everConnected = false;
 let desktopId = '';
 
 /* window.portico: read by the end-to-end tests and handy in the console. */
-const state = (window.portico = { phase: 'starting', protocol: '', desktop: '', connects: 0, launches: 0, lastError: '' });
+const state = (window.portico = {
+  phase: 'starting', protocol: '', desktop: '', connects: 0, launches: 0, lastError: '',
+  canvas: () => (session && session.canvas ? session.canvas() : null),
+});
 
 function setStatus(text, phase) {
   $('status').textContent = text;
