@@ -11,7 +11,7 @@ PKGS="build-essential cmake pkg-config check clang clang-format libclang-rt-14-d
  libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
  freerdp2-dev freerdp2-shadow-x11 xvfb x11-utils x11-xserver-utils xdotool xrdp xorgxrdp tigervnc-standalone-server
  slapd ldap-utils libldap-dev
- libwebsockets-dev libssl-dev openssl libjansson-dev libsqlite3-dev sqlite3
+ libwebsockets-dev libev-dev libssl-dev openssl libjansson-dev libsqlite3-dev sqlite3
  chromium chromium-driver nodejs npm
  websockify novnc spice-html5
  netpbm curl wrk iproute2 procps psmisc python3 libpng-dev libjpeg62-turbo-dev libx11-dev
