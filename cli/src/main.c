@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,10 +124,21 @@ cmd_login(struct cli_conf *c, int argc, char **argv)
     if (envpw) {
         pt_strlcpy(pw, envpw, sizeof(pw));
     } else {
-        if (isatty(STDIN_FILENO))
+        struct termios old, quiet;
+        bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+
+        if (tty) {
             fprintf(stderr, "password for %s: ", user ? user : "?");
+            quiet = old;
+            quiet.c_lflag &= ~(tcflag_t)ECHO; /* do not show the password */
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        }
         if (!fgets(pw, sizeof(pw), stdin))
             pw[0] = '\0';
+        if (tty) {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+            fputc('\n', stderr);
+        }
         pw[strcspn(pw, "\r\n")] = '\0';
     }
     c->cookie[0] = c->csrf[0] = '\0';
