@@ -97,9 +97,18 @@ START_TEST(test_a_user_signs_in_sees_her_desktops_and_signs_out)
 }
 END_TEST
 
-START_TEST(test_a_wrong_password_says_so_and_an_ended_session_returns_to_sign_in)
+START_TEST(
+    test_a_wrong_password_and_a_locked_account_say_so_and_an_ended_session_returns_to_sign_in)
 {
     run_script("web/portal.js", "errors");
+}
+END_TEST
+
+START_TEST(test_sign_in_with_the_directory_down_says_so)
+{
+    tf_slapd_stop(slapd);
+    slapd = NULL;
+    run_script("web/portal.js", "unavailable");
 }
 END_TEST
 
@@ -118,7 +127,10 @@ e2e_web_suite(void)
     tcase_set_timeout(tc, 100);
     tcase_add_checked_fixture(tc, web_setup, web_teardown);
     tcase_add_test(tc, test_a_user_signs_in_sees_her_desktops_and_signs_out);
-    tcase_add_test(tc, test_a_wrong_password_says_so_and_an_ended_session_returns_to_sign_in);
+    tcase_add_test(
+        tc,
+        test_a_wrong_password_and_a_locked_account_say_so_and_an_ended_session_returns_to_sign_in);
+    tcase_add_test(tc, test_sign_in_with_the_directory_down_says_so);
     tcase_add_test(tc, test_an_admin_resizes_a_pool_and_the_counts_follow);
     suite_add_tcase(s, tc);
     return s;

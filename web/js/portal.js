@@ -27,9 +27,9 @@ function signInMessage(e) {
       return 'Enter your user name and your password.';
     case 'account_disabled':
       return `${e.message} Your help desk can re-enable it.`;
-    case 'account_locked':
-    case 'too_many_attempts':
-      return e.message;
+    case 'signin_locked':
+      // the broker's sentence says for how long ("Try again in 4 minutes.")
+      return `${e.message} The lock stops password guessing; your help desk can lift it sooner.`;
     case 'directory_unavailable':
       return 'The company directory cannot be reached, so sign-in is not possible right now. Try again in a few minutes; if it keeps failing, tell your help desk.';
     case 'directory_not_configured':

@@ -91,6 +91,18 @@ async function errors({ browser, page }) {
   assert.strictEqual(await page.inputValue('#password'), '', 'the wrong password is cleared');
   assert.strictEqual(await page.evaluate(() => document.activeElement.id), 'password');
   await shot('wrong-password');
+  // five wrong passwords lock the account for minutes: the page says for how long
+  for (let i = 0; i < 6; i++) {
+    await page.fill('#user', 'o*brien');
+    await page.fill('#password', `wrong-${i}`);
+    await page.click('#signin-submit');
+    await page.waitForFunction(() => !document.getElementById('signin-submit').disabled);
+  }
+  assert.strictEqual(await page.getAttribute('#signin-error', 'data-code'), 'signin_locked');
+  const locked = await page.textContent('#signin-error');
+  assert.match(locked, /Try again in \d+ minutes?\./);
+  console.log(`errors: a locked account reads: ${locked}`);
+  await shot('locked');
   // empty fields: said before asking the broker
   await page.fill('#user', '');
   await page.click('#signin-submit');
@@ -121,8 +133,25 @@ async function errors({ browser, page }) {
   g.check();
 }
 
+/* The directory is down (the test killed slapd): sign-in says so, and what to do. */
+async function unavailable({ page }) {
+  page.setDefaultTimeout(15000);
+  await page.setViewportSize(DESKTOP);
+  const g = guard(page, base);
+  const shot = shooter(page, shots);
+  await signIn(page, base, 'alice', 'alice-pw');
+  await page.waitForFunction(() => document.getElementById('signin-error').textContent.length > 0, null, { timeout: 20000 });
+  assert.strictEqual(await page.getAttribute('#signin-error', 'data-code'), 'directory_unavailable');
+  const msg = await page.textContent('#signin-error');
+  assert.match(msg, /directory cannot be reached/);
+  console.log(`unavailable: the page says: ${msg}`);
+  await shot('directory-down');
+  g.check();
+}
+
 run(async (ctx) => {
   if (mode === 'portal') await portal(ctx);
   else if (mode === 'errors') await errors(ctx);
+  else if (mode === 'unavailable') await unavailable(ctx);
   else throw new Error(`unknown mode ${mode}`);
 }, { timeoutMs: 80000 });
