@@ -25,8 +25,8 @@ libvirtd_log="$PORTICO_TEST_TMP/libvirtd-start.log"
 sh scripts/libvirtd.sh start >"$libvirtd_log" 2>&1 &
 lv_pid=$!
 cleanup() {
-    sh scripts/libvirtd.sh stop >/dev/null 2>&1 || true
-    sh scripts/reap.sh "$PORTICO_TEST_TMP" || true
+    sh "$root/scripts/libvirtd.sh" stop >/dev/null 2>&1 || true
+    sh "$root/scripts/reap.sh" "$PORTICO_TEST_TMP" || true
 }
 trap cleanup EXIT INT TERM
 
