@@ -225,6 +225,8 @@ rdp_client_rx(struct gw_tunnel *t, const void *data, size_t len, bool binary, st
 
     if (!rt)
         return pt_err_set(err, PT_E_INTERNAL, "RDP tunnel has no session");
+    if (rt->p)
+        rdp_proc_flush(rt->p);
     if (link_finished(rt, &f)) {
         /* the desktop ended the session; the "error" instruction already went out */
         pt_err_set(err, f.guac_status == GUAC_STATUS_SUCCESS ? PT_E_OK : PT_E_UNAVAILABLE, "%s",

@@ -226,6 +226,8 @@ struct rdp_proc *rdp_proc_open(struct gw_tunnel *t, const char *host, int port, 
 /* rdp_proc_input() - forward one event (a SYNC too). Returns 0 or -1 with @err. Loop. */
 int rdp_proc_input(struct rdp_proc *p, const struct rdp_in_event *ev, struct pt_err *err);
 bool rdp_proc_finished(struct rdp_proc *p, struct rdp_failure *f);
+/* rdp_proc_flush() - retry input that waited for room on the socket. Loop thread. */
+void rdp_proc_flush(struct rdp_proc *p);
 /* rdp_proc_close() - hang up (the worker sees EOF and ends its session), join the relay
  * thread, free. Loop thread. */
 void rdp_proc_close(struct rdp_proc *p);

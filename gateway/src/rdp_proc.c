@@ -58,6 +58,8 @@ struct rdp_proc {
     struct rdp_failure failure;
     char what[100];            /* host:port for messages (truncated) */
     int connecting, connected; /* this worker's share of the gauges (relay thread) */
+    struct rdp_in_event pending_move, pending_sync; /* (loop) waiting for socket room */
+    bool has_pending_move, has_pending_sync;
 };
 
 /* --- the worker (a child of the zygote) ---------------------------------------------- */
@@ -373,8 +375,10 @@ rdp_proc_open(struct gw_tunnel *t, const char *host, int port, const char *secre
     return p;
 }
 
-int
-rdp_proc_input(struct rdp_proc *p, const struct rdp_in_event *ev, struct pt_err *err)
+/* Send one record without blocking the loop: 0 sent (or the worker is gone: the relay
+ * thread reports that), 1 the socket is full. */
+static int
+send_wire(struct rdp_proc *p, const struct rdp_in_event *ev)
 {
     struct rdp_wire w = {(uint32_t)ev->type, ev->a, ev->b, ev->c};
     struct iovec iov[2] = {{&w, sizeof(w)}, {ev->clip, ev->clip ? ev->clip_len : 0}};
@@ -385,13 +389,65 @@ rdp_proc_input(struct rdp_proc *p, const struct rdp_in_event *ev, struct pt_err 
     mh.msg_iov = iov;
     mh.msg_iovlen = ev->clip ? 2 : 1;
     n = sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : 0;
+}
+
+/* Send what waits in the slots, moves first. 0 when both are empty, 1 if still full. */
+static int
+flush_pending(struct rdp_proc *p)
+{
+    if (p->has_pending_move) {
+        if (send_wire(p, &p->pending_move) != 0)
+            return 1;
+        p->has_pending_move = false;
+    }
+    if (p->has_pending_sync) {
+        if (send_wire(p, &p->pending_sync) != 0)
+            return 1;
+        p->has_pending_sync = false;
+    }
+    return 0;
+}
+
+void
+rdp_proc_flush(struct rdp_proc *p)
+{
+    flush_pending(p);
+}
+
+int
+rdp_proc_input(struct rdp_proc *p, const struct rdp_in_event *ev, struct pt_err *err)
+{
+    int rc = 0;
+
+    /* A worker that is slow for a moment must not cost the session. What can wait in one
+     * slot does: the newest mouse move (same buttons) and the newest sync echo; they go
+     * out before anything else, at the latest with the browser's next message (it pings
+     * every 500 ms). Keys and clicks are never dropped: if they do not fit, the desktop
+     * has stopped taking input and the tunnel closes. */
+    if (ev->type == RDP_IN_MOUSE && p->has_pending_move && ev->c == p->pending_move.c) {
+        p->pending_move = *ev;
+        flush_pending(p);
+        goto out;
+    }
+    if (ev->type == RDP_IN_SYNC) {
+        p->pending_sync = *ev;
+        p->has_pending_sync = true;
+        flush_pending(p);
+        goto out;
+    }
+    if (flush_pending(p) == 0 && send_wire(p, ev) == 0)
+        goto out;
+    if (ev->type == RDP_IN_MOUSE && !p->has_pending_move) {
+        p->pending_move = *ev;
+        p->has_pending_move = true;
+        goto out;
+    }
+    rc = pt_err_set(err, PT_E_LIMIT, "input is arriving faster than the desktop takes it");
+out:
     if (ev->clip)
         pt_free_secret(ev->clip);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return pt_err_set(err, PT_E_LIMIT, "input is arriving faster than the desktop takes it");
-    if (n < 0)
-        return 0; /* the worker is gone: the relay thread reports why */
-    return 0;
+    return rc;
 }
 
 bool

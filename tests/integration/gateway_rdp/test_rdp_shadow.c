@@ -404,6 +404,50 @@ START_TEST(test_a_lagging_browser_gets_combined_frames_not_a_queue)
 }
 END_TEST
 
+START_TEST(test_a_stalled_worker_costs_mouse_moves_not_the_session)
+{
+    struct lab_shadow lab;
+    struct gw_tunnel *t;
+    int draws, pid;
+    char out[512];
+    char *loc[] = {"xdotool", "getmouselocation", NULL};
+    bool there = false;
+
+    start_shadow(&lab, 320, 240);
+    t = open_tunnel(lab.port);
+    ck_assert_int_eq(first_frame(t, &draws), 0);
+    pid = rdp_backend_worker_pid(t);
+    ck_assert_int_gt(pid, 0);
+    kill(pid, SIGSTOP); /* the worker stops reading its socket */
+    for (int i = 0; i < 20000; i++) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "5.mouse,2.%d,2.%d,1.0;", 10 + i % 80, 10 + i % 70);
+        ck_assert_int_eq(h_send(t, ops, msg, NULL, 0), 0);
+    }
+    ck_assert_int_eq(h_send(t, ops, "5.mouse,2.77,2.66,1.0;", NULL, 0), 0);
+    kill(pid, SIGCONT);
+    usleep(300000); /* the worker drains its socket */
+    /* the next event (here a sync echo) takes the newest move along */
+    ck_assert_int_eq(h_send(t, ops, "4.sync,1.1;", NULL, 0), 0);
+    snprintf(out, sizeof(out), "%s/xdotool-%d.out", tf_tmpdir(), getpid());
+    for (int i = 0; i < 50 && !there; i++) {
+        FILE *f;
+        char line[256] = "";
+        ck_assert_int_eq(lab_x(&lab, out, loc), 0);
+        f = fopen(out, "r");
+        if (f && fgets(line, sizeof(line), f))
+            there = strncmp(line, "x:77 y:66 ", 10) == 0;
+        if (f)
+            fclose(f);
+        if (!there)
+            usleep(100000);
+    }
+    ck_assert_msg(there, "the desktop pointer did not end at 77,66");
+    close_tunnel(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
 static void
 setup_process_mode(void)
 {
@@ -468,6 +512,7 @@ gateway_rdp_shadow_suite(void)
     tcase_add_test(tc, test_killing_one_session_process_leaves_the_others_running);
     tcase_add_test(tc, test_xrdp_in_front_of_vnc_takes_credentials_and_draws);
     tcase_add_test(tc, test_a_lagging_browser_gets_combined_frames_not_a_queue);
+    tcase_add_test(tc, test_a_stalled_worker_costs_mouse_moves_not_the_session);
     suite_add_tcase(s, tc);
     /* the same session code on threads inside the gateway process */
     tc = tcase_create("thread_mode");
