@@ -489,6 +489,15 @@ START_TEST(test_xrdp_in_front_of_vnc_takes_credentials_and_draws)
     ck_assert_int_eq(first_frame(t, &draws), 0);
     ck_assert_int_eq(lab_x(&lab, NULL, red), 0);
     ck_assert_msg(wait_fill(t, "255", "0", "0", 10000) == 0, "no red fill through xrdp");
+    /* xrdp forwards the VNC server's cursor: it becomes an RGBA image in buffer layer -1
+     * and a "cursor" instruction copying from it */
+    ck_assert_int_eq(h_send(t, ops, "5.mouse,2.50,2.50,1.0;", NULL, 0), 0);
+    ck_assert_int_eq(h_wait_op(t, ops, "cursor", &in, 5000), 0);
+    ck_assert_int_eq(in.argc, 7);
+    ck_assert_str_eq(in.argv[2], "-1");
+    ck_assert_int_gt(atoi(in.argv[5]), 0);
+    ck_assert_int_gt(atoi(in.argv[6]), 0);
+    h_insn_fini(&in);
     close_tunnel(t);
     lab_shadow_stop(&lab);
 }
