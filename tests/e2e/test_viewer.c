@@ -45,7 +45,8 @@ write_file(const char *path, const char *text)
     fclose(f);
 }
 
-/* A pool of one test:/// desktop whose display is the real server at @port. */
+/* A pool of one test:/// desktop whose display is the real server at @port. The RDP pool
+ * keeps no warm desktop, so its launch answers 202 first and the viewer waits. */
 static void
 pool_section(struct pt_buf *b, const char *dir, const char *pool, const char *proto, int port)
 {
@@ -65,8 +66,8 @@ pool_section(struct pt_buf *b, const char *dir, const char *pool, const char *pr
     write_file(tmpl, xml);
     pt_buf_appendf(b,
                    "[pool \"%s\"]\nimage = /golden/base.qcow2\nmemory = 128\ndomain_type = test\n"
-                   "min = 0\nmax = 1\nwarm = 1\nprotocols = %s\ntemplate = %s\n",
-                   pool, proto, tmpl);
+                   "min = 0\nmax = 1\nwarm = %d\nprotocols = %s\ntemplate = %s\n",
+                   pool, strcmp(proto, "rdp") == 0 ? 0 : 1, proto, tmpl);
     if (strcmp(proto, "rdp") == 0)
         pt_buf_appendf(b, "rdp_port = %d\n", port);
 }

@@ -28,12 +28,13 @@ let desktopId = '';
 
 /* window.portico: read by the end-to-end tests and handy in the console. */
 const state = (window.portico = {
-  phase: 'starting', protocol: '', desktop: '', connects: 0, launches: 0, lastError: '',
+  phase: 'starting', phases: ['starting'], protocol: '', desktop: '', connects: 0, launches: 0, lastError: '',
   canvas: () => (session && session.canvas ? session.canvas() : null),
 });
 
 function setStatus(text, phase) {
   $('status').textContent = text;
+  if (phase && phase !== state.phase) state.phases.push(phase);
   if (phase) state.phase = phase;
   document.body.dataset.phase = state.phase;
 }
