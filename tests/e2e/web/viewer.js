@@ -10,7 +10,8 @@
  * painted with xsetroot and the canvas must turn that colour (pixels read back from the
  * canvas); without one (SPICE guest) the canvas must hold more than one colour and some
  * bright pixels (the guest's text). A typed key must reach the X server (xev on the root
- * window prints it), and so must the Ctrl+Alt+Del button. Then the connection is dropped
+ * window prints it), and so must a click, a touch tap and the Ctrl+Alt+Del button; VNC
+ * also carries clipboard text both ways (Tk reads and owns the X selection). Then the connection is dropped
  * as a network blip would: the viewer gets a fresh ticket (launch again) and reconnects
  * to the same desktop without a sign-in, and the canvas follows a new colour. Back to the
  * portal, sign out.
@@ -43,6 +44,38 @@ async function until(what, fn, timeoutMs) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/* The X CLIPBOARD selection, read and owned with Tk (no xclip here). */
+const TK_GET = 'import tkinter;r=tkinter.Tk();r.withdraw();print(r.clipboard_get())';
+const TK_SET = 'import sys,tkinter;r=tkinter.Tk();r.withdraw();r.clipboard_clear();' +
+  'r.clipboard_append(sys.argv[1]);r.update();r.after(6000,r.destroy);r.mainloop()';
+
+function desktopClipboard() {
+  try {
+    return execFileSync('python3', ['-c', TK_GET], { env: { ...process.env, DISPLAY: X }, timeout: 4000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch (e) {
+    return '';
+  }
+}
+
+/* Text both ways: the browser's clipboard to the desktop ("Paste to desktop"), the
+ * desktop's to the browser's (the client's clipboard event -> Clipboard API). */
+async function clipboardRoundTrip(page) {
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await page.evaluate(() => navigator.clipboard.writeText('portico-to-desktop'));
+  await page.click('#paste');
+  await until('the desktop clipboard to hold the browser text', () => desktopClipboard().includes('portico-to-desktop'), 10000);
+  console.log('viewer: browser clipboard -> desktop ok');
+  const owner = spawn('python3', ['-c', TK_SET, 'portico-from-desktop'], { env: { ...process.env, DISPLAY: X }, stdio: 'ignore' });
+  try {
+    await page.click('#screen', { position: { x: 420, y: 320 } }); // the page keeps focus
+    await until('the browser clipboard to hold the desktop text', async () =>
+      (await page.evaluate(() => navigator.clipboard.readText().catch(() => ''))) === 'portico-from-desktop', 10000);
+  } finally {
+    owner.kill('SIGTERM');
+  }
+  console.log('viewer: desktop clipboard -> browser ok');
 }
 
 /* Sample the client's canvas: the centre pixel, how many colours on a 32x24 grid, how
@@ -129,6 +162,9 @@ run(async ({ page }) => {
     await until('xev to see Delete from Ctrl+Alt+Del', () => /keysym 0xffff, Delete\)/.test(keys.out), 10000);
     assert.match(keys.out, /Control_L/);
     console.log('viewer: Ctrl+Alt+Del reached the X server');
+    // RDP: the gateway parses the browser's clipboard stream but does not wire cliprdr yet
+    // (docs/rdp.md), so only VNC carries text both ways today
+    if (pool === 'vnc') await clipboardRoundTrip(page);
   } else {
     const s = await until('the guest screen on the canvas', async () => {
       const v = await sample(page);
