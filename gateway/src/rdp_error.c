@@ -115,3 +115,25 @@ rdp_error_describe(uint32_t last_error, uint32_t error_info, const char *host, i
         return fail(out, GUAC_STATUS_UPSTREAM_ERROR, "The connection to %s:%d failed.", host, port);
     }
 }
+
+void
+rdp_error_refine_reachable(uint32_t last_error, bool had_credentials, const char *host, int port,
+                           struct rdp_failure *f)
+{
+    /* FreeRDP reports a server that hangs up during security negotiation (a rejected NLA
+     * sign-in, for one) as a transport failure, like a host that is down. The caller
+     * found the port open, so the host is up: say what that means. */
+    if (last_error != FREERDP_ERROR_CONNECT_TRANSPORT_FAILED &&
+        last_error != FREERDP_ERROR_CONNECT_FAILED)
+        return;
+    if (had_credentials)
+        fail(f, GUAC_STATUS_CLIENT_UNAUTHORIZED,
+             "The desktop %s:%d ended the connection during sign-in: check the user name and "
+             "password.",
+             host, port);
+    else
+        fail(f, GUAC_STATUS_UPSTREAM_ERROR,
+             "The desktop %s:%d ended the connection during sign-in: it may require a user "
+             "name and password.",
+             host, port);
+}

@@ -57,6 +57,11 @@ struct rdp_failure {
 void rdp_error_describe(uint32_t last_error, uint32_t error_info, const char *host, int port,
                         struct rdp_failure *out);
 
+/* rdp_error_refine_reachable() - after a transport failure, when the desktop's port is
+ * known to accept connections: replace "cannot be reached" by what it then means. */
+void rdp_error_refine_reachable(uint32_t last_error, bool had_credentials, const char *host,
+                                int port, struct rdp_failure *f);
+
 /* --- keyboard and mouse -------------------------------------------------------------- */
 
 struct rdp_input; /* FreeRDP's rdpInput */

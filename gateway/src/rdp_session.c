@@ -15,12 +15,15 @@
  * and thread to drop its reference frees the session.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <freerdp/codec/color.h>
 #include <freerdp/freerdp.h>
@@ -509,6 +512,37 @@ wipe_password(struct rdp_session *s, rdpSettings *st)
     s->password = NULL;
 }
 
+/* Does @host:@port accept a TCP connection within 2 s? (after FreeRDP failed) */
+static bool
+tcp_reachable(const char *host, int port)
+{
+    struct addrinfo hints, *res = NULL;
+    char portstr[16];
+    bool ok = false;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (getaddrinfo(host, portstr, &hints, &res) != 0)
+        return false;
+    for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
+        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        int e = 0;
+        socklen_t el = sizeof(e);
+
+        if (fd < 0)
+            continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
+            (errno == EINPROGRESS && poll(&pfd, 1, 2000) == 1 &&
+             getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0))
+            ok = true;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok;
+}
+
 static void
 post_uuid(struct rdp_session *s)
 {
@@ -537,7 +571,7 @@ session_main(void *arg)
     freerdp *inst = NULL;
     struct rdp_failure f;
     int64_t t0 = mono_ms();
-    bool connected = false;
+    bool connected = false, had_creds = false;
 
     pthread_once(&rdp_once, rdp_global_init);
     report(s, &(struct rdp_metric_delta){.connecting = 1});
@@ -555,19 +589,22 @@ session_main(void *arg)
         goto out;
     }
     ((struct rdp_ctx *)inst->context)->s = s;
+    had_creds = s->password && s->password[0];
     configure(s, inst->settings);
     pthread_mutex_lock(&s->lock);
     s->instance = inst;
     pthread_mutex_unlock(&s->lock);
 
     if (atomic_load(&s->stop) || !freerdp_connect(inst)) {
+        uint32_t code = freerdp_get_last_error(inst->context);
+
         report(s, &(struct rdp_metric_delta){.connecting = -1, .failed = 1});
         wipe_password(s, inst->settings);
-        rdp_error_describe(freerdp_get_last_error(inst->context), freerdp_error_info(inst), s->host,
-                           s->port, &f);
+        rdp_error_describe(code, freerdp_error_info(inst), s->host, s->port, &f);
+        if (!atomic_load(&s->stop) && tcp_reachable(s->host, s->port))
+            rdp_error_refine_reachable(code, had_creds, s->host, s->port, &f);
         pt_log(LOG_NOTICE, "%s event=rdp_connect_failed after_ms=%lld code=0x%08x reason=\"%s\"",
-               s->log_id, (long long)(mono_ms() - t0), freerdp_get_last_error(inst->context),
-               f.reason);
+               s->log_id, (long long)(mono_ms() - t0), code, f.reason);
         post_failure(s, &f);
         goto out;
     }

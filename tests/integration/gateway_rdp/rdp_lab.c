@@ -47,9 +47,90 @@ lab_xrdp_start(struct lab_shadow *s, int w, int h, struct pt_err *err)
     return 0;
 }
 
+static int
+run_to_file(char *const argv[], const char *out_path)
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+            dup2(fd, 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int
+lab_shadow_nla_start(struct lab_shadow *s, int w, int h, const char *user, const char *password,
+                     struct pt_err *err)
+{
+    char geom[32], sock[64], lock[64], port[32], sam[600], samarg[640], home[512];
+    char homeenv[600], dispenv[40];
+    int n;
+
+    memset(s, 0, sizeof(*s));
+    snprintf(sam, sizeof(sam), "%s/sam-%d.txt", tf_tmpdir(), getpid());
+    {
+        char *hargv[] = {"winpr-hash",     "-u", (char *)user, "-p",
+                         (char *)password, "-f", "sam",        NULL};
+        if (run_to_file(hargv, sam) != 0)
+            return pt_err_set(err, PT_E_UNAVAILABLE, "winpr-hash failed (package winpr-utils)");
+    }
+    /* a display nobody uses: no lock file and no socket */
+    for (n = 600 + getpid() % 300;; n++) {
+        snprintf(lock, sizeof(lock), "/tmp/.X%d-lock", n);
+        snprintf(sock, sizeof(sock), "/tmp/.X11-unix/X%d", n);
+        if (access(lock, F_OK) != 0 && access(sock, F_OK) != 0)
+            break;
+    }
+    snprintf(s->display_str, sizeof(s->display_str), ":%d", n);
+    snprintf(geom, sizeof(geom), "%dx%dx24", w, h);
+    {
+        char *xargv[] = {"Xvfb",      s->display_str, "-screen",  "0", geom,
+                         "-nolisten", "tcp",          "-noreset", NULL};
+        if (tf_proc_spawn(&s->xvfb, "xvfb-nla", xargv, NULL, err) < 0)
+            return -1;
+    }
+    for (int i = 0; access(sock, F_OK) != 0; i++) {
+        if (i > 250 || !tf_proc_alive(&s->xvfb)) {
+            lab_shadow_stop(s);
+            return pt_err_set(err, PT_E_TIMEOUT, "Xvfb %s did not start", s->display_str);
+        }
+        usleep(20000);
+    }
+    s->port = tf_free_port();
+    snprintf(port, sizeof(port), "/port:%d", s->port);
+    snprintf(samarg, sizeof(samarg), "/sam-file:%s", sam);
+    snprintf(home, sizeof(home), "%s/shadow-nla-home-%d", tf_tmpdir(), n);
+    mkdir(home, 0700);
+    snprintf(homeenv, sizeof(homeenv), "HOME=%s", home);
+    snprintf(dispenv, sizeof(dispenv), "DISPLAY=%s", s->display_str);
+    {
+        char *sargv[] = {
+            "freerdp-shadow-cli", "/bind-address:127.0.0.1", port, "/sec:nla", samarg, NULL};
+        char *envp[] = {homeenv, dispenv, "PATH=/usr/bin:/bin", NULL};
+        if (tf_proc_spawn(&s->shadow, "shadow-nla", sargv, envp, err) < 0) {
+            lab_shadow_stop(s);
+            return -1;
+        }
+    }
+    if (tf_wait_port(s->port, 10000) < 0) {
+        lab_shadow_stop(s);
+        return pt_err_set(err, PT_E_TIMEOUT, "NLA shadow did not listen on %d", s->port);
+    }
+    return 0;
+}
+
 void
 lab_shadow_stop(struct lab_shadow *s)
 {
+    tf_proc_stop(&s->shadow, 2000);
+    tf_proc_stop(&s->xvfb, 2000);
     tf_rdp_stop(s->rdp);
     s->rdp = NULL;
     tf_xvnc_stop(s->xvnc);

@@ -10,13 +10,19 @@
 
 struct lab_shadow {
     struct tf_rdp *rdp;
-    struct tf_proc *xvnc; /* xrdp variant: the VNC server behind it */
+    struct tf_proc *xvnc;        /* xrdp variant: the VNC server behind it */
+    struct tf_proc xvfb, shadow; /* NLA variant: started here, not by tsupport */
     int port;
     char display_str[16];
 };
 
 /* lab_shadow_start() - Xvfb + freerdp-shadow-cli at @w x @h. 0 or -1 with @err. */
 int lab_shadow_start(struct lab_shadow *s, int w, int h, struct pt_err *err);
+/* lab_shadow_nla_start() - Xvfb + freerdp-shadow-cli that only speaks NLA and knows one
+ * account, @user / @password (an NTLM SAM file made with winpr-hash). tsupport's shadow
+ * fixture has no option for that. */
+int lab_shadow_nla_start(struct lab_shadow *s, int w, int h, const char *user, const char *password,
+                         struct pt_err *err);
 /* lab_xrdp_start() - Xvnc at @w x @h behind xrdp (any credentials, AutoLogon). */
 int lab_xrdp_start(struct lab_shadow *s, int w, int h, struct pt_err *err);
 void lab_shadow_stop(struct lab_shadow *s);

@@ -448,6 +448,38 @@ START_TEST(test_a_stalled_worker_costs_mouse_moves_not_the_session)
 }
 END_TEST
 
+START_TEST(test_nla_signs_in_with_the_secret_and_refuses_a_wrong_password_in_words)
+{
+    struct lab_shadow lab;
+    struct pt_err err;
+    struct auth_ticket_claims c;
+    struct gw_tunnel *t;
+    struct h_insn in;
+    int draws;
+
+    ck_assert_msg(lab_shadow_nla_start(&lab, 320, 240, "alice", "Secr3t!", &err) == 0, "%s",
+                  err.msg);
+    memset(&c, 0, sizeof(c));
+    snprintf(c.host, sizeof(c.host), "127.0.0.1");
+    c.port = lab.port;
+    ops = gw_rdp_backend();
+    /* the right password: NLA (CredSSP/NTLM) and a first frame */
+    t = h_tunnel_new();
+    ck_assert_msg(ops->open(t, &c, "alice\nSecr3t!", &err) == 0, "open: %s", err.msg);
+    ck_assert_int_eq(first_frame(t, &draws), 0);
+    close_tunnel(t);
+    /* a wrong one: refused, in words, with the status the viewer offers a retry on */
+    t = h_tunnel_new();
+    ck_assert_msg(ops->open(t, &c, "alice\nwrong", &err) == 0, "open: %s", err.msg);
+    ck_assert_int_eq(h_wait_op(t, ops, "error", &in, 15000), 0);
+    ck_assert_msg(strstr(in.argv[0], "password") != NULL, "%s", in.argv[0]);
+    ck_assert_str_eq(in.argv[1], "769"); /* 0x0301 CLIENT_UNAUTHORIZED */
+    h_insn_fini(&in);
+    close_tunnel(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
 static void
 setup_process_mode(void)
 {
@@ -522,6 +554,7 @@ gateway_rdp_shadow_suite(void)
     tcase_add_test(tc, test_xrdp_in_front_of_vnc_takes_credentials_and_draws);
     tcase_add_test(tc, test_a_lagging_browser_gets_combined_frames_not_a_queue);
     tcase_add_test(tc, test_a_stalled_worker_costs_mouse_moves_not_the_session);
+    tcase_add_test(tc, test_nla_signs_in_with_the_secret_and_refuses_a_wrong_password_in_words);
     suite_add_tcase(s, tc);
     /* the same session code on threads inside the gateway process */
     tc = tcase_create("thread_mode");
