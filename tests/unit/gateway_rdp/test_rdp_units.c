@@ -34,6 +34,17 @@ START_TEST(test_failures_are_told_in_words_with_a_status)
     ck_assert(strstr(f.reason, "administrator ended the session"));
     rdp_error_describe(0, ERRINFO_DISCONNECTED_BY_OTHER_CONNECTION, "desk", 3389, &f);
     ck_assert_int_eq(f.guac_status, GUAC_STATUS_SESSION_CONFLICT);
+    /* a transport failure on a port that answers is a sign-in problem */
+    rdp_error_describe(FREERDP_ERROR_CONNECT_TRANSPORT_FAILED, 0, "desk", 3389, &f);
+    rdp_error_refine_reachable(FREERDP_ERROR_CONNECT_TRANSPORT_FAILED, true, "desk", 3389, &f);
+    ck_assert_int_eq(f.guac_status, GUAC_STATUS_CLIENT_UNAUTHORIZED);
+    ck_assert(strstr(f.reason, "check the user name and password"));
+    rdp_error_refine_reachable(FREERDP_ERROR_CONNECT_TRANSPORT_FAILED, false, "desk", 3389, &f);
+    ck_assert_int_eq(f.guac_status, GUAC_STATUS_UPSTREAM_ERROR);
+    /* other failures are left alone */
+    rdp_error_describe(FREERDP_ERROR_TLS_CONNECT_FAILED, 0, "desk", 3389, &f);
+    rdp_error_refine_reachable(FREERDP_ERROR_TLS_CONNECT_FAILED, true, "desk", 3389, &f);
+    ck_assert(strstr(f.reason, "certificate"));
 }
 END_TEST
 
