@@ -224,7 +224,9 @@ pool_place(struct pool_ctx *ctx, struct pool_entry *pe)
             continue;
         if (h->max_desktops > 0 && h->desktops >= h->max_desktops)
             continue;
-        if (h->mem_free_kib > 0 && free_after < need)
+        if (ctx->o.placement_ignore_memory)
+            free_after = 1024 * 1024;
+        else if (h->mem_free_kib > 0 && free_after < need)
             continue;
         load = (double)(h->desktops + h->actions) / (h->cpus > 0 ? h->cpus : 1);
         score = (double)(free_after > 0 ? free_after : 1) / (1.0 + load);

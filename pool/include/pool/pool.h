@@ -162,7 +162,10 @@ struct pool_ctx_opts {
     int64_t error_hold_ms;       /* how long a desktop stays in error before deletion (0) */
     int64_t shutdown_timeout_ms; /* graceful shutdown before destroy (default 0: destroy) */
     const char *domain_prefix;   /* domain names: <prefix><pool>-<n> (default "pt-") */
-    pool_probe_fn *probe;        /* default pool_probe_display */
+    /* place by load only, ignoring hosts' free memory: for libvirt test:/// hosts, whose
+     * memory figures are fixed fiction (test:///default reports 3 MiB free) */
+    bool placement_ignore_memory;
+    pool_probe_fn *probe; /* default pool_probe_display */
     void *probe_opaque;
     /* wall clock for schedules and timestamps (tests); NULL = the real one */
     int64_t (*clock_ms)(void *opaque);
