@@ -70,7 +70,21 @@ gwt_start(struct gwt *g, bool tls, const char *extra)
 void
 gwt_stop(struct gwt *g)
 {
+    char line[4096];
+    FILE *f;
+
     tf_proc_stop(&g->proc, 5000);
+    /* A sanitizer report in the gateway (a child process) fails the test too. */
+    f = fopen(g->proc.log_path, "r");
+    if (f) {
+        bool bad = false;
+        while (fgets(line, sizeof(line), f))
+            bad |= strstr(line, "Sanitizer") != NULL || strstr(line, "runtime error:") != NULL;
+        fclose(f);
+        if (bad)
+            tf_proc_print_log(&g->proc, 60);
+        ck_assert_msg(!bad, "sanitizer report in the gateway log %s", g->proc.log_path);
+    }
     auth_signer_free(g->signer);
     auth_sealer_free(g->sealer);
     g->signer = NULL;

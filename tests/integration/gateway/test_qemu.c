@@ -119,7 +119,7 @@ recv_exact(struct wsc *c, unsigned char *out, size_t n)
 {
     unsigned char *b = NULL;
     size_t len = 0, cap = 0, have = 0;
-    static unsigned char spill[65536];
+    static unsigned char spill[1 << 20];
     static size_t spill_len;
 
     /* Messages may hold several protocol units: keep what is beyond @n for next time. */

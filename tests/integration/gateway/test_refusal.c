@@ -65,10 +65,19 @@ setup(void)
 static void
 teardown(void)
 {
+    char line[8192];
+    FILE *f;
+
     wsc_free(bystander);
     bystander = NULL;
     gwt_stop(&g);
     tcp_backend_stop(&echo);
+    /* Tickets never reach the log, refused or not: every ticket starts with "pt1.". */
+    f = fopen(g.proc.log_path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f))
+        ck_assert_msg(!strstr(line, "pt1."), "ticket in the gateway log: %s", line);
+    fclose(f);
 }
 
 /* Connect with @ticket (NULL: none) and @origin; expect close @code with @reason inside. */

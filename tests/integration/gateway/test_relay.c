@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -255,6 +256,12 @@ START_TEST(test_metrics_and_healthz_are_served_on_the_listener)
 
     tcp_backend_start(&echo, false);
     gwt_start(&g, true, NULL);
+    /* No certificate configured: a self-signed pair was made, the key private. */
+    struct stat st;
+    char key[700];
+    snprintf(key, sizeof(key), "%s/gateway-selfsigned.key", g.dir);
+    ck_assert_int_eq(stat(key, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
     h = http_get(g.port, "/healthz", true, &status);
     ck_assert_int_eq(status, 200);
     ck_assert_str_eq(h, "ok\n");
