@@ -13,10 +13,11 @@
 # root file system is found by UUID. Kernel updates inside a clone do not reach the FAT
 # partition: golden images are rebuilt, not upgraded.
 #
-# It takes minutes (debootstrap + ~400 packages); every step prints a progress line with
+# It takes minutes (debootstrap + ~350 packages); every step prints a progress line with
 # the elapsed time, the details go to OUT.log. The result is cached: OUT.inputs holds the
 # digest of this script, images/desktop/ and the apt lists' state, and a second run with
-# the same inputs returns at once. Downloaded .debs are kept under the cache directory.
+# the same inputs returns at once. Downloaded .debs and the installed package tree (as a
+# tar, reused while the package list and apt lists are unchanged) stay in the cache dir.
 #
 # Needs root (debootstrap, chroot, /proc mounts inside the build tree only).
 # Env: PORTICO_IMAGE_CACHE (default /var/cache/portico/images), PORTICO_DEBIAN_MIRROR
@@ -93,11 +94,17 @@ logf="$out.log"
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/portico-desktop-image.XXXXXX")
 tree="$work/root"
 cleanup() {
-    # never leave a mount behind: the build tree is deleted right after
+    # never leave a mount behind, and never delete through one: /dev and the .deb cache
+    # are bind mounts, and rm -rf would empty the host's copies
     for m in var/cache/apt/archives dev/pts dev sys proc; do
         mountpoint -q "$tree/$m" 2>/dev/null && umount -l "$tree/$m" 2>/dev/null
     done
-    rm -rf "$work"
+    if grep -q " $work/" /proc/mounts; then
+        echo "desktop-image: mounts left under $work, not deleting it:" >&2
+        grep " $work/" /proc/mounts >&2
+        return
+    fi
+    rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -107,35 +114,70 @@ fail() {
     exit 1
 }
 
-progress "debootstrap $suite (minbase) from $mirror"
-debootstrap --variant=minbase --cache-dir="$cache/debs-desktop" "$suite" "$tree" "$mirror" \
-    >>"$logf" 2>&1 || fail "debootstrap"
+# --- package tree: debootstrap + packages, cached as a tar keyed by what goes into it ------
+# Rebuilding after a change to the overlay (first boot, services) then skips the ~5 min of
+# debootstrap and dpkg. Only the newest tree is kept (each is ~1.3 GB).
+tree_key=$(
+    {
+        echo "$suite $mirror"
+        cat "$src/packages"
+        sed -n '/^# --- package tree/,/^# --- end of package tree/p' "$0"
+        ls -l --time-style=+%s /var/lib/apt/lists 2>/dev/null
+    } | sha256sum | cut -c1-16
+)
+tree_tar="$cache/desktop-tree-$tree_key.tar"
+mount_tree() {
+    mount -t proc proc "$tree/proc"
+    mount -t sysfs sys "$tree/sys"
+    mount --bind /dev "$tree/dev"
+    mount --bind /dev/pts "$tree/dev/pts"
+    mount --bind "$cache/debs-desktop" "$tree/var/cache/apt/archives"
+}
+umount_tree() {
+    for m in var/cache/apt/archives dev/pts dev sys proc; do
+        umount "$tree/$m" || fail "umount $m"
+    done
+}
+in_tree() { chroot "$tree" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"; }
 
-progress "configure apt, locale, policy-rc.d in the build tree"
-cat >"$tree/etc/apt/sources.list" <<EOF
+if [ -f "$tree_tar" ]; then
+    nsteps=$((nsteps - 2))
+    progress "package tree: reusing $(basename "$tree_tar") (packages and apt lists unchanged)"
+    mkdir -p "$tree"
+    tar -C "$tree" --numeric-owner --xattrs -xpf "$tree_tar" || fail "tar -x $tree_tar"
+    mount_tree
+else
+    progress "debootstrap $suite (minbase) from $mirror"
+    debootstrap --variant=minbase --cache-dir="$cache/debs-desktop" "$suite" "$tree" "$mirror" \
+        >>"$logf" 2>&1 || fail "debootstrap"
+
+    progress "configure apt, locale, policy-rc.d in the build tree"
+    cat >"$tree/etc/apt/sources.list" <<EOF
 deb $mirror $suite main
 deb $mirror $suite-updates main
 deb http://deb.debian.org/debian-security $suite-security main
 EOF
-printf '#!/bin/sh\nexit 101\n' >"$tree/usr/sbin/policy-rc.d"
-chmod +x "$tree/usr/sbin/policy-rc.d"
-echo 'APT::Install-Recommends "false";' >"$tree/etc/apt/apt.conf.d/90portico"
-echo "portico-golden" >"$tree/etc/hostname"
-printf '127.0.0.1 localhost\n127.0.1.1 portico-golden\n' >"$tree/etc/hosts"
-mount -t proc proc "$tree/proc"
-mount -t sysfs sys "$tree/sys"
-mount --bind /dev "$tree/dev"
-mount --bind /dev/pts "$tree/dev/pts"
-mount --bind "$cache/debs-desktop" "$tree/var/cache/apt/archives"
-in_tree() { chroot "$tree" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"; }
+    printf '#!/bin/sh\nexit 101\n' >"$tree/usr/sbin/policy-rc.d"
+    chmod +x "$tree/usr/sbin/policy-rc.d"
+    echo 'APT::Install-Recommends "false";' >"$tree/etc/apt/apt.conf.d/90portico"
+    echo "portico-golden" >"$tree/etc/hostname"
+    printf '127.0.0.1 localhost\n127.0.1.1 portico-golden\n' >"$tree/etc/hosts"
+    mount_tree
 
-progress "apt-get install $(echo "$pkgs" | wc -w) packages (the long step; see $logf)"
-in_tree apt-get update -q >>"$logf" 2>&1 || fail "apt-get update"
-# shellcheck disable=SC2086
-in_tree apt-get install -y -q $pkgs >>"$logf" 2>&1 || fail "apt-get install"
-n_installed=$(in_tree dpkg-query -W -f='.\n' | wc -l)
-echo "desktop-image:       $n_installed packages installed" >&2
+    progress "apt-get install $(echo "$pkgs" | wc -w) packages (the long step; see $logf)"
+    in_tree apt-get update -q >>"$logf" 2>&1 || fail "apt-get update"
+    # shellcheck disable=SC2086
+    in_tree apt-get install -y -q $pkgs >>"$logf" 2>&1 || fail "apt-get install"
+    n_installed=$(in_tree dpkg-query -W -f='.\n' | wc -l)
+    echo "desktop-image:       $n_installed packages installed; saving the tree" >&2
+    umount_tree
+    rm -f "$cache"/desktop-tree-*.tar
+    tar -C "$tree" --numeric-owner --xattrs -cf "$tree_tar.tmp" . || fail "tar -c tree"
+    mv "$tree_tar.tmp" "$tree_tar"
+    mount_tree
+fi
+# --- end of package tree ------------------------------------------------------------------
 
 progress "Portico overlay: first boot, readiness report, networkd DHCP, user $user"
 cp -R "$src/overlay/." "$tree/"
@@ -157,7 +199,7 @@ progress "generalise: empty machine-id, no host keys, no logs, clean apt"
 rm -f "$tree/var/lib/dbus/machine-id" "$tree/etc/xrdp/rsakeys.ini" "$tree/usr/sbin/policy-rc.d"
 rm -rf "$tree/var/lib/portico" "$tree/var/log/journal"/* "$tree/tmp"/* "$tree/var/lib/apt/lists"/*
 find "$tree/var/log" -type f -exec truncate -s 0 {} +
-for m in var/cache/apt/archives dev/pts dev sys proc; do umount "$tree/$m" || fail "umount $m"; done
+umount_tree
 kernel=$(ls "$tree"/boot/vmlinuz-* | sort -V | tail -n1)
 initrd=$(ls "$tree"/boot/initrd.img-* | sort -V | tail -n1)
 [ -f "$kernel" ] && [ -f "$initrd" ] || fail "no kernel/initramfs in the build tree"
