@@ -564,11 +564,17 @@ pool_ctx_apply_conf(struct pool_ctx *ctx, const struct pool_conf *pc, struct pt_
     for (size_t i = 0; i < pc->nhosts; i++) {
         const struct conf_host *h = &pc->hosts[i];
 
-        if (pool_ctx_host_add(ctx, h->name, h->uri, h->max_desktops, h->mem_reserve_mib, err) < 0)
+        struct hv_host_conf hc = {.name = h->name,
+                                  .uri = h->uri,
+                                  .max_desktops = h->max_desktops,
+                                  .mem_reserve_mib = h->mem_reserve_mib,
+                                  .storage_pool = h->storage_pool};
+
+        if (hv_host_add(ctx->hv, &hc, err) < 0)
             return -1;
     }
     for (size_t i = 0; i < pc->npools; i++)
         if (pool_ctx_pool_put(ctx, pc->pools[i], err) < 0)
             return -1;
-    return 0;
+    return pool_hosts_refresh(ctx, err);
 }

@@ -261,7 +261,7 @@ static int
 migrate(struct sq *q, struct pt_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int v, rc;
+    int v = 0, rc;
 
     for (;;) {
         if (exec(q, "BEGIN IMMEDIATE", "begin migration", err) < 0)
