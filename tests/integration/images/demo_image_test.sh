@@ -99,7 +99,7 @@ for n in "$a" "$b"; do
     i=0
     until grep -q "PORTICO-DEMO: desktop drawn" "$log" 2>/dev/null; do
         i=$((i + 1))
-        [ $i -le 450 ] || fail "$n: no 'PORTICO-DEMO: desktop drawn' on the serial console in 45 s"
+        [ $i -le 750 ] || fail "$n: no 'PORTICO-DEMO: desktop drawn' on the serial console in 75 s"
         sleep 0.1
     done
     grep -q "PORTICO-DEMO: hostname=$n address=10.0.2.15/24" "$log" ||
