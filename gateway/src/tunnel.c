@@ -381,6 +381,7 @@ admit(struct gw_tunnel *t)
         goto out;
     }
     t->ops = ops;
+    gw_tunnel_log(t, LOG_DEBUG, "event=admitted backend=%s", ops->name);
     {
         char *secret = NULL;
         int orc;
@@ -580,6 +581,7 @@ gw_tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         g->tunnel_list = t;
         g->tunnels++;
         lws_set_opaque_user_data(wsi, t);
+        pt_debug("event=ws_established tunnel=%llu", (unsigned long long)t->id);
         admit(t);
         return 0;
     case LWS_CALLBACK_RECEIVE:

@@ -190,7 +190,7 @@ START_TEST(test_vnc_guest_with_a_wrong_sealed_password_closes_with_4011)
     struct wsc *c;
 
     ck_assert_msg(guest[0] && vnc_port > 0, "no guest: %s", guest_err);
-    gwt_start(&g, false, NULL);
+    gwt_start(&g, false, "log_level = debug");
     t = gwt_ticket(&g, AUTH_PROTO_VNC, "127.0.0.1", vnc_port, 1, NULL, 0, 0, "wrong-pw");
     c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, false, err, sizeof(err));
     ck_assert_msg(c, "%s", err);
