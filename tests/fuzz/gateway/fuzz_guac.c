@@ -22,6 +22,13 @@
 static struct guac_parser parser, parser2; /* 64 KiB each: not on the stack */
 static unsigned long parsed;               /* instructions accepted, for the replay note */
 
+static void
+fail(const char *what)
+{
+    fprintf(stderr, "fuzz_guac: property failed: %s\n", what);
+    abort();
+}
+
 static const char *
 wire_name(enum guac_op op)
 {
@@ -40,7 +47,7 @@ check_prefixes(const char *buf, size_t used)
         if (cuts[i] >= used)
             continue;
         if (guac_parser_next(&parser2, buf, cuts[i], &u, &m, &err) != 0)
-            abort(); /* a prefix of a valid instruction must ask for more */
+            fail("a prefix of an accepted instruction was not \"need more\"");
     }
 }
 
@@ -59,11 +66,11 @@ check_reencode(const struct guac_msg *m)
     guac_enc_end(&b);
     if (guac_parser_next(&parser2, b.data, b.len, &used, &m2, &err) != 1 || used != b.len ||
         m2.op != m->op || m2.argc != m->argc)
-        abort();
+        fail("guac_enc_str() output does not parse back to the same instruction");
     for (size_t i = 0; i < m->argc; i++)
         if (m2.argl[i] != m->argl[i] || memcmp(m2.argv[i], m->argv[i], m->argl[i]) != 0 ||
             m2.num[i] != m->num[i])
-            abort();
+            fail("guac_enc_str() output parses back with different arguments");
     pt_buf_fini(&b);
 }
 
