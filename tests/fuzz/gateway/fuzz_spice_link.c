@@ -13,6 +13,7 @@
  * desktop never exceeds what the browser sent plus the 128-byte ticket we add; once the
  * link is done, browser bytes pass through unchanged and in full.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,40 @@ sink_emit(void *opaque, const void *data, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Browser bytes; -1 when refused. */
+static int
+feed_client(struct spice_link *sl, const uint8_t *p, size_t len, struct sink *out,
+            struct pt_err *err)
+{
+    enum spice_link_state before = sl->state;
+    size_t was = out->bytes;
+
+    if (spice_link_client(sl, p, len, sink_emit, out, err) < 0)
+        return -1;
+    if (before == SPICE_LINK_DONE &&
+        (out->bytes - was != len || (len && memcmp(out->last, p, len) != 0)))
+        abort(); /* the plain relay must pass browser bytes through as they are */
+    return 0;
+}
+
+/*
+ * PORTICO_FUZZ_SKIP_KNOWN=1 steps around the open hang (docs/fuzzing.md: a link header
+ * announcing an empty body) so a timed run can explore the rest: a browser chunk is cut at
+ * the end of the link header, and the input ends if that header announced no body. Unset
+ * (the default, and the replay test), every input goes in as it is.
+ */
+static bool
+skip_known(void)
+{
+    static int v = -1;
+
+    if (v < 0) {
+        const char *e = getenv("PORTICO_FUZZ_SKIP_KNOWN");
+        v = e && strcmp(e, "1") == 0;
+    }
+    return v;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -67,15 +102,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (spice_link_server(&sl, data + off, len, &err) < 0)
                 failed = 1;
         } else {
-            enum spice_link_state before = sl.state;
-            size_t was = out.bytes;
+            size_t first = len;
 
             client_in += len;
-            if (spice_link_client(&sl, data + off, len, sink_emit, &out, &err) < 0)
+            if (skip_known() && sl.state == SPICE_LINK_CLIENT_MESS && sl.clen < 16 &&
+                len > 16 - sl.clen)
+                first = 16 - sl.clen;
+            if (feed_client(&sl, data + off, first, &out, &err) < 0)
                 failed = 1;
-            else if (before == SPICE_LINK_DONE &&
-                     (out.bytes - was != len || (len && memcmp(out.last, data + off, len) != 0)))
-                abort(); /* the plain relay must pass browser bytes through as they are */
+            else if (skip_known() && sl.state == SPICE_LINK_CLIENT_MESS && sl.clen == 16 &&
+                     sl.cneed == 16)
+                break; /* the known hang: an empty link message */
+            else if (first < len &&
+                     feed_client(&sl, data + off + first, len - first, &out, &err) < 0)
+                failed = 1;
         }
         if (failed && (err.code == PT_E_OK || !err.msg[0]))
             abort();
