@@ -26,7 +26,8 @@
 # 0 = a free port), PORTICO_DEMO_GW_PORT (8444, 0 = free), PORTICO_DEMO_WARM (2),
 # PORTICO_DEMO_PREFIX (libvirt domain prefix, "demo-"), PORTICO_DEMO_READY_TIMEOUT
 # (seconds, 600), PORTICO_GUEST_DOMAIN_TYPE=kvm|qemu (skip the KVM probe),
-# PORTICO_IMAGE_CACHE (default <state>/cache/images).
+# PORTICO_IMAGE_CACHE (default <state>/cache/images), PORTICO_DEMO_BROKER (the broker
+# binary; tests point it at another build).
 set -euo pipefail
 
 DEMO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,7 +67,10 @@ mkdir -p "$DEMO_STATE"
 DEMO_STATE=$(cd "$DEMO_STATE" && pwd)
 chmod 700 "$DEMO_STATE"
 DEMO_LISTEN=${PORTICO_DEMO_LISTEN:-127.0.0.1}
-DEMO_PREFIX=${PORTICO_DEMO_PREFIX:-demo-}
+# the domain prefix of the run that made this state directory wins, so --stop and the
+# leftover cleanup find that run's guests
+DEMO_PREFIX=${PORTICO_DEMO_PREFIX:-$(cat "$DEMO_STATE/domain-prefix" 2>/dev/null || echo demo-)}
+[ -f "$DEMO_STATE/domain-prefix" ] && [ "$do_stop" = 1 ] && DEMO_PREFIX=$(cat "$DEMO_STATE/domain-prefix")
 DEMO_WARM=${PORTICO_DEMO_WARM:-2}
 DEMO_MAX=$((DEMO_WARM + 2))
 ready_timeout=${PORTICO_DEMO_READY_TIMEOUT:-600}
@@ -88,6 +92,8 @@ stop_all() {
     [ "$stopping" = 1 ] && return 0
     stopping=1
     trap '' INT TERM
+    # best effort from here on: one failed step must not leave the rest running
+    set +e
     demo_say "stopping (gateway, broker, guests, xrdp, slapd, libvirtd if ours)"
     demo_stop rdp-front 5
     demo_stop gateway 10
@@ -101,9 +107,9 @@ stop_all() {
         sh "$DEMO_ROOT/scripts/fixtures/slapd.sh" stop "$DEMO_STATE/slapd" || true
     fi
     if [ -f "$PORTICO_STATE/libvirtd/libvirtd.pid" ]; then
-        PORTICO_LIBVIRTD_KEEP=0 sh "$DEMO_ROOT/scripts/libvirtd.sh" stop | sed 's/^/demo: /'
+        PORTICO_LIBVIRTD_KEEP=0 sh "$DEMO_ROOT/scripts/libvirtd.sh" stop 2>&1 | sed 's/^/demo: /'
     fi
-    rm -f "$DEMO_STATE/run.pid"
+    rm -f "$DEMO_STATE/run.pid" "$DEMO_STATE/demo.env"
     demo_say "stopped after $(elapsed) s"
 }
 
@@ -123,13 +129,19 @@ sup=$(cat "$DEMO_STATE/run.pid" 2>/dev/null || true)
 if demo_alive "$sup" && grep -q demo.sh "/proc/$sup/cmdline" 2>/dev/null; then
     demo_die "a demo with state $DEMO_STATE is already running (pid $sup): use it, or stop it with Ctrl+C there or scripts/demo.sh --stop"
 fi
-# leftovers of a run that was killed without cleaning up (kill -9, power loss)
+# leftovers of a run that was killed without cleaning up (kill -9, power loss), under
+# that run's domain prefix
+want_prefix=$DEMO_PREFIX
+DEMO_PREFIX=$(cat "$DEMO_STATE/domain-prefix" 2>/dev/null || echo "$want_prefix")
 if ls "$DEMO_STATE"/pids/*.pid >/dev/null 2>&1 || [ -n "$(demo_domains 2>/dev/null)" ]; then
     demo_say "cleaning up what an earlier run left behind"
     stop_all
     stopping=0
+    set -e
 fi
+DEMO_PREFIX=$want_prefix
 echo $$ >"$DEMO_STATE/run.pid"
+echo "$DEMO_PREFIX" >"$DEMO_STATE/domain-prefix"
 trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap 'rc=$?; [ $rc = 0 ] || stop_all' EXIT
@@ -160,12 +172,18 @@ if [ "$no_build" = 0 ]; then
         demo_die "the build failed (log $DEMO_STATE/logs/build.log)"
     }
 fi
-BROKER=$DEMO_BUILD/broker/portico-broker
+BROKER=${PORTICO_DEMO_BROKER:-$DEMO_BUILD/broker/portico-broker}
 GATEWAY=$DEMO_BUILD/gateway/portico-gateway
 CTL=$DEMO_BUILD/cli/porticoctl
 for b in "$BROKER" "$GATEWAY"; do
     [ -x "$b" ] || demo_die "$b is missing: build first (scripts/demo.sh without --no-build)"
 done
+# pool/ must provide pool_desktop_display() (the broker references it weakly) for launch
+# to return a ticket; without it every "Open" answers 503 display_unavailable
+syms=$(nm "$BROKER" 2>/dev/null || true)
+if grep -q ' w pool_desktop_display$' <<<"$syms"; then
+    demo_say "warning: this portico-broker has no pool_desktop_display() (pool/ does not provide it yet): desktops warm up, but opening one answers 503 display_unavailable"
+fi
 DEMO_WEB_ROOT=$DEMO_BUILD/web
 [ -f "$DEMO_WEB_ROOT/dist/index.html" ] || demo_say "warning: no web UI in $DEMO_WEB_ROOT/dist (web/build.sh): the portal page will be missing"
 
@@ -253,21 +271,34 @@ chmod 600 "$DEMO_STATE/broker/broker.conf" "$DEMO_STATE/gateway/gateway.conf"
 step "portico-broker on $DEMO_LISTEN:$DEMO_PORT"
 demo_spawn broker "$BROKER" -c "$DEMO_STATE/broker/broker.conf"
 demo_wait_port broker "$DEMO_PORT" 30
-demo_pid_comm broker
+demo_pid_comm broker "$(basename "$BROKER" | cut -c1-15)"
 step "portico-gateway on $DEMO_LISTEN:$DEMO_GW_PORT"
 demo_spawn gateway "$GATEWAY" -c "$DEMO_STATE/gateway/gateway.conf"
 demo_wait_port gateway "$DEMO_GW_PORT" 30
-demo_pid_comm gateway
+demo_pid_comm gateway "$(basename "$GATEWAY" | cut -c1-15)"
 if [ "$with_rdp" = 1 ]; then
     step "RDP front: xrdp on 127.0.0.1:$DEMO_RDP_PORT follows the rdp pool's desktop (scripts/demo/rdp-front.sh)"
     export DEMO_STATE DEMO_PREFIX DEMO_RDP_PORT
     demo_spawn rdp-front bash "$DEMO_ROOT/scripts/demo/rdp-front.sh"
-    demo_pid_comm rdp-front
+    demo_pid_comm rdp-front bash
 fi
 
 # --- 7. logins, URL, progress ------------------------------------------------------------
 
 url="https://$DEMO_PUBLIC_HOST:$DEMO_PORT/"
+# what this run uses, for people and tests (no secrets: the logins stay in their own file)
+{
+    echo "DEMO_URL=$url"
+    echo "DEMO_PORT=$DEMO_PORT"
+    echo "DEMO_GW_PORT=$DEMO_GW_PORT"
+    echo "DEMO_RDP_PORT=$([ "$with_rdp" = 1 ] && echo "$DEMO_RDP_PORT")"
+    echo "DEMO_LDAP_URI=$DEMO_LDAP_URI"
+    sed -n 's/^LDAP_URI=/DEMO_LDAP_PLAIN_URI=/p' "$DEMO_STATE/slapd.env"
+    echo "DEMO_PREFIX=$DEMO_PREFIX"
+    echo "DEMO_ACCEL=$DEMO_ACCEL"
+    echo "DEMO_CA=$DEMO_STATE/tls/ca.crt"
+    echo "DEMO_LIBVIRTD_STARTED=$libvirtd_started"
+} >"$DEMO_STATE/demo.env"
 echo
 echo "  Portico demo:  $url"
 echo "  (certificate from the demo CA $DEMO_STATE/tls/ca.crt: import it, or accept the warning once)"

@@ -87,8 +87,9 @@ demo_stop() {
     rm -f "$DEMO_STATE/pids/$name.pid" "$DEMO_STATE/pids/$name.comm"
 }
 
-# remember the program name so a later --stop never kills a reused pid
-demo_pid_comm() { cat "/proc/$(demo_pid "$1")/comm" >"$DEMO_STATE/pids/$1.comm" 2>/dev/null || true; }
+# demo_pid_comm NAME COMM: remember the program's name (as /proc/PID/comm shows it, 15
+# characters at most) so a later stop never kills a process that reused the pid
+demo_pid_comm() { echo "$2" >"$DEMO_STATE/pids/$1.comm"; }
 
 demo_random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 

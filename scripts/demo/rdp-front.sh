@@ -67,7 +67,7 @@ password=$pw
 X
             )
             demo_spawn xrdp xrdp --nodaemon --config "$dir/xrdp.ini"
-            demo_pid_comm xrdp
+            demo_pid_comm xrdp xrdp
             echo "rdp-front: xrdp on 127.0.0.1:$DEMO_RDP_PORT -> $d VNC 127.0.0.1:$port"
         else
             echo "rdp-front: no running desktop in the rdp pool yet"
