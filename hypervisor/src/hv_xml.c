@@ -380,7 +380,10 @@ xml_from_params(const struct hv_xml_params *p, const char *meta)
     return pt_buf_steal(&b);
 }
 
-/* Substitute ${NAME} ${DISK} ${DISK_FORMAT} ${MEMORY_MIB} ${VCPUS} ${DOMAIN_TYPE}. */
+/*
+ * Substitute ${NAME} ${DISK} ${DISK_FORMAT} ${MEMORY_MIB} ${VCPUS} ${DOMAIN_TYPE} and
+ * ${RDP_PORT} (the host port a user-mode network forwards to the guest's RDP server).
+ */
 static char *
 template_substitute(const struct hv_xml_params *p, struct pt_err *err)
 {
@@ -414,6 +417,16 @@ template_substitute(const struct hv_xml_params *p, struct pt_err *err)
             hv_xml_escape(&b, p->disk_format);
         } else if (strcmp(key, "DOMAIN_TYPE") == 0) {
             hv_xml_escape(&b, p->domain_type);
+        } else if (strcmp(key, "RDP_PORT") == 0) {
+            if (!(p->spec->protocols & HV_PROTO_RDP) || p->spec->rdp_port <= 0) {
+                pt_buf_fini(&b);
+                pt_err_set(err, PT_E_INVALID,
+                           "template XML uses ${RDP_PORT} but the desktop has no RDP port: "
+                           "give the pool protocol rdp");
+                return NULL;
+            }
+            snprintf(num, sizeof(num), "%d", p->spec->rdp_port);
+            pt_buf_appends(&b, num);
         } else if (strcmp(key, "MEMORY_MIB") == 0 || strcmp(key, "VCPUS") == 0) {
             snprintf(num, sizeof(num), "%d", key[0] == 'M' ? p->spec->memory_mib : p->spec->vcpus);
             pt_buf_appends(&b, num);
@@ -421,7 +434,7 @@ template_substitute(const struct hv_xml_params *p, struct pt_err *err)
             pt_buf_fini(&b);
             pt_err_set(err, PT_E_INVALID,
                        "template XML: unknown placeholder ${%s} (known: NAME DISK DISK_FORMAT "
-                       "DOMAIN_TYPE MEMORY_MIB VCPUS)",
+                       "DOMAIN_TYPE MEMORY_MIB VCPUS RDP_PORT)",
                        key);
             return NULL;
         }

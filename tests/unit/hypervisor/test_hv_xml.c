@@ -153,6 +153,35 @@ START_TEST(test_template_gets_metadata_inside_existing_metadata_and_passwords)
 }
 END_TEST
 
+START_TEST(test_template_rdp_port_is_substituted_only_for_rdp_desktops)
+{
+    struct hv_desktop_spec s = hvt_spec("t-2", "eng", "id-2");
+    struct hv_meta m = {0};
+    struct hv_xml_params p = {.spec = &s,
+                              .domain_type = "qemu",
+                              .disk_path = "/p/t-2.qcow2",
+                              .disk_format = "qcow2",
+                              .init_passwd = "ABCDEFGHIJKLMNOP",
+                              .meta = &m};
+    struct pt_err err = {0};
+    char *x;
+
+    s.template_xml = "<domain type='${DOMAIN_TYPE}'><name>${NAME}</name><devices/>"
+                     "<qemu:arg value='user,hostfwd=tcp:127.0.0.1:${RDP_PORT}-:3389'/></domain>";
+    s.protocols = HV_PROTO_VNC;
+    ck_assert_ptr_null(hv_xml_domain(&p, &err));
+    ck_assert_int_eq(err.code, PT_E_INVALID);
+    ck_assert_msg(strstr(err.msg, "${RDP_PORT} but the desktop has no RDP port"), "%s", err.msg);
+
+    s.protocols = HV_PROTO_VNC | HV_PROTO_RDP;
+    s.rdp_port = 40123;
+    x = hv_xml_domain(&p, &err);
+    ck_assert_msg(x != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(x, "hostfwd=tcp:127.0.0.1:40123-:3389"), "%s", x);
+    pt_free_secret(x);
+}
+END_TEST
+
 START_TEST(test_best_domain_type_prefers_kvm_then_qemu)
 {
     char t[16];
@@ -186,6 +215,7 @@ hv_xml_suite(void)
     tcase_add_test(tc, test_metadata_round_trips_with_escaping);
     tcase_add_test(tc, test_generated_xml_locks_every_display_and_carries_metadata);
     tcase_add_test(tc, test_template_gets_metadata_inside_existing_metadata_and_passwords);
+    tcase_add_test(tc, test_template_rdp_port_is_substituted_only_for_rdp_desktops);
     tcase_add_test(tc, test_best_domain_type_prefers_kvm_then_qemu);
     suite_add_tcase(s, tc);
     return s;
