@@ -32,12 +32,21 @@ view_fini(struct view *v)
     free(v->listed);
 }
 
+/* hv events only hint: every pass re-reads the hosts anyway (level-triggered), so they
+ * are logged and dropped; draining them keeps the layer's queue from filling. */
+static void
+on_hv_event(void *opaque, const struct hv_event *ev)
+{
+    pt_debug("event=hv_event type=%d host=%s name=%s", (int)ev->type, ev->host, ev->name);
+}
+
 static int
 view_load(struct pool_ctx *ctx, struct view *v, struct pt_err *err)
 {
     struct pt_err herr;
 
     memset(v, 0, sizeof(*v));
+    hv_events_dispatch(ctx->hv, on_hv_event, ctx);
     if (pool_hosts_refresh(ctx, &herr) < 0)
         pt_warnx("event=host_refresh_failed error=\"%s\"", herr.msg);
     v->listed = pt_xcalloc(ctx->nhosts + 1, sizeof(*v->listed));

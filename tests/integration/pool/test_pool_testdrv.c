@@ -14,6 +14,7 @@
 
 #include <check.h>
 
+#include "common/conf.h"
 #include "common/str.h"
 #include "cutproxy.h"
 #include "hv_priv.h"
@@ -192,6 +193,110 @@ START_TEST(test_recovery_deletes_orphans_and_replaces_vanished_desktops)
 }
 END_TEST
 
+static int
+feed(void *opaque, const struct pt_conf_entry *e, struct pt_err *err)
+{
+    return pool_conf_set(opaque, e, err);
+}
+
+START_TEST(test_a_config_file_with_hosts_and_pools_converges)
+{
+    struct pool_conf *pc = pool_conf_new();
+    struct pt_buf text = PT_BUF_INIT;
+    struct pt_count cnt;
+    char *uri1 = hvt_node_write("conf-a", "none", 0, 0),
+         *uri2 = hvt_node_write("conf-b", "none", 0, 0);
+    struct pt_err err = {0};
+
+    pt_buf_appendf(&text,
+                   "[host \"a\"]\nuri = %s\n[host \"b\"]\nuri = %s\nmax_desktops = 1\n"
+                   "[pool \"eng\"]\nimage = %s\nmemory = 128\nmax = 6\nwarm = 3\n"
+                   "[pool \"ops\"]\nimage = %s\nmemory = 128\nmax = 2\nwarm = 2\nhosts = a\n",
+                   uri1, uri2, HVT_GOLDEN, HVT_GOLDEN);
+    ctx = pt_ctx_new("conf", 0, NULL);
+    ck_assert_msg(pt_conf_parse_string(text.data, "portico.conf", feed, pc, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_msg(pool_conf_finish(pc, &err) == 0, "%s", err.msg);
+    ck_assert_msg(pool_ctx_apply_conf(ctx, pc, &err) == 0, "%s", err.msg);
+    pt_converge(ctx, "eng", 3, 3, 20000);
+    pt_converge(ctx, "ops", 2, 2, 20000);
+    /* host b takes at most one desktop; ops may only use host a */
+    ck_assert_int_le(pt_domains_on(ctx, "b", "eng"), 1);
+    ck_assert_int_eq(pt_domains_on(ctx, "b", "ops"), 0);
+    pt_count(ctx, "eng", &cnt);
+    ck_assert_int_eq(cnt.domains, 3);
+    pool_conf_free(pc);
+    pt_buf_fini(&text);
+    free(uri1);
+    free(uri2);
+}
+END_TEST
+
+START_TEST(test_a_draining_host_is_emptied_of_idle_desktops)
+{
+    const char *kv[] = {"max", "8", "warm", "6", NULL};
+    struct pool_claim c;
+    struct pool_desktop d;
+    struct pt_err err = {0};
+
+    ctx = pt_ctx_new("drain", 3, NULL);
+    pt_pool_put(ctx, "eng", kv);
+    pt_converge(ctx, "eng", 6, 6, 20000);
+    ck_assert_int_eq(pool_claim(ctx, "eng", "alice", &c, &err), 0);
+    ck_assert_int_eq(pool_desktop_report(ctx, c.desktop, "alice", POOL_SESSION_CONNECTED, &err), 0);
+    ck_assert_msg(pool_ctx_host_drain(ctx, c.host, true, &err) == 0, "%s", err.msg);
+    pt_converge(ctx, "eng", 6, 7, 20000);
+    /* only alice's desktop is left on the draining host, still hers */
+    ck_assert_int_eq(pt_domains_on(ctx, c.host, "eng"), 1);
+    ck_assert_int_eq(pool_desktop_get(ctx, c.desktop, &d, &err), 0);
+    ck_assert_int_eq(d.state, POOL_STATE_CONNECTED);
+    /* at logoff it is retired rather than returned to the pool */
+    ck_assert_int_eq(pool_desktop_report(ctx, c.desktop, "alice", POOL_SESSION_LOGOFF, &err), 0);
+    pt_converge(ctx, "eng", 6, 6, 20000);
+    ck_assert_int_eq(pt_domains_on(ctx, c.host, "eng"), 0);
+}
+END_TEST
+
+START_TEST(test_session_timeouts_return_desktops_to_the_pool)
+{
+    const char *kv[] = {"max",   "4",           "warm", "2", "disconnected_timeout",
+                        "300ms", "max_session", "2s",   NULL};
+    struct pool_claim a, b;
+    struct pool_desktop d;
+    struct store_event *ev = NULL;
+    size_t n = 0;
+    bool disc = false, maxs = false;
+    struct pt_err err = {0};
+
+    ctx = pt_ctx_new("timeouts", 2, NULL);
+    pt_pool_put(ctx, "eng", kv);
+    pt_converge(ctx, "eng", 2, 2, 20000);
+    ck_assert_int_eq(pool_claim(ctx, "eng", "alice", &a, &err), 0);
+    ck_assert_int_eq(pool_claim(ctx, "eng", "bob", &b, &err), 0);
+    ck_assert_int_eq(pool_desktop_report(ctx, a.desktop, "alice", POOL_SESSION_CONNECTED, &err), 0);
+    ck_assert_int_eq(pool_desktop_report(ctx, b.desktop, "bob", POOL_SESSION_CONNECTED, &err), 0);
+    ck_assert_int_eq(pool_desktop_report(ctx, a.desktop, "alice", POOL_SESSION_DISCONNECTED, &err),
+                     0);
+    /* alice's disconnected session ends after 300 ms, bob's connected one after 2 s;
+     * then the pool shrinks back to its 2 warm desktops */
+    pt_converge(ctx, "eng", 2, 2, 20000);
+    ck_assert_msg(pool_desktop_get(ctx, a.desktop, &d, &err) < 0 || d.user[0] == '\0',
+                  "alice still holds %s", a.desktop);
+    ck_assert_msg(pool_desktop_get(ctx, b.desktop, &d, &err) < 0 || d.user[0] == '\0',
+                  "bob still holds %s", b.desktop);
+    ck_assert_int_eq(store_event_list(pool_ctx_store(ctx), NULL, 1000, &ev, &n, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        disc |= strcmp(ev[i].desktop, a.desktop) == 0 &&
+                strcmp(ev[i].reason, "disconnected timeout") == 0;
+        maxs |= strcmp(ev[i].desktop, b.desktop) == 0 &&
+                strcmp(ev[i].reason, "maximum session time") == 0;
+    }
+    free(ev);
+    ck_assert(disc);
+    ck_assert(maxs);
+}
+END_TEST
+
 /* --- error restraint, with a fault-injecting FAKE in front of the real layer ---------- */
 
 static int fake_fail;     /* fail every create while set */
@@ -346,6 +451,9 @@ pool_testdrv_suite(void)
     tcase_add_test(tc, test_parked_desktops_are_kept_and_resumed_on_claim);
     tcase_add_test(tc, test_image_rollover_recycles_idle_desktops_and_waits_for_logoff);
     tcase_add_test(tc, test_recovery_deletes_orphans_and_replaces_vanished_desktops);
+    tcase_add_test(tc, test_a_config_file_with_hosts_and_pools_converges);
+    tcase_add_test(tc, test_a_draining_host_is_emptied_of_idle_desktops);
+    tcase_add_test(tc, test_session_timeouts_return_desktops_to_the_pool);
     tcase_add_test(tc, test_error_restraint_engages_and_releases);
     tcase_add_test(tc, test_a_lost_host_is_healed_and_cleaned_when_it_returns);
     tcase_set_timeout(tc, 60);
