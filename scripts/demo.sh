@@ -94,6 +94,8 @@ stop_all() {
     trap '' INT TERM
     # best effort from here on: one failed step must not leave the rest running
     set +e
+    # background steps still running (image build, libvirtd start) end with us
+    kill $(jobs -p) 2>/dev/null
     demo_say "stopping (gateway, broker, guests, xrdp, slapd, libvirtd if ours)"
     demo_stop rdp-front 5
     demo_stop gateway 10
@@ -160,6 +162,14 @@ fi
 step "libvirtd (scripts/libvirtd.sh start, in the background)"
 (sh "$DEMO_ROOT/scripts/libvirtd.sh" start >"$DEMO_STATE/libvirtd-start.log" 2>&1; echo $? >"$DEMO_STATE/libvirtd-start.rc") &
 lv_job=$!
+# the golden image (download + unpack, mostly I/O) and the KVM probe overlap the build too
+step "demo golden image and KVM probe (scripts/images/, in the background)"
+mkdir -p "$DEMO_STATE/images" "$DEMO_STATE/logs"
+(
+    sh "$DEMO_ROOT/scripts/images/build-demo-image.sh" "$DEMO_STATE/images/demo.qcow2" >"$DEMO_STATE/logs/image.log" 2>&1 || exit 1
+    sh "$DEMO_ROOT/scripts/images/guest-accel.sh" "$DEMO_STATE/images/demo.qcow2" >"$DEMO_STATE/accel" 2>"$DEMO_STATE/logs/accel.log" || exit 2
+) &
+img_job=$!
 if [ "$no_build" = 0 ]; then
     step "build in $DEMO_BUILD (log $DEMO_STATE/logs/build.log)"
     mkdir -p "$DEMO_STATE/logs"
@@ -196,8 +206,14 @@ demo_keys "$DEMO_STATE/keys"
 new_logins=$(demo_logins "$DEMO_STATE/logins")
 demo_ldif "$DEMO_STATE/logins" "$DEMO_STATE/directory.ldif"
 
-step "demo golden image (scripts/images/build-demo-image.sh)"
-sh "$DEMO_ROOT/scripts/images/build-demo-image.sh" "$DEMO_STATE/images/demo.qcow2" 2>&1 | sed 's/^/demo:   /'
+img_rc=0
+wait "$img_job" || img_rc=$?
+sed 's/^/demo:   /' "$DEMO_STATE/logs/image.log"
+case $img_rc in
+0) ;;
+2) demo_die "could not decide between KVM and TCG (log $DEMO_STATE/logs/accel.log)" ;;
+*) demo_die "the demo image was not built (log $DEMO_STATE/logs/image.log)" ;;
+esac
 [ -f "$DEMO_STATE/images/demo.qcow2" ] || demo_die "the demo image was not built"
 
 # --- 3. ports ----------------------------------------------------------------------------
@@ -234,9 +250,8 @@ wait "$lv_job" || true
 }
 sed 's/^/demo:   /' "$DEMO_STATE/libvirtd-start.log"
 [ -f "$PORTICO_STATE/libvirtd/libvirtd.pid" ] && libvirtd_started=1
-step "guest acceleration (scripts/images/guest-accel.sh)"
-DEMO_ACCEL=$(sh "$DEMO_ROOT/scripts/images/guest-accel.sh" "$DEMO_STATE/images/demo.qcow2" 2>>"$DEMO_STATE/logs/accel.log") ||
-    demo_die "could not decide between KVM and TCG (log $DEMO_STATE/logs/accel.log)"
+DEMO_ACCEL=$(cat "$DEMO_STATE/accel")
+case $DEMO_ACCEL in kvm | qemu) ;; *) demo_die "guest-accel.sh answered '$DEMO_ACCEL' (log $DEMO_STATE/logs/accel.log)" ;; esac
 if [ "$DEMO_ACCEL" = kvm ]; then
     accel_text="KVM (a Debian kernel boots under /dev/kvm here)"
 elif [ -e /dev/kvm ]; then
