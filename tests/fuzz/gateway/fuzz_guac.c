@@ -12,6 +12,7 @@
  * - encoding the parsed instruction again (guac_enc_str) and parsing that gives the same
  *   opcode and arguments (the encoder and the parser agree on lengths in code points).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,23 @@ check_prefixes(const char *buf, size_t used)
     }
 }
 
+/* PORTICO_FUZZ_SKIP_KNOWN=1: leave out the re-encode check for instructions that hit the
+ * open encoder bug (docs/fuzzing.md: a value ending in ';'), so a timed run goes on. */
+static bool
+skip_known(const struct guac_msg *m)
+{
+    static int v = -1;
+
+    if (v < 0) {
+        const char *e = getenv("PORTICO_FUZZ_SKIP_KNOWN");
+        v = e && strcmp(e, "1") == 0;
+    }
+    for (size_t i = 0; v && i < m->argc; i++)
+        if (m->argl[i] && m->argv[i][m->argl[i] - 1] == ';')
+            return true;
+    return false;
+}
+
 static void
 check_reencode(const struct guac_msg *m)
 {
@@ -60,6 +78,8 @@ check_reencode(const struct guac_msg *m)
     size_t used = 0;
     const char *name = wire_name(m->op);
 
+    if (skip_known(m))
+        return;
     guac_enc_str(&b, name, strlen(name));
     for (size_t i = 0; i < m->argc; i++)
         guac_enc_str(&b, m->argv[i], m->argl[i]);
