@@ -78,9 +78,11 @@ function card(pool) {
   const state = mine ? mine.state : pool.available ? 'available' : 'unavailable';
   const stateText = mine
     ? `Your desktop ${mine.id} is ${mine.state}`
-    : pool.available
-      ? `${pool.ready} ready of ${pool.total}`
-      : 'No desktop free right now';
+    : !pool.available
+      ? 'No desktop free right now'
+      : pool.ready > 0
+        ? `${pool.ready} ready of ${pool.total}`
+        : 'A desktop starts when you open it (this can take a minute)';
   const protocols = pool.protocols || [];
   const open = (protocol) => {
     const q = new URLSearchParams({ pool: pool.name });
