@@ -662,28 +662,111 @@ out:
     return rc;
 }
 
+/* Copy the overlay of a stopped desktop byte for byte through the storage API (works on
+ * remote hosts): download from @src, upload into the volume already made on @dst. */
+static int
+overlay_copy(virConnectPtr src, virConnectPtr dst, const char *path, struct pt_err *err)
+{
+    virStorageVolPtr sv = hv_vol_lookup_path(src, path, false, err);
+    virStorageVolPtr dv = hv_vol_lookup_path(dst, path, false, err);
+    virStreamPtr in = NULL, out = NULL;
+    char *buf = pt_xmalloc(256 * 1024);
+    int rc = -1, r;
+
+    if (!sv || !dv)
+        goto out;
+    in = virStreamNew(src, 0);
+    out = virStreamNew(dst, 0);
+    if (!in || !out || virStorageVolDownload(sv, in, 0, 0, 0) < 0 ||
+        virStorageVolUpload(dv, out, 0, 0, 0) < 0) {
+        hv_virt_err(err, "cannot open the overlay copy streams for %s", path);
+        goto out;
+    }
+    while ((r = virStreamRecv(in, buf, 256 * 1024)) > 0)
+        for (int off = 0; off < r;) {
+            int w = virStreamSend(out, buf + off, (size_t)(r - off));
+
+            if (w < 0) {
+                hv_virt_err(err, "cannot write overlay %s on the destination", path);
+                goto out;
+            }
+            off += w;
+        }
+    if (r < 0) {
+        hv_virt_err(err, "cannot read overlay %s on the source", path);
+        goto out;
+    }
+    if (virStreamFinish(in) < 0 || virStreamFinish(out) < 0) {
+        hv_virt_err(err, "cannot finish copying overlay %s", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc < 0) {
+        if (in)
+            virStreamAbort(in);
+        if (out)
+            virStreamAbort(out);
+    }
+    if (in)
+        virStreamFree(in);
+    if (out)
+        virStreamFree(out);
+    free(buf);
+    if (sv)
+        virStorageVolFree(sv);
+    if (dv)
+        virStorageVolFree(dv);
+    return rc;
+}
+
 int
 hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const char *name,
               struct pt_err *err)
 {
-    virDomainPtr d = hv_lv_lookup(src, name, err), nd;
+    virDomainPtr d = hv_lv_lookup(src, name, err), nd = NULL;
+    struct hv_meta meta = {0};
     unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
                      VIR_MIGRATE_NON_SHARED_INC;
-    int rc = 0;
+    bool live, made = false;
+    int rc = -1;
 
     if (!d)
         return -1;
-    /* a stopped desktop moves as a definition only (its overlay must be reachable there) */
-    if (virDomainIsActive(d) != 1)
+    if (meta_get(d, &meta) < 0) {
+        pt_err_set(err, PT_E_FORBIDDEN, "domain %s is not a Portico desktop: not migrated", name);
+        goto out;
+    }
+    live = virDomainIsActive(d) == 1;
+    /* Hosts do not share overlay storage: the golden image is on both at the same path,
+     * the overlay is made empty on the destination first (libvirt's QEMU driver cannot
+     * pre-create volumes for an incremental copy), then filled by the migration (live:
+     * QEMU mirrors the top layer over NBD) or by a storage-API copy (stopped). */
+    if (meta.overlay[0]) {
+        if (hv_overlay_prepare_dest(src, dst, meta.overlay, err) < 0)
+            goto out;
+        made = true;
+    }
+    if (!live) {
+        /* a stopped desktop moves as its definition plus a copy of its overlay */
         flags = VIR_MIGRATE_OFFLINE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
-    /* the overlay lives on the source host's storage: copy its top layer with the guest
-     * (the golden image must exist at the same path on the destination) */
+        if (made && overlay_copy(src, dst, meta.overlay, err) < 0)
+            goto out;
+    }
     nd = virDomainMigrate3(d, dst, NULL, 0, flags);
     if (!nd) {
-        rc = hv_virt_err(err, "cannot migrate desktop %s to %s", name, dst_uri);
-    } else {
-        virDomainFree(nd);
+        hv_virt_err(err, "cannot migrate desktop %s to %s", name, dst_uri);
+        goto out;
     }
+    rc = 0;
+    /* the source's overlay is nobody's disk now (the source definition is undefined) */
+    if (made && hv_overlay_delete(src, meta.overlay, NULL) < 0)
+        pt_warnx("event=overlay_left desktop=%s path=%s reason=delete_failed", name, meta.overlay);
+out:
+    if (rc < 0 && made)
+        hv_overlay_delete(dst, meta.overlay, NULL);
+    if (nd)
+        virDomainFree(nd);
     virDomainFree(d);
     return rc;
 }

@@ -275,3 +275,78 @@ out:
     virStorageVolFree(v);
     return rc;
 }
+
+int
+hv_overlay_prepare_dest(virConnectPtr src, virConnectPtr dst, const char *path, struct pt_err *err)
+{
+    virStorageVolPtr v = hv_vol_lookup_path(src, path, true, err), dv = NULL;
+    virStoragePoolPtr dpool = NULL;
+    virStorageVolInfo info;
+    struct hv_golden g = {0};
+    char *xml = NULL, *np = NULL, *dup = NULL, backing[1024], fmt[16], name[HV_NAME_MAX + 8];
+    const char *bs;
+    int rc = -1;
+
+    if (!v)
+        return -1;
+    xml = virStorageVolGetXMLDesc(v, 0);
+    if (!xml || virStorageVolGetInfo(v, &info) < 0) {
+        hv_virt_err(err, "cannot describe overlay %s", path);
+        goto out;
+    }
+    bs = strstr(xml, "<backingStore>");
+    if (!bs || xml_text(bs, NULL, "path", backing, sizeof(backing)) < 0 ||
+        xml_text(xml, NULL, "name", name, sizeof(name)) < 0) {
+        pt_err_set(err, PT_E_INTERNAL, "overlay %s has no backing image: cannot migrate it", path);
+        goto out;
+    }
+    if (hv_xml_attr(bs, "<format", "type", fmt, sizeof(fmt)) < 0)
+        pt_strlcpy(fmt, "qcow2", sizeof(fmt));
+    /* the golden must be on the destination at the same path: say so plainly if not */
+    if (hv_golden_open(dst, backing, &g, err) < 0) {
+        if (err && err->code == PT_E_NOTFOUND)
+            pt_err_set(err, PT_E_NOTFOUND,
+                       "golden image %s is not on the destination (copy it there at the same "
+                       "path first: only the overlay moves with the desktop)",
+                       backing);
+        goto out;
+    }
+    dup = pt_xstrdup(path);
+    dpool = pool_for_dir(dst, dirname(dup), err);
+    if (!dpool)
+        goto out;
+    /* hv_overlay_create() replaces a stale volume of the same name: on shared storage
+     * that would be the source's live disk, so an existing one is refused, never reused */
+    dv = virStorageVolLookupByName(dpool, name);
+    if (dv) {
+        pt_err_set(err, PT_E_CONFLICT,
+                   "overlay %s already exists on the destination (shared storage, or a "
+                   "leftover: Portico migrates only between hosts with their own overlay "
+                   "directory; delete a leftover by hand)",
+                   path);
+        goto out;
+    }
+    if (strlen(name) > 6 && strcmp(name + strlen(name) - 6, ".qcow2") == 0)
+        name[strlen(name) - 6] = '\0';
+    np = hv_overlay_create(dpool, name, backing, fmt, info.capacity, err);
+    if (!np)
+        goto out;
+    if (strcmp(np, path) != 0) {
+        pt_err_set(err, PT_E_INTERNAL, "overlay on the destination came out at %s, not %s", np,
+                   path);
+        hv_overlay_delete(dst, np, NULL);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(np);
+    free(dup);
+    free(xml);
+    hv_golden_close(&g);
+    if (dv)
+        virStorageVolFree(dv);
+    if (dpool)
+        virStoragePoolFree(dpool);
+    virStorageVolFree(v);
+    return rc;
+}

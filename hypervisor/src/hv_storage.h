@@ -29,6 +29,14 @@ int hv_overlay_delete(virConnectPtr c, const char *path, struct pt_err *err);
 /* hv_overlay_recreate() - delete the overlay at @path and create it again over the same
  * backing image: the desktop's disk is back to the golden state. */
 int hv_overlay_recreate(virConnectPtr c, const char *path, struct pt_err *err);
+/* hv_overlay_prepare_dest() - for a migration without shared storage: create on @dst an
+ * empty overlay at the same @path as the one on @src, over the same golden image (which
+ * must exist on @dst at the same path), for libvirt to copy the top layer into (its
+ * QEMU driver cannot pre-create volumes for incremental storage migration itself).
+ * Returns 0, or -1: PT_E_NOTFOUND golden missing on @dst, PT_E_CONFLICT a volume is
+ * already at @path on @dst (shared storage or a leftover: never replaced). */
+int hv_overlay_prepare_dest(virConnectPtr src, virConnectPtr dst, const char *path,
+                            struct pt_err *err);
 /* hv_vol_lookup_path() - the volume at @path (a pool is made for its dir if @make_pool). */
 virStorageVolPtr hv_vol_lookup_path(virConnectPtr c, const char *path, bool make_pool,
                                     struct pt_err *err);

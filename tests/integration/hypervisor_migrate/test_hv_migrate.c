@@ -1,0 +1,258 @@
+/*
+ * test_hv_migrate.c - host drain for real: a running QEMU guest live-migrates from host a
+ * to host b through hv_desktop_migrate(). Each host is an independent system libvirtd in
+ * its own mount + UTS namespace (scripts/fixtures/libvirtd2.sh: its own host UUID,
+ * hostname, state and image directory) - not the shared system libvirtd, where other
+ * tests' desktops would make "a has no desktops left" untrue. Its display answers
+ * on b with the session password it had on a, it is gone from a (domain and overlay), and
+ * hv_host_list() reports a as drained.
+ *
+ * Storage is not shared: b sees the golden image at the same path (bound read-only into
+ * its private copy of the image directory) but not a's overlays, like two hosts with a
+ * local image cache; the migration copies the overlay (NON_SHARED_INC).
+ *
+ * The daemons are started and stopped by PID in the unchecked fixture (the parent
+ * process), so a crashed test still stops them; the checked teardown deletes the desktop on
+ * both hosts. Cold start of the daemon probes QEMU (~8 s); its capability cache is kept in
+ * ${PORTICO_STATE:-/var/tmp/portico}/libvirtd2-cache so later runs start it in ~0.3 s.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "common/mem.h"
+#include "common/str.h"
+#include "hv_priv.h"
+#include "hvt.h"
+#include "probe.h"
+#include "tsupport/fixture.h"
+
+Suite *hv_migrate_suite(void);
+
+static const char *golden;
+static char dirs[2][512]; /* host a, host b: libvirtd2.sh state directories */
+static char uris[2][1024];
+static struct hv *hv;
+static char name[64];
+
+static void
+daemon_stop(int i)
+{
+    char cmd[1200];
+
+    if (!dirs[i][0])
+        return;
+    snprintf(cmd, sizeof(cmd), "'%s' stop '%s'", PT_LIBVIRTD2_SH, dirs[i]);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_hv_migrate: %s failed\n", cmd);
+    if (!getenv("PORTICO_KEEP_TMP")) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirs[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "test_hv_migrate: cannot remove %s\n", dirs[i]);
+    }
+    dirs[i][0] = '\0';
+}
+
+static void
+hosts_down(void)
+{
+    daemon_stop(0);
+    daemon_stop(1);
+}
+
+/* Instance @i+1 of libvirtd2.sh: its own hostname 127.0.0.<i+2>, UUID, state, ports. */
+static void
+daemon_start(int i)
+{
+    const char *state = getenv("PORTICO_STATE");
+    char cmd[2048], line[1100];
+    int64_t t0 = pt_time_mono_ms();
+    FILE *f;
+
+    snprintf(dirs[i], sizeof(dirs[i]), "%s/lv2-mig-%d-%c", state ? state : "/var/tmp/portico",
+             (int)getpid(), 'a' + i);
+    snprintf(cmd, sizeof(cmd), "PORTICO_LV2_INDEX=%d '%s' start '%s' '%s'", i + 1, PT_LIBVIRTD2_SH,
+             dirs[i], golden);
+    f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "URI=", 4) == 0)
+            pt_strlcpy(uris[i], line + 4, sizeof(uris[i]));
+    if (pclose(f) != 0 || !uris[i][0]) {
+        hosts_down();
+        ck_abort_msg("%s failed (see its message above)", cmd);
+    }
+    uris[i][strcspn(uris[i], "\n")] = '\0';
+    fprintf(stderr, "test_hv_migrate: host %c up in %lld ms: %s\n", 'a' + i,
+            (long long)(pt_time_mono_ms() - t0), uris[i]);
+}
+
+/* Unchecked (parent process): the golden image, then hosts a and b. */
+static void
+hosts_up(void)
+{
+    struct pt_err err = {0};
+
+    golden = tf_guest_base_image(&err);
+    ck_assert_msg(golden, "%s", err.msg);
+    daemon_start(0);
+    daemon_start(1);
+}
+
+/* Where host @i keeps the overlay of @name: its private copy of the golden's directory. */
+static void
+overlay_path(int i, char *out, size_t n)
+{
+    snprintf(out, n, "%s/files/0/%s.qcow2", dirs[i], name);
+}
+
+static void
+setup(void)
+{
+    struct pt_err err = {0};
+    struct hv_host_conf a = {.name = "a", .uri = uris[0], .mem_reserve_mib = 256};
+    struct hv_host_conf b = {.name = "b", .uri = uris[1], .mem_reserve_mib = 256};
+
+    hv = hv_new(&err);
+    ck_assert_msg(hv, "%s", err.msg);
+    ck_assert_msg(hv_host_add(hv, &a, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_host_add(hv, &b, &err) == 0, "%s", err.msg);
+    snprintf(name, sizeof(name), "hvmig-%d-%d", (int)getpid(), (int)(pt_time_wall_ms() % 100000));
+}
+
+static void
+teardown(void)
+{
+    struct pt_err err = {0};
+
+    if (hv_desktop_delete(hv, "a", name, &err) < 0)
+        fprintf(stderr, "teardown a: %s\n", err.msg);
+    if (hv_desktop_delete(hv, "b", name, &err) < 0)
+        fprintf(stderr, "teardown b: %s\n", err.msg);
+    hv_free(hv);
+    hv = NULL;
+}
+
+static int
+host_desktops(const char *host, struct hv_host_info *out)
+{
+    struct pt_err err = {0};
+    struct hv_host_info *hs = NULL;
+    size_t n = 0;
+    int found = -1;
+
+    ck_assert_msg(hv_host_list(hv, &hs, &n, &err) == 0, "%s", err.msg);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(hs[i].name, host) == 0) {
+            *out = hs[i];
+            found = hs[i].desktops;
+        }
+    free(hs);
+    ck_assert_msg(found >= 0, "host %s not listed", host);
+    return found;
+}
+
+START_TEST(test_running_desktop_live_migrates_to_another_host_and_drains_the_first)
+{
+    struct pt_err err = {0};
+    struct hv_desktop_spec s = {
+        .name = name,
+        .pool = "mig",
+        .desktop_id = name,
+        .image_version = "base-64M",
+        .golden_path = golden,
+        .vcpus = 1,
+        .memory_mib = 128,
+        .protocols = HV_PROTO_SPICE | HV_PROTO_VNC,
+        .domain_type = tf_guest_domain_type(),
+    };
+    struct hv_desktop_info info;
+    struct hv_display da, db;
+    struct hv_host_info ha, hb;
+    struct probe_vnc v;
+    char banner[13], a_overlay[1100], b_overlay[1100];
+    struct stat st;
+    int64_t t0, ms;
+
+    ck_assert_msg(hv_desktop_create(hv, "a", &s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_start(hv, "a", name, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_set_password(hv, "a", name, "mig-pw-1", 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_display(hv, "a", name, &da, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(probe_vnc_banner(da.vnc_port, banner), 0);
+    ck_assert_str_eq(banner, "RFB 003.008\n");
+    ck_assert_int_eq(host_desktops("a", &ha), 1);
+    overlay_path(0, a_overlay, sizeof(a_overlay));
+    overlay_path(1, b_overlay, sizeof(b_overlay));
+    ck_assert_msg(stat(a_overlay, &st) == 0, "no overlay %s on host a", a_overlay);
+
+    /* drain a: no new desktops there, and it is no migration target */
+    ck_assert_msg(hv_host_set_draining(hv, "a", true, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(hv_desktop_migrate(hv, "b", name, "a", &err), -1);
+    ck_assert_int_eq(err.code, PT_E_CONFLICT);
+
+    t0 = pt_time_mono_ms();
+    ck_assert_msg(hv_desktop_migrate(hv, "a", name, "b", &err) == 0, "%s", err.msg);
+    ms = pt_time_mono_ms() - t0;
+    fprintf(stderr, "test_hv_migrate: live migration of a %d MiB %s guest a -> b: %lld ms\n",
+            s.memory_mib, s.domain_type, (long long)ms);
+
+    /* on b, running, with its metadata */
+    ck_assert_msg(hv_desktop_get(hv, "b", name, &info, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(info.state, HV_DOMAIN_RUNNING);
+    ck_assert_str_eq(info.pool, "mig");
+    ck_assert_str_eq(info.desktop_id, name);
+    ck_assert_str_eq(info.host, "b");
+
+    /* its display answers on b, locked, and takes the session password it had on a */
+    ck_assert_msg(hv_desktop_display(hv, "b", name, &db, &err) == 0, "%s", err.msg);
+    ck_assert_msg(db.vnc_port >= 6200 && db.vnc_port <= 6299,
+                  "VNC port %d is not in host b's range 6200-6299", db.vnc_port);
+    ck_assert_int_eq(probe_vnc_banner(db.vnc_port, banner), 0);
+    ck_assert_str_eq(banner, "RFB 003.008\n");
+    ck_assert_int_eq(probe_vnc_auth(db.vnc_port, "wrong-pw", &v), 0);
+    ck_assert_int_eq(v.result, 1);
+    ck_assert_int_eq(probe_vnc_auth(db.vnc_port, "mig-pw-1", &v), 0);
+    ck_assert_msg(v.result == 0, "VNC on b refused the session password set on a");
+    /* and a fresh password is set on b */
+    ck_assert_msg(hv_desktop_set_password(hv, "b", name, "mig-pw-2", 0, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(probe_vnc_auth(db.vnc_port, "mig-pw-2", &v), 0);
+    ck_assert_int_eq(v.result, 0);
+
+    /* gone from a: no domain, no overlay left in a's image directory */
+    ck_assert_int_eq(hv_desktop_get(hv, "a", name, &info, &err), -1);
+    ck_assert_int_eq(err.code, PT_E_NOTFOUND);
+    ck_assert_msg(stat(a_overlay, &st) < 0, "overlay %s was left on host a", a_overlay);
+    /* b holds its own copy of the overlay (its private image directory) */
+    ck_assert_msg(stat(b_overlay, &st) == 0, "no overlay %s on host b", b_overlay);
+
+    /* the drain report: a is draining and has no Portico desktop left */
+    ck_assert_int_eq(host_desktops("a", &ha), 0);
+    ck_assert(ha.draining);
+    ck_assert(ha.up);
+    ck_assert_int_eq(host_desktops("b", &hb), 1);
+    ck_assert_int_eq(hb.running, 1);
+
+    /* delete on b leaves nothing there either */
+    ck_assert_msg(hv_desktop_delete(hv, "b", name, &err) == 0, "%s", err.msg);
+    ck_assert_msg(stat(b_overlay, &st) < 0, "overlay %s left on host b", b_overlay);
+    ck_assert_int_eq(host_desktops("b", &hb), 0);
+}
+END_TEST
+
+Suite *
+hv_migrate_suite(void)
+{
+    Suite *s = suite_create("hv_migrate");
+    TCase *tc = tcase_create("two_hosts");
+
+    tcase_add_unchecked_fixture(tc, hosts_up, hosts_down);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 50);
+    tcase_add_test(tc, test_running_desktop_live_migrates_to_another_host_and_drains_the_first);
+    suite_add_tcase(s, tc);
+    return s;
+}
