@@ -180,6 +180,9 @@ pt_parse_duration_ms(const char *s, int64_t *out_ms)
     }
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(s + n, units[i].suffix) == 0) {
+            /* v is at most 2^40; days would still overflow 63 bits, so check. */
+            if (v > INT64_MAX / units[i].mult)
+                return -1;
             *out_ms = v * units[i].mult;
             return 0;
         }

@@ -44,6 +44,9 @@ START_TEST(test_parsers_reject_trailing_bytes_and_bounds)
     ck_assert_int_eq(pt_parse_duration_ms("2h", &v), 0);
     ck_assert_int_eq(v, 7200000);
     ck_assert_int_eq(pt_parse_duration_ms("2 h", &v), -1);
+    /* found by fuzz_str: 2^40-bounded days overflowed int64 and wrapped to a small value */
+    ck_assert_int_eq(pt_parse_duration_ms("200000000000d", &v), -1);
+    ck_assert_int_eq(pt_parse_duration_ms("1099511627776s", &v), 0);
     ck_assert_int_eq(pt_parse_duration_ms("h", &v), -1);
     ck_assert_int_eq(pt_parse_bool("ON", &b), 0);
     ck_assert(b);
