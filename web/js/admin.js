@@ -97,8 +97,8 @@ function resizeForm(p) {
 function poolRow(p) {
   return el('tr', { 'data-pool': p.name },
     el('th', { scope: 'row' }, p.name, p.paused ? el('div', { class: 'state error' }, `paused: ${p.pause_reason}`) : null),
-    COUNT_STATES.map((s) => el('td', { class: `num count-${s}` }, p.counts[s] || 0)),
-    el('td', { class: 'num total' }, p.total),
+    COUNT_STATES.map((s) => el('td', { class: `num count-${s}`, 'data-label': s }, p.counts[s] || 0)),
+    el('td', { class: 'num total', 'data-label': 'total' }, p.total),
     el('td', {}, resizeForm(p)),
     progressCell(p),
     el('td', {}, el('button', { type: 'button', 'aria-label': `Edit ${p.name}`, onclick: () => editPool(p.name) }, 'Edit')));
