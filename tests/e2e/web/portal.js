@@ -152,6 +152,16 @@ async function errors({ browser, page }) {
   assert.match(notice, /Sign in/);
   console.log(`errors: after the session ended the page says: ${notice}`);
   await shot('session-ended');
+  // a page behind sign-in, opened without a session, comes back after sign-in
+  await page.goto(`${base}/viewer.html?pool=eng`);
+  await page.waitForURL(/m=signin&next=/, { timeout: 15000 });
+  await page.waitForSelector('#signin-form', { state: 'visible' });
+  await page.fill('#user', 'alice');
+  await page.fill('#password', 'alice-pw');
+  await page.click('#signin-submit');
+  await page.waitForURL(/\/viewer\.html\?pool=eng$/, { timeout: 15000 });
+  await page.waitForFunction(() => window.portico && window.portico.launches > 0, null, { timeout: 15000 });
+  console.log('errors: the viewer opened before sign-in came back after it and launched');
   g.check();
 }
 
