@@ -196,6 +196,13 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
                 return http_reply(wsi, HTTP_STATUS_FORBIDDEN, "text/plain",
                                   "metrics are not served to this address\n", 39);
             gw_metrics_render(&g->metrics, &b, g->event_lib);
+#if defined(GW_HAVE_RDP)
+            {
+                struct gw_rdp_metrics rm;
+                gw_rdp_metrics_get(&rm);
+                gw_metrics_render_rdp(&rm, &b);
+            }
+#endif
             rc = http_reply(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4", b.data, b.len);
             pt_buf_fini(&b);
             return rc;
@@ -276,13 +283,18 @@ lws_log_emit(int level, const char *line)
 static struct lws_protocols protocols[] = {
     {"http", http_callback, 0, 0, 0, NULL, 0},
     {"binary", gw_tunnel_callback, 0, GW_RX_BUF, 0, NULL, GW_RX_BUF},
+    /* guacamole-common-js's WebSocketTunnel asks for "guacamole", and browsers fail a
+     * handshake whose answer does not name a subprotocol they asked for. Same tunnel. */
+    {"guacamole", gw_tunnel_callback, 0, GW_RX_BUF, 0, NULL, GW_RX_BUF},
     {"gw-relay", gw_relay_callback, 0, GW_RAW_RX, 0, NULL, GW_RAW_RX},
     {"gw-report", gw_report_callback, 0, 4096, 0, NULL, 0},
     {"gw-tick", tick_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* noVNC sends no Sec-WebSocket-Protocol: "binary" must also be the vhost default. */
+/* noVNC sends no Sec-WebSocket-Protocol: "binary" must also be the vhost default.
+ * spice-html5 asks for "binary", guacamole-common-js for "guacamole"; lws answers with the
+ * first protocol of the request's list that is in the table above. */
 static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", "1"};
 static const struct lws_protocol_vhost_options pvo = {NULL, &pvo_default, "binary", ""};
 

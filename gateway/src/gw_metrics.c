@@ -3,12 +3,15 @@
  *
  * The counters live in one struct owned by the loop thread and are only read there, so
  * rendering needs no locks. Names follow Prometheus conventions (portico_gateway_*,
- * _total for counters, labels for protocol and refusal reason).
+ * _total for counters, labels for protocol and refusal reason). The RDP backend keeps its
+ * own counters (gw_rdp_metrics_get(), summed over its worker processes); gw.c passes a
+ * snapshot to gw_metrics_render_rdp() when the backend is linked in.
  */
 #include <inttypes.h>
 
 #include "common/str.h"
 #include "gw_priv.h"
+#include "rdp.h" /* struct gw_rdp_metrics only: rendering needs no RDP code linked */
 
 static const char *const refusal_names[GW_REFUSE_COUNT_] = {
     [GW_REFUSE_NO_TICKET] = "no_ticket",
@@ -84,4 +87,60 @@ gw_metrics_render(const struct gw_metrics *m, struct pt_buf *b, bool event_lib)
                    "# TYPE portico_gateway_event_loop gauge\n"
                    "portico_gateway_event_loop{impl=\"%s\"} 1\n",
                    event_lib ? "libev" : "poll");
+}
+
+static void
+counter(struct pt_buf *b, const char *name, const char *help, unsigned long long v)
+{
+    pt_buf_appendf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
+}
+
+void
+gw_metrics_render_rdp(const struct gw_rdp_metrics *r, struct pt_buf *b)
+{
+    /* Upper edges of rdp_metrics.c's buckets, in seconds; the last bucket is +Inf. */
+    static const char *const le[GW_RDP_ENCODE_BUCKETS] = {"0.001", "0.002", "0.005", "0.01",
+                                                          "0.02",  "0.05",  "0.1",   "+Inf"};
+    unsigned long long cum = 0;
+
+    counter(b, "portico_gateway_rdp_frames_total",
+            "RDP frames sent to browsers (each ends "
+            "with a Guacamole sync).",
+            r->frames);
+    counter(b, "portico_gateway_rdp_frames_held_total",
+            "RDP flushes deferred because the "
+            "browser lagged.",
+            r->frames_held);
+    counter(b, "portico_gateway_rdp_bytes_total", "Guacamole bytes the RDP backend sent.",
+            r->bytes);
+    counter(b, "portico_gateway_rdp_changed_pixels_total", "Pixels sent as fills or images.",
+            r->changed_px);
+    pt_buf_appends(b, "# HELP portico_gateway_rdp_frame_encode_seconds Time to encode one "
+                      "RDP frame for the browser.\n"
+                      "# TYPE portico_gateway_rdp_frame_encode_seconds histogram\n");
+    for (int i = 0; i < GW_RDP_ENCODE_BUCKETS; i++) {
+        cum += r->encode_hist[i];
+        pt_buf_appendf(b, "portico_gateway_rdp_frame_encode_seconds_bucket{le=\"%s\"} %llu\n",
+                       le[i], cum);
+    }
+    pt_buf_appendf(b,
+                   "portico_gateway_rdp_frame_encode_seconds_sum %llu.%06llu\n"
+                   "portico_gateway_rdp_frame_encode_seconds_count %llu\n",
+                   r->encode_us / 1000000, r->encode_us % 1000000, cum);
+    pt_buf_appendf(b,
+                   "# HELP portico_gateway_rdp_sessions RDP sessions, by state.\n"
+                   "# TYPE portico_gateway_rdp_sessions gauge\n"
+                   "portico_gateway_rdp_sessions{state=\"connecting\"} %llu\n"
+                   "portico_gateway_rdp_sessions{state=\"connected\"} %llu\n",
+                   r->sessions_connecting, r->sessions_connected);
+    counter(b, "portico_gateway_rdp_session_failures_total",
+            "RDP sessions that failed to "
+            "connect.",
+            r->sessions_failed);
+    pt_buf_appendf(b,
+                   "# HELP portico_gateway_rdp_lag_max_seconds Worst browser lag seen (sync "
+                   "echo), since start.\n"
+                   "# TYPE portico_gateway_rdp_lag_max_seconds gauge\n"
+                   "portico_gateway_rdp_lag_max_seconds %lld.%03lld\n",
+                   r->lag_ms_max / 1000, r->lag_ms_max % 1000);
 }

@@ -116,6 +116,11 @@ struct gw_metrics {
 /* gw_metrics_render() - Prometheus text exposition into @b. */
 struct pt_buf;
 void gw_metrics_render(const struct gw_metrics *m, struct pt_buf *b, bool event_lib);
+/* gw_metrics_render_rdp() - the RDP backend's counters (rdp.h gw_rdp_metrics_get()) as
+ * Prometheus text into @b: frames, bytes, pixels, the encode-time histogram, sessions by
+ * state, connect failures and the worst lag. Thread: any (pure formatting). */
+struct gw_rdp_metrics;
+void gw_metrics_render_rdp(const struct gw_rdp_metrics *r, struct pt_buf *b);
 
 /* ---- broker reports (gw_report.c) --------------------------------------------------- */
 

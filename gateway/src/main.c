@@ -79,13 +79,15 @@ main(int argc, char **argv)
     }
     pt_log_set_level(debug ? LOG_DEBUG : conf.log_level);
     signal(SIGPIPE, SIG_IGN);
+#if defined(GW_HAVE_RDP)
+    /* First: it forks the RDP session launcher, which must not inherit anything secret
+     * (a TLS key freshly generated below would otherwise sit in its heap). */
+    gw_rdp_configure(NULL);
+#endif
     if (gw_tls_ensure(&conf, &err) < 0) {
         pt_log(LOG_CRIT, "event=start_failed %s", err.msg);
         goto out;
     }
-#if defined(GW_HAVE_RDP)
-    gw_rdp_configure(NULL);
-#endif
     the_gw = gw_new(&conf, &err);
     if (!the_gw) {
         pt_log(LOG_CRIT, "event=start_failed %s", err.msg);

@@ -47,6 +47,9 @@ enum {
     GW_CLOSE_BACKEND = 4010,
 };
 
+/* Seconds a closing tunnel may spend sending what it queued before the close frame. */
+#define GW_CLOSE_FLUSH_S 2
+
 struct gw_tunnel {
     struct gw *g;
     struct lws *wsi;
@@ -223,13 +226,29 @@ gw_tunnel_rx_flow(struct gw_tunnel *t, bool enable)
 void
 gw_tunnel_close(struct gw_tunnel *t, int ws_code, const char *reason)
 {
+    size_t before = t->down.bytes;
+
     if (t->closing)
         return;
     t->closing = true;
     t->close_code = ws_code;
     pt_strlcpy(t->close_reason, reason ? reason : "", sizeof(t->close_reason));
-    /* A normal end lets queued output reach the browser first; an error does not. */
-    t->close_now = ws_code != WS_NORMAL || !t->down.head;
+    /* What the backend queued before asking to close goes out first: the RDP backend's
+     * Guacamole "error" instruction tells the page why, in its own words, and must
+     * precede the close frame. Messages a backend thread posted count too. */
+    pthread_mutex_lock(&t->g->post_lock);
+    if (t->posted.head) {
+        t->bytes_down += t->posted.bytes;
+        t->g->metrics.bytes_down[t->proto] += t->posted.bytes;
+        gw_queue_move(&t->down, &t->posted);
+    }
+    pthread_mutex_unlock(&t->g->post_lock);
+    queue_account(t, before);
+    t->close_now = !t->down.head;
+    /* A browser that stops reading must not keep the tunnel: lws drops the connection
+     * if the queue has not drained by then (no WRITEABLE comes for a full socket). */
+    if (!t->close_now)
+        lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, GW_CLOSE_FLUSH_S);
     lws_callback_on_writable(t->wsi);
 }
 

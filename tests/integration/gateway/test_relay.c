@@ -142,6 +142,72 @@ START_TEST(test_poll_loop_relays_when_the_event_library_is_off)
 }
 END_TEST
 
+/* guacamole-common-js asks for "guacamole" (a browser fails the handshake unless the
+ * answer names it), spice-html5 for "binary", noVNC for nothing: each gets a working tunnel
+ * and exactly the answer it asked for. */
+START_TEST(test_guacamole_binary_and_no_subprotocol_each_get_a_tunnel)
+{
+    static const char *asks[] = {"guacamole", "binary", "guacamole, binary", NULL};
+    static const char *answers[] = {"guacamole", "binary", "guacamole", ""}; /* lws: first served */
+    struct gwt g;
+    struct tcp_backend echo;
+    char err[256], path[5000], *t;
+    struct wsc *c;
+
+    tcp_backend_start(&echo, false);
+    gwt_start(&g, false, NULL);
+    t = gwt_ticket(&g, AUTH_PROTO_SPICE, "127.0.0.1", echo.port, 4, NULL, 0, 0, NULL);
+    for (int i = 0; i < 4; i++) {
+        c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, asks[i], false, err,
+                        sizeof(err));
+        ck_assert_msg(c, "ask %s: %s", asks[i] ? asks[i] : "(none)", err);
+        ck_assert_str_eq(wsc_subprotocol(c), answers[i]);
+        echo_exact(c, 4096, false);
+        wsc_free(c);
+    }
+    free(t);
+    gwt_stop(&g);
+    tcp_backend_stop(&echo);
+}
+END_TEST
+
+/* A backend that queues a message and then closes (the RDP backend refusing a binary
+ * message: a Guacamole "error" instruction, then close 1011 "768 ...") must have the
+ * message reach the browser before the close frame. No RDP server is needed: the refusal
+ * comes before any desktop traffic. */
+START_TEST(test_queued_error_reaches_the_browser_before_the_close_frame)
+{
+    struct gwt g;
+    char err[256], path[5000], *t;
+    unsigned char *b = NULL;
+    size_t len = 0, cap = 0;
+    bool saw_error = false;
+    struct wsc *c;
+    int op;
+
+    gwt_start(&g, false, NULL);
+    for (int round = 0; round < 3; round++) {
+        t = gwt_ticket(&g, AUTH_PROTO_RDP, "127.0.0.1", tf_free_port(), 1, NULL, 0, 0, NULL);
+        c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, "guacamole", false, err,
+                        sizeof(err));
+        ck_assert_msg(c, "%s", err);
+        ck_assert_int_eq(wsc_send(c, WSC_BINARY, "x", 1), 0);
+        saw_error = false;
+        while ((op = wsc_recv(c, &b, &len, &cap, 10000)) == WSC_TEXT) {
+            b[len] = '\0';
+            saw_error |= strstr((char *)b, "5.error,") != NULL;
+        }
+        ck_assert_msg(op == WSC_CLOSE, "op %d", op);
+        ck_assert_msg(saw_error, "close %d '%s' came without the error instruction",
+                      wsc_close_code(c), wsc_close_reason(c));
+        wsc_free(c);
+        free(t);
+    }
+    free(b);
+    gwt_stop(&g);
+}
+END_TEST
+
 START_TEST(test_keepalive_pings_keep_an_idle_tunnel_and_close_a_silent_one)
 {
     struct gwt g;
@@ -277,7 +343,27 @@ START_TEST(test_metrics_and_healthz_are_served_on_the_listener)
     ck_assert_msg(http_metric(m, "portico_gateway_bytes_down_total{protocol=\"vnc\"}") == 5000,
                   "%s", m);
     ck_assert_msg(http_metric(m, "portico_gateway_event_loop{impl=\"libev\"}") == 1, "%s", m);
+    ck_assert_msg(http_metric(m, "portico_gateway_rdp_session_failures_total") == 0, "%s", m);
     free(m);
+    wsc_free(c);
+    free(t);
+    /* The RDP backend's own counters are in the same text: an RDP desktop that refuses
+     * the connection counts as a failed session (reported by its worker process). */
+    t = gwt_ticket(&g, AUTH_PROTO_RDP, "127.0.0.1", tf_free_port(), 1, NULL, 0, 0, NULL);
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, "guacamole", true, err,
+                    sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    double failed = 0;
+    for (int i = 0; i < 100 && failed < 1; i++) {
+        m = gwt_metrics(&g);
+        failed = http_metric(m, "portico_gateway_rdp_session_failures_total");
+        ck_assert_msg(http_metric(m, "portico_gateway_rdp_frame_encode_seconds_count") == 0, "%s",
+                      m);
+        free(m);
+        if (failed < 1)
+            usleep(100000);
+    }
+    ck_assert_msg(failed == 1, "rdp session failures %g", failed);
     wsc_free(c);
     h = http_get(g.port, "/nothing-here", true, &status);
     ck_assert_int_eq(status, 404);
@@ -380,6 +466,8 @@ gateway_relay_suite(void)
     tcase_add_test(tc, test_echo_relays_16_mib_of_random_bytes_exactly_both_ways);
     tcase_add_test(tc, test_echo_over_wss_relays_random_bytes_exactly);
     tcase_add_test(tc, test_poll_loop_relays_when_the_event_library_is_off);
+    tcase_add_test(tc, test_guacamole_binary_and_no_subprotocol_each_get_a_tunnel);
+    tcase_add_test(tc, test_queued_error_reaches_the_browser_before_the_close_frame);
     tcase_add_test(tc, test_keepalive_pings_keep_an_idle_tunnel_and_close_a_silent_one);
     tcase_add_test(tc, test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact);
     tcase_add_test(tc, test_one_spice_ticket_opens_max_conns_channels_each_relayed);

@@ -28,6 +28,7 @@ struct wsc {
     size_t rpos, rlen;
     int close_code;
     char close_reason[128];
+    char subproto[64]; /* the server's Sec-WebSocket-Protocol answer, "" if none */
     unsigned char *wbuf;
     size_t wcap;
 };
@@ -126,6 +127,22 @@ read_exact(struct wsc *c, void *out, size_t n, int timeout_ms)
     return 1;
 }
 
+/* Whether @answer is one of the comma separated names in @asked. */
+static bool
+subproto_listed(const char *asked, const char *answer)
+{
+    size_t n = strlen(answer);
+
+    while (n && *asked) {
+        asked += strspn(asked, " ,");
+        size_t len = strcspn(asked, " ,");
+        if (len == n && strncmp(asked, answer, n) == 0)
+            return true;
+        asked += len;
+    }
+    return false;
+}
+
 struct wsc *
 wsc_connect(int port, const char *path, const char *origin, const char *subproto, bool tls,
             char *err, size_t errn)
@@ -177,6 +194,20 @@ wsc_connect(int port, const char *path, const char *origin, const char *subproto
         snprintf(err, errn, "upgrade refused: %.60s", line);
         goto fail;
     }
+    {
+        const char *sp = strcasestr(line, "\r\nSec-WebSocket-Protocol:");
+        if (sp) {
+            sp += strlen("\r\nSec-WebSocket-Protocol:");
+            sp += strspn(sp, " \t");
+            snprintf(c->subproto, sizeof(c->subproto), "%.*s", (int)strcspn(sp, "\r\n"), sp);
+        }
+    }
+    /* A browser fails the handshake when the answer names no subprotocol it asked for. */
+    if (subproto && !subproto_listed(subproto, c->subproto)) {
+        snprintf(err, errn, "asked for subprotocol %s, server answered '%s'", subproto,
+                 c->subproto);
+        goto fail;
+    }
     return c;
 fail:
     wsc_free(c);
@@ -196,6 +227,12 @@ wsc_free(struct wsc *c)
         close(c->fd);
     free(c->wbuf);
     free(c);
+}
+
+const char *
+wsc_subprotocol(const struct wsc *c)
+{
+    return c->subproto;
 }
 
 int

@@ -18,10 +18,14 @@ struct wsc;
 
 /* wsc_connect() - TCP (+TLS, certificate not verified) to 127.0.0.1:@port, then the
  * upgrade for @path with @origin (NULL: no Origin header) and @subproto (NULL: none).
+ * Like a browser, fails when @subproto (a name or a comma separated list) is set and the
+ * answer names none of it.
  * Returns new, or NULL with a message in @err. */
 struct wsc *wsc_connect(int port, const char *path, const char *origin, const char *subproto,
                         bool tls, char *err, size_t errn);
 void wsc_free(struct wsc *c);
+/* wsc_subprotocol() - borrowed: the subprotocol the server answered, "" if none. */
+const char *wsc_subprotocol(const struct wsc *c);
 int wsc_fd(const struct wsc *c);
 
 /* wsc_send() - one masked frame. Returns 0 or -1. Thread: one sender at a time. */

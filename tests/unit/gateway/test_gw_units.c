@@ -11,6 +11,7 @@
 
 #include "common/str.h"
 #include "gw_priv.h"
+#include "rdp.h"
 
 Suite *gateway_units_suite(void);
 
@@ -185,6 +186,44 @@ START_TEST(test_metrics_text_names_every_refusal_reason_and_protocol)
 }
 END_TEST
 
+START_TEST(test_rdp_metrics_text_is_a_cumulative_histogram_with_gauges_and_counters)
+{
+    struct gw_rdp_metrics r = {0};
+    struct pt_buf b = PT_BUF_INIT;
+
+    r.frames = 10;
+    r.bytes = 4096;
+    r.encode_us = 2500500;                        /* 2.5005 s */
+    r.encode_hist[0] = 6;                         /* < 1 ms */
+    r.encode_hist[3] = 3;                         /* 5-10 ms */
+    r.encode_hist[GW_RDP_ENCODE_BUCKETS - 1] = 1; /* >= 100 ms */
+    r.sessions_connecting = 1;
+    r.sessions_connected = 2;
+    r.sessions_failed = 4;
+    r.lag_ms_max = 1250;
+    gw_metrics_render_rdp(&r, &b);
+    ck_assert_ptr_nonnull(strstr(b.data, "portico_gateway_rdp_frames_total 10\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "portico_gateway_rdp_bytes_total 4096\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "portico_gateway_rdp_frame_encode_seconds_bucket{le=\"0.001\"} 6\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "portico_gateway_rdp_frame_encode_seconds_bucket{le=\"0.005\"} 6\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "portico_gateway_rdp_frame_encode_seconds_bucket{le=\"0.01\"} 9\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "portico_gateway_rdp_frame_encode_seconds_bucket{le=\"+Inf\"} 10\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "portico_gateway_rdp_frame_encode_seconds_sum 2.500500\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "portico_gateway_rdp_frame_encode_seconds_count 10\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "# TYPE portico_gateway_rdp_frame_encode_seconds histogram\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "portico_gateway_rdp_sessions{state=\"connected\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "portico_gateway_rdp_session_failures_total 4\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "portico_gateway_rdp_lag_max_seconds 1.250\n"));
+    pt_buf_fini(&b);
+}
+END_TEST
+
 Suite *
 gateway_units_suite(void)
 {
@@ -198,6 +237,7 @@ gateway_units_suite(void)
     tcase_add_test(tc, test_check_mode_prints_configuration_ok);
     tcase_add_test(tc, test_vnc_auth_response_matches_rfb_des_with_bit_reversed_key);
     tcase_add_test(tc, test_queue_keeps_order_bytes_and_lws_headroom);
+    tcase_add_test(tc, test_rdp_metrics_text_is_a_cumulative_histogram_with_gauges_and_counters);
     tcase_add_test(tc, test_metrics_text_names_every_refusal_reason_and_protocol);
     suite_add_tcase(s, tc);
     return s;
