@@ -728,7 +728,7 @@ hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const c
     struct hv_meta meta = {0};
     unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
                      VIR_MIGRATE_NON_SHARED_INC;
-    bool live, made = false;
+    bool live, parked, made = false;
     int rc = -1;
 
     if (!d)
@@ -738,6 +738,17 @@ hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const c
         goto out;
     }
     live = virDomainIsActive(d) == 1;
+    /* A parked desktop's memory is in its managed-save image, which an offline migration
+     * silently drops (it arrives shut off: the user's session lost). Resume it (~0.5 s),
+     * move it live, park it again on the destination. */
+    parked = !live && virDomainHasManagedSaveImage(d, 0) == 1;
+    if (parked) {
+        if (virDomainCreate(d) < 0) {
+            hv_virt_err(err, "cannot resume parked desktop %s to migrate it", name);
+            goto out;
+        }
+        live = true;
+    }
     /* Hosts do not share overlay storage: the golden image is on both at the same path,
      * the overlay is made empty on the destination first (libvirt's QEMU driver cannot
      * pre-create volumes for an incremental copy), then filled by the migration (live:
@@ -759,12 +770,20 @@ hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const c
         goto out;
     }
     rc = 0;
+    if (parked && virDomainManagedSave(nd, 0) < 0) {
+        /* moved and running: the session is kept, only the memory tier is wrong */
+        hv_virt_err(err, "desktop %s moved but could not be parked again", name);
+        pt_warnx("event=desktop_migrated_unparked desktop=%s reason=\"%s\"", name, err->msg);
+    }
     /* the source's overlay is nobody's disk now (the source definition is undefined) */
     if (made && hv_overlay_delete(src, meta.overlay, NULL) < 0)
         pt_warnx("event=overlay_left desktop=%s path=%s reason=delete_failed", name, meta.overlay);
 out:
     if (rc < 0 && made)
         hv_overlay_delete(dst, meta.overlay, NULL);
+    /* a failed move leaves a parked desktop as it was found */
+    if (rc < 0 && parked && virDomainIsActive(d) == 1 && virDomainManagedSave(d, 0) < 0)
+        pt_warnx("event=desktop_unparked desktop=%s reason=migration_failed", name);
     if (nd)
         virDomainFree(nd);
     virDomainFree(d);

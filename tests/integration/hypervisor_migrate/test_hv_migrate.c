@@ -243,6 +243,108 @@ START_TEST(test_running_desktop_live_migrates_to_another_host_and_drains_the_fir
 }
 END_TEST
 
+static struct hv_desktop_spec
+spec(void)
+{
+    struct hv_desktop_spec s = {
+        .name = name,
+        .pool = "mig",
+        .desktop_id = name,
+        .image_version = "base-64M",
+        .golden_path = golden,
+        .vcpus = 1,
+        .memory_mib = 64,
+        .protocols = HV_PROTO_VNC,
+        .domain_type = tf_guest_domain_type(),
+    };
+    return s;
+}
+
+/* qemu-io on an overlay file (root's view: its backing path is the real golden): 0 if
+ * the write or the pattern read succeeded. */
+static int
+qemu_io(const char *path, const char *op)
+{
+    char cmd[1400], out[4096] = "";
+    size_t n;
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd), "qemu-io -f qcow2 -c '%s' '%s' 2>&1", op, path);
+    f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    if (strstr(out, "Pattern verification failed") || strstr(out, "failed"))
+        return -1;
+    return strstr(out, strncmp(op, "write", 5) == 0 ? "wrote " : "read ") ? 0 : -1;
+}
+
+START_TEST(test_stopped_desktop_moves_with_the_data_in_its_overlay)
+{
+    struct pt_err err = {0};
+    struct hv_desktop_spec s = spec();
+    struct hv_desktop_info info;
+    struct hv_display d;
+    struct hv_host_info h;
+    char banner[13], a_overlay[1100], b_overlay[1100];
+    struct stat st;
+    int64_t t0;
+
+    overlay_path(0, a_overlay, sizeof(a_overlay));
+    overlay_path(1, b_overlay, sizeof(b_overlay));
+    ck_assert_msg(hv_desktop_create(hv, "a", &s, &err) == 0, "%s", err.msg);
+    /* the user's data: 64 KiB of 0x5a at 1 MiB, in the overlay only */
+    ck_assert_int_eq(qemu_io(a_overlay, "write -P 0x5a 1M 64k"), 0);
+    t0 = pt_time_mono_ms();
+    ck_assert_msg(hv_desktop_migrate(hv, "a", name, "b", &err) == 0, "%s", err.msg);
+    fprintf(stderr, "test_hv_migrate: offline migration (definition + overlay copy): %lld ms\n",
+            (long long)(pt_time_mono_ms() - t0));
+    ck_assert_msg(stat(a_overlay, &st) < 0, "overlay %s was left on host a", a_overlay);
+    ck_assert_int_eq(qemu_io(b_overlay, "read -P 0x5a 1M 64k"), 0);
+    ck_assert_msg(qemu_io(b_overlay, "read -P 0x5a 2M 64k") != 0, "pattern check cannot fail");
+    ck_assert_msg(hv_desktop_get(hv, "b", name, &info, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(info.state, HV_DOMAIN_SHUTOFF);
+    ck_assert_int_eq(host_desktops("a", &h), 0);
+    /* and it starts there */
+    ck_assert_msg(hv_desktop_start(hv, "b", name, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_display(hv, "b", name, &d, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(probe_vnc_banner(d.vnc_port, banner), 0);
+    ck_assert_str_eq(banner, "RFB 003.008\n");
+}
+END_TEST
+
+START_TEST(test_parked_desktop_arrives_parked_with_its_memory)
+{
+    struct pt_err err = {0};
+    struct hv_desktop_spec s = spec();
+    struct hv_desktop_info info;
+    struct hv_host_info h;
+    struct hv_display d;
+    char banner[13];
+    int64_t t0;
+
+    ck_assert_msg(hv_desktop_create(hv, "a", &s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_start(hv, "a", name, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_park(hv, "a", name, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_get(hv, "a", name, &info, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(info.state, HV_DOMAIN_SAVED);
+    t0 = pt_time_mono_ms();
+    ck_assert_msg(hv_desktop_migrate(hv, "a", name, "b", &err) == 0, "%s", err.msg);
+    fprintf(stderr, "test_hv_migrate: parked desktop (resume, live, park): %lld ms\n",
+            (long long)(pt_time_mono_ms() - t0));
+    /* an offline move would arrive shut off: the session gone */
+    ck_assert_msg(hv_desktop_get(hv, "b", name, &info, &err) == 0, "%s", err.msg);
+    ck_assert_msg(info.state == HV_DOMAIN_SAVED, "parked desktop arrived %s",
+                  hv_domain_state_str(info.state));
+    ck_assert_int_eq(host_desktops("a", &h), 0);
+    ck_assert_msg(hv_desktop_resume(hv, "b", name, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_display(hv, "b", name, &d, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(probe_vnc_banner(d.vnc_port, banner), 0);
+    ck_assert_str_eq(banner, "RFB 003.008\n");
+}
+END_TEST
+
 Suite *
 hv_migrate_suite(void)
 {
@@ -253,6 +355,8 @@ hv_migrate_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 50);
     tcase_add_test(tc, test_running_desktop_live_migrates_to_another_host_and_drains_the_first);
+    tcase_add_test(tc, test_stopped_desktop_moves_with_the_data_in_its_overlay);
+    tcase_add_test(tc, test_parked_desktop_arrives_parked_with_its_memory);
     suite_add_tcase(s, tc);
     return s;
 }
