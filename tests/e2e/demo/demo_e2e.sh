@@ -83,7 +83,7 @@ if [ "$ready" = 1 ]; then
     [ "$(stat -c %a "$state/logins")" = 600 ] || bad "the logins file is not mode 600"
     grep -q "$pw" "$tmp/demo.out" || bad "the first run did not print alice's password"
     # the browser: VNC with the RDP check, then SPICE
-    for proto in vnc spice; do
+    for proto in vnc spice rdp; do
         rdp=-
         [ "$proto" = vnc ] && rdp=$DEMO_RDP_PORT
         (cd "$root/tests/e2e" && node demo/demo.js "$DEMO_URL" alice "$pw" "$proto" "$rdp" "$shots")
@@ -102,7 +102,13 @@ else
 fi
 
 # Ctrl+C: SIGINT to the demo's process group, as a terminal sends it
-ports=$(grep -h -o '127\.0\.0\.1:[0-9]*' "$state/broker/broker.conf" "$state/gateway/gateway.conf" "$tmp/demo.env" 2>/dev/null | cut -d: -f2 | sort -u)
+# every port of the run: broker, gateway, RDP front, slapd's ldap and ldaps
+ports=$(
+    {
+        grep -h -o '127\.0\.0\.1:[0-9]*' "$state/broker/broker.conf" "$state/gateway/gateway.conf" "$tmp/demo.env" | cut -d: -f2
+        sed -n 's/^DEMO_\(GW_\|RDP_\|\)PORT=\([0-9][0-9]*\)$/\2/p' "$tmp/demo.env"
+    } 2>/dev/null | sort -u
+)
 t_int=$(date +%s%3N)
 kill -INT "-$demo" 2>/dev/null || kill -INT "$demo"
 for _ in $(seq 1 600); do
