@@ -18,14 +18,8 @@ const [wsUrl, ticket, xdisplay] = process.argv.slice(2);
 const guacJs = path.resolve(__dirname, '..', '..', '..', 'web', 'node_modules',
   'guacamole-common-js', 'dist', 'cjs', 'guacamole-common.js');
 
-async function connect(page, dropSubprotocol) {
-  return page.evaluate(async ({ wsUrl, ticket, dropSubprotocol }) => {
-    if (dropSubprotocol && !window.__wsPatched) {
-      const WS = window.WebSocket;
-      window.WebSocket = function (url) { return new WS(url); };
-      window.WebSocket.prototype = WS.prototype;
-      window.__wsPatched = true;
-    }
+async function connect(page) {
+  return page.evaluate(async ({ wsUrl, ticket }) => {
     const tunnel = new Guacamole.WebSocketTunnel(wsUrl);
     const client = new Guacamole.Client(tunnel);
     window.__ops = {};
@@ -55,7 +49,7 @@ async function connect(page, dropSubprotocol) {
       if (d.getWidth() > 0 && d.getHeight() > 0) return { ok: true, w: d.getWidth(), h: d.getHeight() };
     }
     return { ok: false, why: 'no size within 15 s' };
-  }, { wsUrl, ticket, dropSubprotocol });
+  }, { wsUrl, ticket });
 }
 
 function pixel(page) {
@@ -86,13 +80,9 @@ run(async ({ page }) => {
   await page.setContent('<!doctype html><html><body></body></html>');
   await page.addScriptTag({ content: 'var module = { exports: {} };' });
   await page.addScriptTag({ path: guacJs });
-  let r = await connect(page, false);
-  if (!r.ok) {
-    // guacamole-common-js asks for subprotocol "guacamole"; a gateway that does not
-    // offer it fails the handshake in the browser. Say so, then try without it.
-    console.log(`rdp_view: stock WebSocketTunnel failed (${r.why}); retrying without subprotocol`);
-    r = await connect(page, true);
-  }
+  // The stock WebSocketTunnel asks for subprotocol "guacamole": the gateway offers it,
+  // so the first try must work.
+  const r = await connect(page);
   if (!r.ok) throw new Error(`no desktop: ${r.why}`);
   console.log(`rdp_view: desktop ${r.w}x${r.h}`);
   execFileSync('xsetroot', ['-solid', 'red'], { env: { ...process.env, DISPLAY: xdisplay } });
