@@ -15,7 +15,7 @@ PKGS="build-essential cmake pkg-config check clang clang-format libclang-rt-14-d
  chromium chromium-driver nodejs npm
  websockify novnc spice-html5
  netpbm curl wrk iproute2 procps psmisc python3 libpng-dev libjpeg62-turbo-dev libx11-dev
- busybox-static cpio dosfstools mtools syslinux syslinux-common debootstrap fdisk"
+ xclip busybox-static cpio dosfstools mtools syslinux syslinux-common debootstrap fdisk"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: run as root (it installs Debian packages)" >&2

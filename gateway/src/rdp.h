@@ -19,6 +19,18 @@
 
 #define RDP_SECRET_MAX 1024
 
+/* Which way clipboard text may flow (config: both|to-desktop|from-desktop|none). */
+enum gw_rdp_clip_dir {
+    GW_RDP_CLIP_BOTH = 0,
+    GW_RDP_CLIP_TO_DESKTOP,   /* browser -> desktop only */
+    GW_RDP_CLIP_FROM_DESKTOP, /* desktop -> browser only */
+    GW_RDP_CLIP_NONE,         /* no cliprdr channel at all */
+};
+
+/* gw_rdp_clip_dir_parse() - "both", "to-desktop", "from-desktop" or "none" into @out.
+ * Returns 0, or -1 (out untouched) for anything else. Thread: any. */
+int gw_rdp_clip_dir_parse(const char *str, enum gw_rdp_clip_dir *out);
+
 /* Process-wide settings of the RDP backend; set once before the first tunnel opens. */
 struct gw_rdp_conf {
     /* Accept any server certificate. true by default for now (lab servers use
@@ -29,6 +41,7 @@ struct gw_rdp_conf {
     int max_lag_ms;         /* sync echo lag above which frames are combined */
     int connect_timeout_ms; /* TCP + security negotiation */
     size_t clipboard_max;   /* bytes of UTF-8 text accepted in either direction */
+    enum gw_rdp_clip_dir clipboard_dir;
     /* Run each session's FreeRDP in a process of its own (default): a crash or hang ends
      * only that session. false: a thread per session inside the gateway (tests, debug). */
     bool process_per_session;

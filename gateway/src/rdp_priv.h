@@ -140,6 +140,42 @@ struct rdp_metric_delta {
 };
 void rdp_metrics_apply(const struct rdp_metric_delta *d);
 
+/* --- clipboard (rdp_clip.c) ----------------------------------------------------------- */
+
+struct rdp_clip {
+    pthread_mutex_t lock; /* the cliprdr channel thread and the session thread */
+    void *cliprdr;        /* CliprdrClientContext *, while the channel is connected */
+    bool ready;           /* the server's MonitorReady arrived */
+    uint32_t requested;   /* format we asked the server for, 0 = none */
+    char *local;          /* UTF-8 text from the browser (owned, wiped), NUL-terminated */
+    size_t local_len;
+};
+
+struct rdp_session;
+/* rdp_ctx_session() - the session of FreeRDP context @rdp_context (rdpContext *). */
+struct rdp_session *rdp_ctx_session(void *rdp_context);
+/* rdp_channels_load() - PreConnect: subscribe to channel events and load the static and
+ * dynamic channel add-ins the settings ask for (cliprdr, drdynvc + disp). 0 or -1. */
+int rdp_channels_load(struct rdp_session *s, void *rdp_context);
+
+/* rdp_put_utf8() - append code point @cp (<= U+10FFFF) to @b as UTF-8. */
+void rdp_put_utf8(struct pt_buf *b, uint32_t cp);
+/* rdp_utf16le_to_utf8() - append @len bytes of UTF-16LE (up to a NUL) to @out as UTF-8,
+ * at most @max bytes, cut at a character boundary; lone surrogates become U+FFFD.
+ * Returns bytes appended. */
+size_t rdp_utf16le_to_utf8(struct pt_buf *out, const uint8_t *in, size_t len, size_t max);
+/* rdp_utf8_to_utf16le() - append @len bytes of UTF-8 as UTF-16LE plus a NUL. Returns 0,
+ * or -1 on invalid UTF-8 (or NUL). */
+int rdp_utf8_to_utf16le(struct pt_buf *out, const char *in, size_t len);
+/* rdp_base64_decode() - append the bytes of @len base64 chars (quads padded one by one,
+ * so concatenated blobs decode). Returns 0 or -1. */
+int rdp_base64_decode(struct pt_buf *out, const char *in, size_t len);
+void rdp_clip_init(struct rdp_session *s);
+void rdp_clip_fini(struct rdp_session *s);
+/* rdp_clip_from_browser() - base64 text of a finished browser clipboard stream: keep it
+ * and announce it to the desktop (policy permitting). Session thread. */
+void rdp_clip_from_browser(struct rdp_session *s, const char *b64, size_t len);
+
 /* --- the session --------------------------------------------------------------------- */
 
 struct gw_tunnel;
@@ -183,6 +219,7 @@ struct rdp_session {
     uint64_t held_frames;
     int64_t lag_reported;
     int last_mouse_mask;
+    struct rdp_clip clip;
 };
 
 /* rdp_session_new() - a session for @t; does not start it. Returns new (1 ref). */

@@ -68,7 +68,9 @@ static void __attribute__((noreturn)) worker_main(int fd, struct launch_req *req
 {
     struct pt_err err;
     struct rdp_session *s;
-    char buf[sizeof(struct rdp_wire) + 300 * 1024];
+    /* a clipboard record carries base64 (4/3 of the text) plus one padding per blob */
+    size_t bufsz = sizeof(struct rdp_wire) + req->conf.clipboard_max / 3 * 4 + 64 * 1024;
+    char *buf = pt_xmalloc(bufsz);
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_NAME, "rdp-worker");
@@ -93,7 +95,7 @@ static void __attribute__((noreturn)) worker_main(int fd, struct launch_req *req
 
         if (poll(&pfd, 1, 200) <= 0)
             continue;
-        n = recv(fd, buf, sizeof(buf), 0);
+        n = recv(fd, buf, bufsz, 0);
         if (n <= 0 && !(n < 0 && errno == EINTR))
             break; /* the gateway hung up */
         if (n < (ssize_t)sizeof(w))

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <freerdp/addin.h>
+#include <freerdp/client/channels.h>
 #include <freerdp/codec/color.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/gdi/gdi.h>
@@ -86,6 +88,8 @@ rdp_global_init(void)
 {
     /* skip AUTODETECT's ~300 ms primitives benchmark on the first connection */
     primitives_set_hints(PRIMITIVES_ONLY_CPU);
+    /* channels (cliprdr, drdynvc) are built into libfreerdp-client: find them there */
+    freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0);
     if (!getenv("WLOG_LEVEL"))
         WLog_SetLogLevel(WLog_GetRoot(), WLOG_FATAL);
 }
@@ -104,6 +108,7 @@ session_unref(struct rdp_session *s)
     if (s->in_event)
         CloseHandle(s->in_event);
     pthread_mutex_destroy(&s->lock);
+    rdp_clip_fini(s);
     free(s->user);
     pt_free_secret(s->password);
     free(s->domain);
@@ -194,6 +199,12 @@ static struct rdp_session *
 ctx_session(rdpContext *c)
 {
     return ((struct rdp_ctx *)c)->s;
+}
+
+struct rdp_session *
+rdp_ctx_session(void *rdp_context)
+{
+    return ctx_session(rdp_context);
 }
 
 static BOOL
@@ -316,7 +327,7 @@ cb_ptr_set_position(rdpContext *c, UINT32 x, UINT32 y)
 static BOOL
 cb_pre_connect(freerdp *instance)
 {
-    return TRUE;
+    return rdp_channels_load(ctx_session(instance->context), instance->context) == 0;
 }
 
 static BOOL
@@ -373,6 +384,7 @@ drain_input(struct rdp_session *s, rdpInput *in)
                      (long long)ev.b);
             break;
         case RDP_IN_CLIPBOARD:
+            rdp_clip_from_browser(s, ev.clip, ev.clip_len);
             pt_free_secret(ev.clip);
             break;
         case RDP_IN_SYNC: /* handled where it arrives (echo_ts) */
@@ -498,6 +510,16 @@ configure(struct rdp_session *s, rdpSettings *st)
      * bench/rdp: RemoteFX cost 2-6x the frame rate on scrolling text. */
     freerdp_settings_set_bool(st, FreeRDP_RemoteFxCodec, FALSE);
     freerdp_settings_set_bool(st, FreeRDP_NSCodec, FALSE);
+    /* Channels: only those we serve. FreeRDP 2.11 fails the connection when a server
+     * that disallows channels (xrdp without allow_channels) joins fewer than requested,
+     * so nothing is asked for that has no use here (encomsp/remdesk are on by default).
+     * cliprdr's add-in is loaded in PreConnect (rdp_channels_load). */
+    freerdp_settings_set_bool(st, FreeRDP_EncomspVirtualChannel, FALSE);
+    freerdp_settings_set_bool(st, FreeRDP_RemdeskVirtualChannel, FALSE);
+    freerdp_settings_set_bool(st, FreeRDP_AudioPlayback, FALSE);
+    freerdp_settings_set_bool(st, FreeRDP_SupportDynamicChannels, FALSE);
+    freerdp_settings_set_bool(st, FreeRDP_RedirectClipboard,
+                              s->conf.clipboard_dir != GW_RDP_CLIP_NONE);
 }
 
 static void
@@ -688,6 +710,7 @@ rdp_session_new(struct gw_tunnel *t, const char *host, int port, const char *sec
     }
     s = pt_xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
+    rdp_clip_init(s);
     atomic_init(&s->refs, 1);
     s->tunnel = t;
     s->sink_fd = -1;

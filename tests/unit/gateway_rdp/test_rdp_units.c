@@ -186,6 +186,54 @@ START_TEST(test_display_turns_a_scroll_into_one_copy)
 }
 END_TEST
 
+START_TEST(test_clipboard_text_converts_between_utf16_and_utf8)
+{
+    /* "a" U+00E9 U+20AC U+1F600 (surrogate pair), then a NUL and garbage after it */
+    static const uint8_t u16[] = {'a',  0,    0xE9, 0, 0xAC, 0x20, 0x3D,
+                                  0xD8, 0x00, 0xDE, 0, 0,    'x',  0};
+    static const uint8_t lone[] = {'b', 0, 0x00, 0xDC, 'c', 0};
+    const char *utf8 = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    struct pt_buf b = PT_BUF_INIT;
+    enum gw_rdp_clip_dir dir = GW_RDP_CLIP_BOTH;
+
+    ck_assert_uint_eq(rdp_utf16le_to_utf8(&b, u16, sizeof(u16), 1000), strlen(utf8));
+    ck_assert_mem_eq(b.data, utf8, strlen(utf8));
+    /* the size limit cuts before the character that does not fit, never inside it */
+    pt_buf_reset(&b);
+    ck_assert_uint_eq(rdp_utf16le_to_utf8(&b, u16, sizeof(u16), 5), 3);
+    ck_assert_mem_eq(b.data, "a\xc3\xa9", 3);
+    pt_buf_reset(&b);
+    rdp_utf16le_to_utf8(&b, lone, sizeof(lone), 100);
+    ck_assert_mem_eq(b.data,
+                     "b\xef\xbf\xbd"
+                     "c",
+                     5);
+    /* and back, NUL-terminated */
+    pt_buf_reset(&b);
+    ck_assert_int_eq(rdp_utf8_to_utf16le(&b, utf8, strlen(utf8)), 0);
+    ck_assert_uint_eq(b.len, 12);
+    ck_assert_mem_eq(b.data, u16, 12);
+    /* broken UTF-8 is refused: overlong, surrogate, truncated, NUL */
+    ck_assert_int_eq(rdp_utf8_to_utf16le(&b, "\xc0\xaf", 2), -1);
+    ck_assert_int_eq(rdp_utf8_to_utf16le(&b, "\xed\xa0\x80", 3), -1);
+    ck_assert_int_eq(rdp_utf8_to_utf16le(&b, "\xe2\x82", 2), -1);
+    ck_assert_int_eq(rdp_utf8_to_utf16le(&b, "a\0b", 3), -1);
+    /* base64 of two blobs, each padded (as guacamole-common-js sends them) */
+    pt_buf_reset(&b);
+    ck_assert_int_eq(rdp_base64_decode(&b, "aGk=IQ==", 8), 0);
+    ck_assert_uint_eq(b.len, 3);
+    ck_assert_mem_eq(b.data, "hi!", 3);
+    ck_assert_int_eq(rdp_base64_decode(&b, "aGk", 3), -1);
+    ck_assert_int_eq(rdp_base64_decode(&b, "a*k=", 4), -1);
+    ck_assert_int_eq(rdp_base64_decode(&b, "=abc", 4), -1);
+    ck_assert_int_eq(gw_rdp_clip_dir_parse("from-desktop", &dir), 0);
+    ck_assert_int_eq(dir, GW_RDP_CLIP_FROM_DESKTOP);
+    ck_assert_int_eq(gw_rdp_clip_dir_parse("sideways", &dir), -1);
+    ck_assert_int_eq(dir, GW_RDP_CLIP_FROM_DESKTOP);
+    pt_buf_fini(&b);
+}
+END_TEST
+
 Suite *gateway_rdp_units_suite(void);
 Suite *
 gateway_rdp_units_suite(void)
@@ -198,6 +246,7 @@ gateway_rdp_units_suite(void)
     tcase_add_test(tc, test_classifier_tells_fills_text_and_photos_apart);
     tcase_add_test(tc, test_display_sends_only_what_changed);
     tcase_add_test(tc, test_display_turns_a_scroll_into_one_copy);
+    tcase_add_test(tc, test_clipboard_text_converts_between_utf16_and_utf8);
     suite_add_tcase(s, tc);
     return s;
 }
