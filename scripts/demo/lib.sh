@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - helpers of scripts/demo.sh (sourced, bash). What lives here: process
 # spawning and stopping by pid, the generated TLS material and keys, the demo directory's
 # LDIF with passwords made on first run, config rendering and the readiness probes.
@@ -25,8 +26,8 @@ demo_listening() { # PORT -> something listens on it
 }
 
 demo_free_port() { # a port in 20000-31999 that nothing listens on
-    local p i
-    for i in $(seq 1 200); do
+    local p
+    for _ in $(seq 1 200); do
         p=$(shuf -i 20000-31999 -n 1)
         demo_listening "$p" || {
             echo "$p"
@@ -65,7 +66,7 @@ demo_wait_port() {
 # demo_stop NAME [WAIT_S]: SIGTERM the process group, wait, then SIGKILL. Only the pid we
 # recorded, and only if it still is the program we started (pids are reused).
 demo_stop() {
-    local name=$1 wait_s=${2:-10} pid i comm
+    local name=$1 wait_s=${2:-10} pid comm
     pid=$(demo_pid "$name")
     [ -n "$pid" ] || return 0
     if demo_alive "$pid"; then
@@ -75,7 +76,7 @@ demo_stop() {
             return 0
         fi
         kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 $((wait_s * 20))); do
+        for _ in $(seq 1 $((wait_s * 20))); do
             demo_alive "$pid" || break
             sleep 0.05
         done
@@ -171,7 +172,7 @@ demo_logins() {
 
 # demo_ldif LOGINS OUT: the demo directory (people, groups) with {SSHA} hashes.
 demo_ldif() {
-    local logins=$1 out=$2 base=dc=example,dc=org user pw role hash users="" admins=""
+    local logins=$1 out=$2 base=dc=example,dc=org user pw role hash
     (
         umask 077
         {
@@ -196,7 +197,6 @@ demo_ldif() {
             echo
         } >"$out"
     )
-    : "$users" "$admins"
 }
 
 # demo_render IN OUT VAR...: copy IN to OUT replacing @VAR@ by the shell variable's value

@@ -12,7 +12,6 @@
 set -uo pipefail
 build=$(cd "${1:?usage: demo_e2e.sh BUILD_DIR}" && pwd)
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-here=$root/tests/e2e/demo
 tmp=$(mktemp -d "${PORTICO_TEST_TMP:-/tmp}/e2e-demo.XXXXXX")
 state=$tmp/state
 shots=${PORTICO_E2E_SHOTS:-$tmp}
@@ -129,8 +128,8 @@ left=$(ps -eo pid=,args= | grep -F "$state" | grep -v grep || true)
 [ -z "$left" ] || bad "processes left running: $left"
 doms=$(virsh -q -c qemu:///system list --all --name 2>/dev/null | grep "^$prefix" || true)
 [ -z "$doms" ] || bad "guests left: $doms"
-ov=$(ls "$state/images" | grep -v '^demo\.qcow2' || true)
-[ "$ov" = "demo.qcow2.inputs" ] || [ -z "$ov" ] || bad "overlays left in $state/images: $ov"
+ov=$(find "$state/images" -name "$prefix*" 2>/dev/null)
+[ -z "$ov" ] || bad "overlays left: $ov"
 for p in $ports; do
     if ss -Htln "sport = :$p" | grep -q .; then
         bad "port $p still listens: $(ss -Htlnp "sport = :$p")"
