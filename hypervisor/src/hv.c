@@ -614,10 +614,12 @@ int
 hv_desktop_migrate(struct hv *hv, const char *host, const char *name, const char *to_host,
                    struct pt_err *err)
 {
-    struct hv_host *dst = NULL;
-    virConnectPtr c, dc;
+    struct hv_host *src = NULL, *dst = NULL;
+    struct hv_desktop_info di;
+    struct hv_desktop_spec need = {.name = name};
+    virConnectPtr c, dc = NULL;
     bool draining;
-    int rc;
+    int rc = -1, total = 0, running = 0;
 
     if (host && to_host && strcmp(host, to_host) == 0)
         return pt_err_set(err, PT_E_INVALID, "desktop %s is already on host %s", name, host);
@@ -630,15 +632,30 @@ hv_desktop_migrate(struct hv *hv, const char *host, const char *name, const char
     if (draining)
         return pt_err_set(err, PT_E_CONFLICT, "host %s is draining: not a migration target",
                           to_host);
-    c = begin(hv, host, name, NULL, err);
+    if (hv_desktop_get(hv, host, name, &di, err) < 0)
+        return -1;
+    c = begin(hv, host, name, &src, err);
     if (!c)
         return -1;
     dc = hv_host_conn(dst, err);
     if (!dc)
         return finish(c, host, -1, err);
-    rc = hv_lv_migrate(c, dc, dst->uri, name, err);
+    /* the destination's limits hold for arrivals as for creates; a migration in flight
+     * counts as provisioning there, so a drain moving many desktops at once sees it */
+    need.memory_mib = (int)(di.memory_kib / 1024);
+    atomic_fetch_add(&dst->provisioning, 1);
+    if (check_capacity(dst, dc, &need, err) == 0)
+        rc = hv_lv_migrate(c, dc, dst->uri, name, err);
+    atomic_fetch_sub(&dst->provisioning, 1);
     virConnectClose(dc);
-    if (rc == 0)
+    if (rc == 0) {
         pt_info("event=desktop_migrated desktop=%s from=%s to=%s", name, host, to_host);
+        /* the drain report: the last desktop left a draining host */
+        pthread_mutex_lock(&src->lock);
+        draining = src->draining;
+        pthread_mutex_unlock(&src->lock);
+        if (draining && count_desktops(c, host, &total, &running, NULL) == 0 && !total)
+            pt_info("event=host_drained host=%s", host);
+    }
     return finish(c, host, rc, err);
 }

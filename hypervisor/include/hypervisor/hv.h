@@ -163,7 +163,13 @@ int hv_desktop_resume(struct hv *hv, const char *host, const char *name,
                       struct pt_err *err); /* start from managed save */
 /* hv_desktop_migrate() - live migration (offline for a stopped desktop) with the overlay
  * copied (the golden image must exist at the same path on @to_host). PT_E_CONFLICT if
- * @to_host is draining; libvirt's reason if the driver cannot migrate (test driver). */
+ * @to_host is draining; libvirt's reason if the driver cannot migrate (test driver).
+ * Also: PT_E_LIMIT @to_host full (its limits hold as for a create, nothing moved);
+ * PT_E_FORBIDDEN not a Portico desktop; PT_E_NOTFOUND golden missing on @to_host;
+ * PT_E_CONFLICT an overlay already at the same path on @to_host (shared storage is not
+ * supported). A parked desktop arrives parked. On success the source's overlay is
+ * deleted; on failure the desktop stays on @host as it was. Blocks for the whole move
+ * (seconds): call it from a worker. */
 int hv_desktop_migrate(struct hv *hv, const char *host, const char *name, const char *to_host,
                        struct pt_err *err);
 

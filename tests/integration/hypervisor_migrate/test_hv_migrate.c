@@ -121,6 +121,10 @@ setup(void)
     ck_assert_msg(hv, "%s", err.msg);
     ck_assert_msg(hv_host_add(hv, &a, &err) == 0, "%s", err.msg);
     ck_assert_msg(hv_host_add(hv, &b, &err) == 0, "%s", err.msg);
+    /* host b again under a memory reserve no desktop fits in: a full target */
+    b.name = "b-full";
+    b.mem_reserve_mib = 1 << 30;
+    ck_assert_msg(hv_host_add(hv, &b, &err) == 0, "%s", err.msg);
     snprintf(name, sizeof(name), "hvmig-%d-%d", (int)getpid(), (int)(pt_time_wall_ms() % 100000));
 }
 
@@ -296,6 +300,12 @@ START_TEST(test_stopped_desktop_moves_with_the_data_in_its_overlay)
     ck_assert_msg(hv_desktop_create(hv, "a", &s, &err) == 0, "%s", err.msg);
     /* the user's data: 64 KiB of 0x5a at 1 MiB, in the overlay only */
     ck_assert_int_eq(qemu_io(a_overlay, "write -P 0x5a 1M 64k"), 0);
+    /* a full target is refused before anything moves */
+    ck_assert_int_eq(hv_desktop_migrate(hv, "a", name, "b-full", &err), -1);
+    ck_assert_int_eq(err.code, PT_E_LIMIT);
+    ck_assert_msg(strstr(err.msg, "b-full") && strstr(err.msg, "reserve"), "%s", err.msg);
+    ck_assert_msg(hv_desktop_get(hv, "a", name, &info, &err) == 0, "%s", err.msg);
+    ck_assert_msg(stat(b_overlay, &st) < 0, "refused migration left overlay %s", b_overlay);
     t0 = pt_time_mono_ms();
     ck_assert_msg(hv_desktop_migrate(hv, "a", name, "b", &err) == 0, "%s", err.msg);
     fprintf(stderr, "test_hv_migrate: offline migration (definition + overlay copy): %lld ms\n",
