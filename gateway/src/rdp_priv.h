@@ -196,7 +196,8 @@ struct rdp_session {
     pthread_t thread;
     bool thread_started;
 
-    /* connection parameters (copied at open; the password is wiped after connect) */
+    /* connection parameters (copied at open; the password is wiped when the session ends,
+     * kept until then for a resize reconnect) */
     char host[256];
     int port;
     char *user, *password, *domain;
@@ -220,6 +221,8 @@ struct rdp_session {
     int64_t lag_reported;
     int last_mouse_mask;
     struct rdp_clip clip;
+    int resize_w, resize_h; /* the browser's newest size request */
+    int64_t resize_at;      /* when to act on it (debounced), 0 = none */
 };
 
 /* rdp_session_new() - a session for @t; does not start it. Returns new (1 ref). */
@@ -240,6 +243,17 @@ bool rdp_session_finished(struct rdp_session *s, struct rdp_failure *f);
 /* rdp_session_post() - session thread: hand @b's bytes to the tunnel. Returns 0, or -1
  * if the tunnel is gone (the thread should stop). */
 int rdp_session_post(struct rdp_session *s, const struct pt_buf *b);
+
+/* --- resize (rdp_resize.c, session thread) ------------------------------------------- */
+
+/* rdp_resize_request() - the browser asked for @w x @h (clamped, debounced). */
+void rdp_resize_request(struct rdp_session *s, int64_t w, int64_t h, int64_t now_ms);
+/* rdp_resize_due() - act on a settled request: reconnect @instance (freerdp *) at the new
+ * size. Lowers *@wait_ms to when to look again. Returns 0, or -1 if the reconnect failed
+ * (FreeRDP's last error says why). */
+int rdp_resize_due(struct rdp_session *s, void *instance, int64_t now_ms, int *wait_ms);
+/* rdp_wipe_settings_password() - wipe and drop the password in rdpSettings *. */
+void rdp_wipe_settings_password(void *rdp_settings);
 
 /* --- process isolation (rdp_proc.c) ------------------------------------------------- */
 

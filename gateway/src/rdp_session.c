@@ -379,9 +379,7 @@ drain_input(struct rdp_session *s, rdpInput *in)
             rdp_input_inject(s, in, &ev);
             break;
         case RDP_IN_SIZE:
-            /* needs the display-control channel: not wired yet (docs/rdp.md) */
-            pt_debug("%s event=resize_request w=%lld h=%lld ignored", s->log_id, (long long)ev.a,
-                     (long long)ev.b);
+            rdp_resize_request(s, ev.a, ev.b, mono_ms());
             break;
         case RDP_IN_CLIPBOARD:
             rdp_clip_from_browser(s, ev.clip, ev.clip_len);
@@ -522,14 +520,21 @@ configure(struct rdp_session *s, rdpSettings *st)
                               s->conf.clipboard_dir != GW_RDP_CLIP_NONE);
 }
 
-static void
-wipe_password(struct rdp_session *s, rdpSettings *st)
+void
+rdp_wipe_settings_password(void *rdp_settings)
 {
+    rdpSettings *st = rdp_settings;
     const char *p = freerdp_settings_get_string(st, FreeRDP_Password);
 
     if (p)
         pt_wipe((void *)p, strlen(p));
     freerdp_settings_set_string(st, FreeRDP_Password, NULL);
+}
+
+static void
+wipe_password(struct rdp_session *s, rdpSettings *st)
+{
+    rdp_wipe_settings_password(st);
     pt_free_secret(s->password);
     s->password = NULL;
 }
@@ -630,7 +635,9 @@ session_main(void *arg)
         post_failure(s, &f);
         goto out;
     }
-    wipe_password(s, inst->settings);
+    /* FreeRDP's copy goes now; ours stays for a resize reconnect (rdp_resize.c) and is
+     * wiped when the session ends */
+    rdp_wipe_settings_password(inst->settings);
     report(s, &(struct rdp_metric_delta){.connecting = -1, .connected = 1});
     connected = true;
     pt_log(LOG_INFO, "%s event=rdp_connected after_ms=%lld size=%dx%d", s->log_id,
@@ -638,14 +645,23 @@ session_main(void *arg)
 
     while (!atomic_load(&s->stop) && !freerdp_shall_disconnect(inst)) {
         HANDLE h[MAXIMUM_WAIT_OBJECTS];
-        DWORD n = freerdp_get_event_handles(inst->context, h, MAXIMUM_WAIT_OBJECTS - 1);
-        int wait_ms = 100;
+        DWORD n;
+        int wait_ms = 100, resize_wait = 100;
 
+        if (rdp_resize_due(s, inst, mono_ms(), &resize_wait) < 0) {
+            rdp_error_describe(freerdp_get_last_error(inst->context), freerdp_error_info(inst),
+                               s->host, s->port, &f);
+            post_failure(s, &f);
+            break;
+        }
+        n = freerdp_get_event_handles(inst->context, h, MAXIMUM_WAIT_OBJECTS - 1);
         if (n == 0)
             break;
         h[n++] = s->in_event;
         if (maybe_flush(s, inst->context->gdi, &wait_ms) < 0)
             break;
+        if (resize_wait < wait_ms)
+            wait_ms = resize_wait;
         WaitForMultipleObjects(n, h, FALSE, (DWORD)wait_ms);
         drain_input(s, inst->input);
         if (!freerdp_check_event_handles(inst->context)) {

@@ -3,6 +3,7 @@
  * through the test harness tunnel (harness.h) playing the browser: clipboard both ways
  * (cliprdr) through xrdp in front of an Xvnc, whose X selection xclip reads and sets.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,88 @@ START_TEST(test_clipboard_policy_none_keeps_browser_text_off_the_desktop)
 }
 END_TEST
 
+/* The X screen's size as "WxH" from xdpyinfo ("dimensions:    800x600 pixels"). */
+static void
+desktop_size(struct lab_shadow *lab, char *out, size_t len)
+{
+    char path[] = "/tmp/rdpsize-XXXXXX";
+    int fd = mkstemp(path);
+    char *argv[] = {"xdpyinfo", NULL};
+    char line[512];
+    FILE *f;
+
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    out[0] = 0;
+    lab_x(lab, path, argv);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        char dim[64];
+        if (sscanf(line, " dimensions: %63s", dim) == 1) {
+            pt_strlcpy(out, dim, len);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    unlink(path);
+}
+
+/* Poll the X screen's size until it is @want or @timeout_ms passed; leaves it in @out. */
+static void
+desktop_size_wait(struct lab_shadow *lab, const char *want, char *out, size_t len, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        desktop_size(lab, out, len);
+        if (!strcmp(out, want))
+            return;
+        usleep(100000);
+    }
+}
+
+START_TEST(test_browser_size_changes_the_remote_desktop_size)
+{
+    struct lab_shadow lab;
+    struct gw_tunnel *t;
+    struct h_insn in;
+    char dim[64];
+    bool seen = false;
+
+    configure(GW_RDP_CLIP_BOTH);
+    t = open_xrdp(&lab);
+    /* xrdp sizes the Xvnc to the client: the backend's default 1280x800 */
+    desktop_size_wait(&lab, "1280x800", dim, sizeof(dim), 5000);
+    ck_assert_str_eq(dim, "1280x800");
+    /* a window being dragged: only the last size counts */
+    ck_assert_int_eq(h_send(t, ops, "4.size,3.700,3.500;", NULL, 0), 0);
+    ck_assert_int_eq(h_send(t, ops, "4.size,3.800,3.600;", NULL, 0), 0);
+    while (!seen && h_wait_op(t, ops, "size", &in, 15000) == 0) {
+        seen = in.argc == 3 && !strcmp(in.argv[0], "0");
+        if (seen) {
+            ck_assert_str_eq(in.argv[1], "800");
+            ck_assert_str_eq(in.argv[2], "600");
+        }
+        h_insn_fini(&in);
+    }
+    ck_assert_msg(seen, "no size instruction for the default layer after a resize");
+    desktop_size_wait(&lab, "800x600", dim, sizeof(dim), 5000);
+    ck_assert_str_eq(dim, "800x600");
+    /* and the session still draws at the new size */
+    {
+        char *red[] = {"xsetroot", "-solid", "red", NULL};
+        bool red_seen = false;
+
+        ck_assert_int_eq(lab_x(&lab, NULL, red), 0);
+        while (!red_seen && h_wait_op(t, ops, "cfill", &in, 10000) == 0) {
+            red_seen = in.argc >= 6 && !strcmp(in.argv[2], "255") && !strcmp(in.argv[3], "0");
+            h_insn_fini(&in);
+        }
+        ck_assert_msg(red_seen, "no drawing after the resize");
+    }
+    close_all(t, &lab);
+}
+END_TEST
+
 Suite *gateway_rdp_channels_suite(void);
 Suite *
 gateway_rdp_channels_suite(void)
@@ -249,6 +332,10 @@ gateway_rdp_channels_suite(void)
     tcase_add_test(tc, test_browser_clipboard_text_reaches_the_desktop_selection);
     tcase_add_test(tc, test_clipboard_policy_to_desktop_keeps_desktop_text_from_the_browser);
     tcase_add_test(tc, test_clipboard_policy_none_keeps_browser_text_off_the_desktop);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("resize");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_browser_size_changes_the_remote_desktop_size);
     suite_add_tcase(s, tc);
     return s;
 }
