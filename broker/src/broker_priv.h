@@ -274,6 +274,7 @@ struct broker_req {
     size_t resp_off;
     bool replied;
     bool headers_sent;
+    bool body_sent; /* the final piece was written; waiting for lws to flush it */
     bool close_after;
 };
 

@@ -569,13 +569,36 @@ req_log_done(struct broker_req *r)
             broker_method_str(r->method), r->path, r->status, r->resp.len, secs * 1000, r->peer);
 }
 
+/*
+ * body_piece() - how many body bytes may go out in this WRITEABLE. lws sends at most
+ * pt_serv_buf_size bytes of a write to the socket at once and keeps the rest as a
+ * "truncated send" on the connection (on h2: on the shared network connection) that it
+ * flushes on later writeable events; writing more, or finishing the stream, while that
+ * is pending is what lost the tail of h2 bodies (item: two parallel 5000-byte streams
+ * stopped at 4096). So: nothing while the pipe is choked, and never more than the peer's
+ * h2 flow-control credit.
+ */
+static size_t
+body_piece(struct broker_req *r, size_t left)
+{
+    lws_fileofs_t allow;
+    size_t n = left > BODY_CHUNK ? BODY_CHUNK : left;
+
+    if (lws_send_pipe_choked(r->wsi))
+        return 0;
+    allow = lws_get_peer_write_allowance(r->wsi);
+    if (allow >= 0 && (size_t)allow < n)
+        n = (size_t)allow;
+    return n;
+}
+
 /* Returns -1 to make lws close the connection, 1 when the response is complete. */
 static int
 on_writeable(struct conn *c)
 {
     unsigned char buf[LWS_PRE + BODY_CHUNK];
     struct broker_req *r = c->req;
-    size_t n;
+    size_t n, left;
     bool final;
     int rc;
 
@@ -589,20 +612,32 @@ on_writeable(struct conn *c)
         lws_callback_on_writable(r->wsi);
         return 0;
     }
-    n = r->resp.len - r->resp_off;
-    if (r->method == BROKER_HEAD)
-        n = 0;
-    if (n > BODY_CHUNK)
-        n = BODY_CHUNK;
-    final = r->method == BROKER_HEAD || r->resp_off + n == r->resp.len;
+    if (r->body_sent) {
+        /* the last piece went to lws; complete only once lws has put all of it on the
+         * wire, or the end of the body may be dropped with the stream */
+        if (lws_send_pipe_choked(r->wsi)) {
+            lws_callback_on_writable(r->wsi);
+            return 0;
+        }
+        goto done;
+    }
+    left = r->method == BROKER_HEAD ? 0 : r->resp.len - r->resp_off;
+    n = body_piece(r, left);
+    if (n == 0 && left > 0) {
+        lws_callback_on_writable(r->wsi); /* choked or no h2 credit: lws calls back */
+        return 0;
+    }
+    final = n == left;
     memcpy(buf + LWS_PRE, r->resp.data + r->resp_off, n);
     if (lws_write(r->wsi, buf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
         return -1;
     r->resp_off += n;
-    if (!final) {
+    if (!final || lws_send_pipe_choked(r->wsi)) {
+        r->body_sent = final;
         lws_callback_on_writable(r->wsi);
         return 0;
     }
+done:
     req_log_done(r);
     rc = r->close_after ? -1 : 1;
     req_free(r);

@@ -351,6 +351,95 @@ START_TEST(test_http2_bodies_get_the_same_limits_and_errors)
 }
 END_TEST
 
+/* Sizes around lws's 4096-byte send buffer, its 16 KiB body pieces and the 64 KiB h2
+ * window: before the fix, two parallel h2 streams of 4447-5000 bytes stopped at 4096. */
+static const int awkward_sizes[] = {4095, 4096, 4097, 4447, 5000, 16385, 20000, 70000};
+
+static void
+write_pattern_file(const char *path, int size, int seed)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < size; i++)
+        fputc((i * 131 + seed * 7 + i / 251) & 0xff, f);
+    fclose(f);
+}
+
+static bool
+same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+
+        if (ca != cb)
+            same = false;
+        if (ca == EOF || cb == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+START_TEST(test_parallel_http2_streams_of_awkward_sizes_arrive_byte_exact)
+{
+    enum {
+        STREAMS = 3
+    };
+    size_t nsz = sizeof(awkward_sizes) / sizeof(awkward_sizes[0]);
+    char *argv[8 + 4 * STREAMS + 1];
+    char src[800], urls[STREAMS][128], outs[STREAMS][800];
+    struct pt_buf out = PT_BUF_INIT;
+
+    if (access("/usr/bin/curl", X_OK) != 0)
+        return; /* curl is in scripts/install-deps.sh */
+    for (size_t k = 0; k < 2 * nsz; k++) {
+        int size = awkward_sizes[k % nsz], a = 0;
+        bool immediate = k >= nsz; /* first one connection, then curl's own choice */
+
+        snprintf(src, sizeof(src), "%s/dist/f%d.bin", web, size);
+        write_pattern_file(src, size, size);
+        argv[a++] = (char *)"/usr/bin/curl";
+        argv[a++] = (char *)"-sk";
+        argv[a++] = (char *)"--http2";
+        argv[a++] = (char *)"--max-time";
+        argv[a++] = (char *)"8";
+        argv[a++] = (char *)"--parallel";
+        if (immediate)
+            argv[a++] = (char *)"--parallel-immediate";
+        for (int i = 0; i < STREAMS; i++) {
+            snprintf(urls[i], sizeof(urls[i]), "https://127.0.0.1:%d/f%d.bin", broker.port, size);
+            snprintf(outs[i], sizeof(outs[i]), "%s/out-%d-%d", web, size, i);
+            unlink(outs[i]);
+            argv[a++] = (char *)"-o";
+            argv[a++] = outs[i];
+            argv[a++] = urls[i];
+        }
+        argv[a] = NULL;
+        pt_buf_reset(&out);
+        ck_assert_msg(bk_run(argv, NULL, NULL, &out, 15000) == 0,
+                      "curl did not finish %d parallel h2 streams of %d bytes: %s", STREAMS, size,
+                      out.data ? out.data : "");
+        for (int i = 0; i < STREAMS; i++) {
+            struct stat st;
+
+            ck_assert_int_eq(stat(outs[i], &st), 0);
+            ck_assert_msg(st.st_size == size, "stream %d of %d bytes got %lld", i, size,
+                          (long long)st.st_size);
+            ck_assert_msg(same_file(src, outs[i]), "stream %d of %d bytes differs", i, size);
+            unlink(outs[i]);
+        }
+    }
+    pt_buf_fini(&out);
+}
+END_TEST
+
 /* ---- a second broker with a tight rate limit -------------------------------------------- */
 
 /* (this broker also runs lws's own poll() loop instead of libev, and must stop cleanly) */
@@ -439,6 +528,7 @@ broker_http_suite(void)
     tcase_add_test(tc, test_sighup_reloads_the_log_level);
     tcase_add_test(tc, test_http2_is_offered_by_alpn);
     tcase_add_test(tc, test_http2_bodies_get_the_same_limits_and_errors);
+    tcase_add_test(tc, test_parallel_http2_streams_of_awkward_sizes_arrive_byte_exact);
     suite_add_tcase(s, tc);
     tcase_set_timeout(rl, 30);
     tcase_add_test(rl, test_rate_limit_answers_429_with_retry_after);
