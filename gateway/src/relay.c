@@ -53,6 +53,8 @@ struct relay {
 };
 
 #define RELAY_PROTOCOL "gw-relay"
+/* Seconds the desktop may take over its part of a VNC handshake the gateway runs. */
+#define RELAY_HANDSHAKE_S 5
 
 static size_t
 high_water(const struct relay *r)
@@ -142,6 +144,10 @@ static void
 vnc_browser_start(struct relay *r)
 {
     char v[24];
+
+    /* The desktop finished its part: no more deadline on it (see RAW_CONNECTED). */
+    if (r->raw)
+        lws_set_timeout(r->raw, NO_PENDING_TIMEOUT, 0);
 
     snprintf(v, sizeof(v), "RFB 003.%03d\n", r->minor);
     r->vs = VNC_CLI_VERSION;
@@ -467,6 +473,12 @@ gw_relay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (!r)
             return -1;
         r->connected = true;
+        /* When the gateway answers the VNC password itself, the browser waits on the
+         * desktop's handshake: a desktop that accepts TCP but never speaks RFB (a stalled
+         * QEMU main loop, a listen backlog of 1 that is full) must not leave the browser
+         * waiting for ever. lws closes the socket if the handshake takes longer. */
+        if (r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_RESULT)
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, RELAY_HANDSHAKE_S);
         if (r->up.head)
             lws_callback_on_writable(wsi);
         return 0;
@@ -508,8 +520,18 @@ gw_relay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (r) {
             r->raw = NULL;
             lws_set_opaque_user_data(wsi, NULL);
-            gw_tunnel_close(r->t, r->connected ? 1000 : 4010,
-                            r->connected ? "desktop closed the connection" : "desktop unreachable");
+            if (r->connected && !r->failed && r->vs >= VNC_SRV_VERSION && r->vs <= VNC_SRV_RESULT) {
+                gw_tunnel_log(r->t, LOG_WARNING, "event=vnc_handshake_incomplete state=%d",
+                              (int)r->vs);
+                gw_tunnel_gw(r->t)->metrics.refusals[GW_REFUSE_BACKEND]++;
+                gw_tunnel_close(r->t, 4010,
+                                "desktop unreachable: its VNC server did not finish the "
+                                "handshake");
+            } else {
+                gw_tunnel_close(r->t, r->connected ? 1000 : 4010,
+                                r->connected ? "desktop closed the connection"
+                                             : "desktop unreachable");
+            }
         }
         return 0;
     default:

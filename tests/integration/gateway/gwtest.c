@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <openssl/ssl.h>
 
 #include "common/str.h"
 #include "wsclient.h"
@@ -296,14 +297,32 @@ broker_thread(void *arg)
             continue;
         int fd = accept4(b->lfd, NULL, NULL, SOCK_CLOEXEC);
         size_t len = 0;
+        SSL *ssl = NULL;
         if (fd < 0)
             continue;
+        if (b->tls) {
+            /* Blocking handshake, bounded by receive/send timeouts. */
+            struct timeval tv = {2, 0};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+            ssl = SSL_new(b->tls);
+            SSL_set_fd(ssl, fd);
+            if (SSL_accept(ssl) != 1) {
+                pthread_mutex_lock(&b->lock);
+                b->handshakes_failed++;
+                pthread_mutex_unlock(&b->lock);
+                SSL_free(ssl);
+                close(fd);
+                continue;
+            }
+        }
         /* Read headers, then Content-Length bytes of body. */
         for (;;) {
             struct pollfd cp = {.fd = fd, .events = POLLIN};
-            if (poll(&cp, 1, 2000) <= 0)
+            if ((!ssl || SSL_pending(ssl) == 0) && poll(&cp, 1, 2000) <= 0)
                 break;
-            ssize_t r = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+            ssize_t r = ssl ? SSL_read(ssl, req + len, (int)(sizeof(req) - 1 - len))
+                            : recv(fd, req + len, sizeof(req) - 1 - len, 0);
             if (r <= 0)
                 break;
             len += (size_t)r;
@@ -330,18 +349,24 @@ broker_thread(void *arg)
         }
         pthread_mutex_unlock(&b->lock);
         const char *resp = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
-        if (send(fd, resp, strlen(resp), MSG_NOSIGNAL) < 0)
+        if (ssl) {
+            if (SSL_write(ssl, resp, (int)strlen(resp)) > 0)
+                SSL_shutdown(ssl);
+            SSL_free(ssl);
+        } else if (send(fd, resp, strlen(resp), MSG_NOSIGNAL) < 0) {
             (void)0;
+        }
         close(fd);
     }
     return NULL;
 }
 
-void
-fake_broker_start(struct fake_broker *b, int port)
+static void
+broker_start(struct fake_broker *b, int port, SSL_CTX *tls)
 {
     memset(b, 0, sizeof(*b));
     b->port = port;
+    b->tls = tls;
     pthread_mutex_init(&b->lock, NULL);
     b->lfd = listen_any(&b->port);
     ck_assert_int_ge(b->lfd, 0);
@@ -349,10 +374,40 @@ fake_broker_start(struct fake_broker *b, int port)
 }
 
 void
+fake_broker_start(struct fake_broker *b, int port)
+{
+    broker_start(b, port, NULL);
+}
+
+void
+fake_broker_start_tls(struct fake_broker *b, const char *dir)
+{
+    char cmd[2048], crt[600], key[600];
+    SSL_CTX *ctx;
+
+    snprintf(crt, sizeof(crt), "%s/fake-broker.crt", dir);
+    snprintf(key, sizeof(key), "%s/fake-broker.key", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+             "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
+             "-keyout %s -out %s 2>/dev/null",
+             key, crt);
+    ck_assert_msg(system(cmd) == 0, "openssl req failed");
+    ctx = SSL_CTX_new(TLS_server_method());
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(ctx, crt), 1);
+    ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM), 1);
+    broker_start(b, 0, ctx);
+}
+
+void
 fake_broker_stop(struct fake_broker *b)
 {
     b->stop = true;
     pthread_join(b->th, NULL);
+    if (b->tls)
+        SSL_CTX_free(b->tls);
+    b->tls = NULL;
     close(b->lfd);
     pthread_mutex_destroy(&b->lock);
 }

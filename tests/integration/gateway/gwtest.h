@@ -61,9 +61,13 @@ struct prng {
 void prng_init(struct prng *p, uint64_t seed);
 void prng_fill(struct prng *p, unsigned char *out, size_t n);
 
-/* A fake broker: accepts POSTs, keeps the last 64 bodies and Authorization headers. */
+/* A fake broker: accepts POSTs, keeps the last 64 bodies and Authorization headers.
+ * With fake_broker_start_tls() it speaks HTTPS with a self-signed certificate. */
+struct ssl_ctx_st;
 struct fake_broker {
     int port, lfd;
+    struct ssl_ctx_st *tls; /* NULL: plain HTTP */
+    int handshakes_failed;  /* TLS clients that gave up (e.g. refused our certificate) */
     volatile bool stop;
     pthread_t th;
     pthread_mutex_t lock;
@@ -73,6 +77,9 @@ struct fake_broker {
 };
 /* fake_broker_start() - on @port (0: any free port). */
 void fake_broker_start(struct fake_broker *b, int port);
+/* fake_broker_start_tls() - the same over TLS, with a fresh self-signed certificate for
+ * CN=localhost, IP 127.0.0.1 (made with the openssl command in @dir). */
+void fake_broker_start_tls(struct fake_broker *b, const char *dir);
 void fake_broker_stop(struct fake_broker *b);
 /* fake_broker_wait() - until @n reports arrived or @timeout_ms passed; returns the count. */
 int fake_broker_wait(struct fake_broker *b, int n, int timeout_ms);

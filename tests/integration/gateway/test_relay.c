@@ -13,6 +13,7 @@
 
 #include <check.h>
 
+#include "common/str.h"
 #include "gwtest.h"
 #include "wsclient.h"
 
@@ -205,6 +206,35 @@ START_TEST(test_queued_error_reaches_the_browser_before_the_close_frame)
     }
     free(b);
     gwt_stop(&g);
+}
+END_TEST
+
+/* A VNC desktop that accepts TCP but never speaks RFB (here: the echo server, which waits
+ * for the client) while the gateway holds the sealed password: the browser gets 4010 once
+ * the handshake deadline (5 s) passes instead of waiting for ever. */
+START_TEST(test_vnc_desktop_that_never_speaks_closes_with_4010_after_the_handshake_deadline)
+{
+    struct gwt g;
+    struct tcp_backend silent;
+    char err[256], path[5000], *t;
+    struct wsc *c;
+    int64_t t0;
+    int code;
+
+    tcp_backend_start(&silent, false);
+    gwt_start(&g, false, NULL);
+    t = gwt_ticket(&g, AUTH_PROTO_VNC, "127.0.0.1", silent.port, 1, NULL, 0, 0, "pw");
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, false, err, sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    t0 = pt_time_mono_ms();
+    code = wsc_expect_close(c, 15000);
+    ck_assert_msg(code == 4010, "close %d '%s'", code, wsc_close_reason(c));
+    ck_assert_msg(strstr(wsc_close_reason(c), "handshake"), "%s", wsc_close_reason(c));
+    ck_assert_int_ge(pt_time_mono_ms() - t0, 4000);
+    wsc_free(c);
+    free(t);
+    gwt_stop(&g);
+    tcp_backend_stop(&silent);
 }
 END_TEST
 
@@ -415,6 +445,83 @@ START_TEST(test_broker_receives_opened_and_closed_reports_with_the_shared_secret
 }
 END_TEST
 
+/* Reports over https:// (the broker's real endpoint is HTTPS): a self-signed broker is
+ * reached with broker_insecure = yes, and refused (reports not delivered, counted as
+ * failed) without it. The broker is a TLS FAKE (gwtest.c): the real portico-broker needs
+ * LDAP, a store and libvirt to start. */
+static void
+https_reports(bool insecure, bool gateway_tls)
+{
+    struct gwt g;
+    struct tcp_backend echo;
+    struct fake_broker b;
+    char err[256], path[5000], sec[600], extra[2048], *t, *m;
+    struct wsc *c;
+    FILE *f;
+
+    tcp_backend_start(&echo, false);
+    fake_broker_start_tls(&b, tf_tmpdir());
+    snprintf(sec, sizeof(sec), "%s/broker-tls.secret", tf_tmpdir());
+    f = fopen(sec, "w");
+    fputs("tls-s3cret\n", f);
+    fclose(f);
+    snprintf(extra, sizeof(extra),
+             "broker_url = https://127.0.0.1:%d\nbroker_secret_file = %s\nbroker_insecure = %s\n",
+             b.port, sec, insecure ? "yes" : "no");
+    gwt_start(&g, gateway_tls, extra);
+    t = gwt_ticket(&g, AUTH_PROTO_SPICE, "127.0.0.1", echo.port, 1, NULL, 0, 0, NULL);
+    c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, gateway_tls, err,
+                    sizeof(err));
+    ck_assert_msg(c, "%s", err);
+    echo_exact(c, 777, false);
+    wsc_free(c);
+    if (insecure) {
+        ck_assert_int_eq(fake_broker_wait(&b, 2, 8000), 2);
+        ck_assert_msg(strstr(b.bodies[0], "\"event\":\"opened\"") && strstr(b.bodies[0], g.id),
+                      "%s", b.bodies[0]);
+        ck_assert_msg(strstr(b.bodies[1], "\"event\":\"closed\"") &&
+                          strstr(b.bodies[1], "\"bytes_up\":777"),
+                      "%s", b.bodies[1]);
+        ck_assert_msg(strcasecmp(b.auth[0], "authorization: Bearer tls-s3cret") == 0, "%s",
+                      b.auth[0]);
+    } else {
+        /* The gateway must refuse the unknown certificate and keep the reports. */
+        double failed = 0;
+        for (int i = 0; i < 80 && failed < 1; i++) {
+            m = gwt_metrics(&g);
+            failed = http_metric(m, "portico_gateway_reports_total{result=\"failed\"}");
+            free(m);
+            if (failed < 1)
+                usleep(100000);
+        }
+        ck_assert_msg(failed >= 1, "no failed report against a self-signed broker");
+        ck_assert_int_eq(fake_broker_wait(&b, 1, 500), 0);
+        pthread_mutex_lock(&b.lock);
+        ck_assert_int_ge(b.handshakes_failed, 1);
+        pthread_mutex_unlock(&b.lock);
+        m = gwt_metrics(&g);
+        ck_assert_msg(http_metric(m, "portico_gateway_reports_pending") >= 1, "%s", m);
+        free(m);
+    }
+    free(t);
+    gwt_stop(&g);
+    fake_broker_stop(&b);
+    tcp_backend_stop(&echo);
+}
+
+START_TEST(test_reports_reach_an_https_broker_with_a_self_signed_certificate_when_insecure)
+{
+    https_reports(true, false);
+    https_reports(true, true);
+}
+END_TEST
+
+START_TEST(test_reports_to_an_https_broker_with_an_unknown_certificate_are_refused)
+{
+    https_reports(false, false);
+}
+END_TEST
+
 START_TEST(test_reports_wait_for_a_broker_that_starts_late)
 {
     struct gwt g;
@@ -468,11 +575,16 @@ gateway_relay_suite(void)
     tcase_add_test(tc, test_poll_loop_relays_when_the_event_library_is_off);
     tcase_add_test(tc, test_guacamole_binary_and_no_subprotocol_each_get_a_tunnel);
     tcase_add_test(tc, test_queued_error_reaches_the_browser_before_the_close_frame);
+    tcase_add_test(
+        tc, test_vnc_desktop_that_never_speaks_closes_with_4010_after_the_handshake_deadline);
     tcase_add_test(tc, test_keepalive_pings_keep_an_idle_tunnel_and_close_a_silent_one);
     tcase_add_test(tc, test_slow_reader_keeps_gateway_memory_bounded_and_stream_intact);
     tcase_add_test(tc, test_one_spice_ticket_opens_max_conns_channels_each_relayed);
     tcase_add_test(tc, test_metrics_and_healthz_are_served_on_the_listener);
     tcase_add_test(tc, test_broker_receives_opened_and_closed_reports_with_the_shared_secret);
+    tcase_add_test(tc,
+                   test_reports_reach_an_https_broker_with_a_self_signed_certificate_when_insecure);
+    tcase_add_test(tc, test_reports_to_an_https_broker_with_an_unknown_certificate_are_refused);
     tcase_add_test(tc, test_reports_wait_for_a_broker_that_starts_late);
     suite_add_tcase(s, tc);
     return s;
