@@ -304,7 +304,8 @@ demo_pid_comm gateway "$(basename "$GATEWAY" | cut -c1-15)"
 if [ "$with_rdp" = 1 ]; then
     step "RDP front: xrdp on 127.0.0.1:$DEMO_RDP_PORT follows the rdp pool's desktop (scripts/demo/rdp-front.sh)"
     export DEMO_STATE DEMO_PREFIX DEMO_RDP_PORT
-    demo_spawn rdp-front bash "$DEMO_ROOT/scripts/demo/rdp-front.sh"
+    # the state directory as an argument too, so ps (and the e2e test) see whose it is
+    demo_spawn rdp-front bash "$DEMO_ROOT/scripts/demo/rdp-front.sh" "$DEMO_STATE"
     demo_pid_comm rdp-front bash
 fi
 

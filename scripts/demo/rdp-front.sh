@@ -1,5 +1,5 @@
 #!/bin/bash
-# rdp-front.sh - the demo's RDP endpoint: xrdp on 127.0.0.1:$DEMO_RDP_PORT fronting the VNC
+# rdp-front.sh [STATE_DIR] - the demo's RDP endpoint: xrdp on 127.0.0.1:$DEMO_RDP_PORT fronting the VNC
 # display of the rdp pool's running desktop (started and supervised by scripts/demo.sh).
 #
 # Why: the demo golden image boots in seconds because it is only a kernel and busybox; it
@@ -12,6 +12,7 @@
 # port per pool is all the pool's spec gives today.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+DEMO_STATE=${1:-${DEMO_STATE:-}}
 : "${DEMO_STATE:?}" "${DEMO_PREFIX:?}" "${DEMO_RDP_PORT:?}"
 dir=$DEMO_STATE/rdp
 mkdir -p "$dir" /run/xrdp/sockdir
