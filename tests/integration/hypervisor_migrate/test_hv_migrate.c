@@ -16,6 +16,7 @@
  * both hosts. Cold start of the daemon probes QEMU (~8 s); its capability cache is kept in
  * ${PORTICO_STATE:-/var/tmp/portico}/libvirtd2-cache so later runs start it in ~0.3 s.
  */
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,12 +92,42 @@ daemon_start(int i)
             (long long)(pt_time_mono_ms() - t0), uris[i]);
 }
 
+/* Daemons of runs that were killed (a ctest timeout skips teardown): their state
+ * directory names a test pid that is gone. Stop them by their pid file, remove the dir. */
+static void
+reap_stale(const char *state)
+{
+    char pat[600], cmd[1400];
+    glob_t g;
+
+    snprintf(pat, sizeof(pat), "%s/lv2-mig-*-[ab]", state);
+    if (glob(pat, 0, NULL, &g) != 0)
+        return;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *p = strrchr(g.gl_pathv[i], '/') + strlen("/lv2-mig-");
+        char proc[64];
+
+        snprintf(proc, sizeof(proc), "/proc/%d", atoi(p));
+        if (access(proc, F_OK) == 0)
+            continue;
+        fprintf(stderr, "test_hv_migrate: stopping a stale host from a killed run: %s\n",
+                g.gl_pathv[i]);
+        snprintf(cmd, sizeof(cmd), "'%s' stop '%s' && rm -rf '%s'", PT_LIBVIRTD2_SH, g.gl_pathv[i],
+                 g.gl_pathv[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "test_hv_migrate: %s failed\n", cmd);
+    }
+    globfree(&g);
+}
+
 /* Unchecked (parent process): the golden image, then hosts a and b. */
 static void
 hosts_up(void)
 {
     struct pt_err err = {0};
+    const char *state = getenv("PORTICO_STATE");
 
+    reap_stale(state ? state : "/var/tmp/portico");
     golden = tf_guest_base_image(&err);
     ck_assert_msg(golden, "%s", err.msg);
     daemon_start(0);
