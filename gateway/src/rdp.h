@@ -42,6 +42,13 @@ struct gw_rdp_conf {
     int connect_timeout_ms; /* TCP + security negotiation */
     size_t clipboard_max;   /* bytes of UTF-8 text accepted in either direction */
     enum gw_rdp_clip_dir clipboard_dir;
+    /* Trust on first use (with ignore_cert false): the first certificate of each
+     * scope/host:port is stored here (SHA-256), a different one later is refused.
+     * "" = FreeRDP's own checks (system CAs). Suggested: <gateway state dir>/rdp-trust. */
+    char cert_trust_dir[256];
+    /* Per session, set by the backend from the ticket (its desktop/pool name): which
+     * trust scope a certificate belongs to. Leave empty in the process-wide settings. */
+    char cert_scope[128];
     /* Run each session's FreeRDP in a process of its own (default): a crash or hang ends
      * only that session. false: a thread per session inside the gateway (tests, debug). */
     bool process_per_session;

@@ -81,13 +81,17 @@ rdp_open(struct gw_tunnel *t, const struct auth_ticket_claims *claims, const cha
          struct pt_err *err)
 {
     struct rdp_tunnel *rt;
+    struct gw_rdp_conf conf;
 
     if (!rdp_conf_set)
         gw_rdp_configure(NULL);
+    /* certificates are trusted per desktop/pool as the ticket names it */
+    conf = rdp_conf;
+    pt_strlcpy(conf.cert_scope, claims->desktop, sizeof(conf.cert_scope));
     rt = pt_xcalloc(1, sizeof(*rt));
     rt->clip_stream = -1;
     if (rdp_conf.process_per_session) {
-        rt->p = rdp_proc_open(t, claims->host, claims->port, secret, &rdp_conf, err);
+        rt->p = rdp_proc_open(t, claims->host, claims->port, secret, &conf, err);
         if (!rt->p) {
             free(rt);
             return -1;
@@ -95,7 +99,7 @@ rdp_open(struct gw_tunnel *t, const struct auth_ticket_claims *claims, const cha
         gw_tunnel_set_backend_data(t, rt);
         return 0;
     }
-    rt->s = rdp_session_new(t, claims->host, claims->port, secret, &rdp_conf, err);
+    rt->s = rdp_session_new(t, claims->host, claims->port, secret, &conf, err);
     if (!rt->s) {
         free(rt);
         return -1;

@@ -223,6 +223,7 @@ struct rdp_session {
     struct rdp_clip clip;
     int resize_w, resize_h; /* the browser's newest size request */
     int64_t resize_at;      /* when to act on it (debounced), 0 = none */
+    bool cert_changed;      /* TOFU refused the server's certificate (rdp_trust.c) */
 };
 
 /* rdp_session_new() - a session for @t; does not start it. Returns new (1 ref). */
@@ -254,6 +255,16 @@ void rdp_resize_request(struct rdp_session *s, int64_t w, int64_t h, int64_t now
 int rdp_resize_due(struct rdp_session *s, void *instance, int64_t now_ms, int *wait_ms);
 /* rdp_wipe_settings_password() - wipe and drop the password in rdpSettings *. */
 void rdp_wipe_settings_password(void *rdp_settings);
+
+/* --- certificate trust on first use (rdp_trust.c, session thread) -------------------- */
+
+/* rdp_trust_configure() - before connect: hand certificate checks of @instance (freerdp *)
+ * to the TOFU store when conf.cert_trust_dir is set and ignore_cert is false. */
+void rdp_trust_configure(struct rdp_session *s, void *instance);
+/* rdp_trust_path() - the store file of @s's scope and endpoint into @out. 0 or -1. */
+int rdp_trust_path(const struct rdp_session *s, char *out, size_t len);
+/* rdp_trust_describe_change() - the refusal when s->cert_changed, in words. */
+void rdp_trust_describe_change(const struct rdp_session *s, struct rdp_failure *f);
 
 /* --- process isolation (rdp_proc.c) ------------------------------------------------- */
 

@@ -618,6 +618,7 @@ session_main(void *arg)
     ((struct rdp_ctx *)inst->context)->s = s;
     had_creds = s->password && s->password[0];
     configure(s, inst->settings);
+    rdp_trust_configure(s, inst);
     pthread_mutex_lock(&s->lock);
     s->instance = inst;
     pthread_mutex_unlock(&s->lock);
@@ -630,6 +631,8 @@ session_main(void *arg)
         rdp_error_describe(code, freerdp_error_info(inst), s->host, s->port, &f);
         if (!atomic_load(&s->stop) && tcp_reachable(s->host, s->port))
             rdp_error_refine_reachable(code, had_creds, s->host, s->port, &f);
+        if (s->cert_changed)
+            rdp_trust_describe_change(s, &f);
         pt_log(LOG_NOTICE, "%s event=rdp_connect_failed after_ms=%lld code=0x%08x reason=\"%s\"",
                s->log_id, (long long)(mono_ms() - t0), code, f.reason);
         post_failure(s, &f);

@@ -1,7 +1,9 @@
 /*
  * test_rdp_channels.c - the RDP backend's virtual channels against real servers, driven
  * through the test harness tunnel (harness.h) playing the browser: clipboard both ways
- * (cliprdr) through xrdp in front of an Xvnc, whose X selection xclip reads and sets.
+ * (cliprdr) through xrdp in front of an Xvnc, whose X selection xclip reads and sets;
+ * resize by reconnect (xrdp resizes its Xvnc); certificate trust on first use per pool
+ * against freerdp-shadow.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -320,6 +322,94 @@ START_TEST(test_browser_size_changes_the_remote_desktop_size)
 }
 END_TEST
 
+/* A session to freerdp-shadow on @port for desktop/pool @scope; returns the first
+ * instruction that tells how it went: "sync" (drawing) or "error" (in @in). */
+static struct gw_tunnel *
+open_scoped(int port, const char *scope, struct h_insn *in)
+{
+    struct auth_ticket_claims c;
+    struct gw_tunnel *t = h_tunnel_new();
+    struct pt_err err;
+
+    memset(&c, 0, sizeof(c));
+    snprintf(c.host, sizeof(c.host), "127.0.0.1");
+    snprintf(c.desktop, sizeof(c.desktop), "%s", scope);
+    c.port = port;
+    ops = gw_rdp_backend();
+    ck_assert_msg(ops->open(t, &c, NULL, &err) == 0, "open: %s", err.msg);
+    for (;;) {
+        ck_assert_int_eq(h_next(t, in, 15000), 0);
+        if (!strcmp(in->op, "sync") || !strcmp(in->op, "error"))
+            return t;
+        h_insn_fini(in);
+    }
+}
+
+static void
+close_only(struct gw_tunnel *t)
+{
+    ops->close(t);
+    h_tunnel_free(t);
+}
+
+START_TEST(test_certificate_is_trusted_on_first_use_and_a_changed_one_refused)
+{
+    struct lab_shadow lab;
+    struct gw_rdp_conf c;
+    struct gw_tunnel *t;
+    struct h_insn in;
+    struct pt_err err;
+    char dir[] = "/tmp/rdptrust-XXXXXX", path[512], fp[128] = "";
+    FILE *f;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    gw_rdp_conf_defaults(&c);
+    c.ignore_cert = false;
+    snprintf(c.cert_trust_dir, sizeof(c.cert_trust_dir), "%s/rdp-trust", dir);
+    gw_rdp_configure(&c);
+    ck_assert_msg(lab_shadow_start(&lab, 320, 240, &err) == 0, "%s", err.msg);
+    /* first use: accepted (shadow's certificate is self-signed) and remembered */
+    t = open_scoped(lab.port, "pool-a", &in);
+    ck_assert_str_eq(in.op, "sync");
+    h_insn_fini(&in);
+    close_only(t);
+    snprintf(path, sizeof(path), "%s/pool-a@127.0.0.1:%d", c.cert_trust_dir, lab.port);
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no trust file %s", path);
+    ck_assert_ptr_nonnull(fgets(fp, sizeof(fp), f));
+    fclose(f);
+    ck_assert_uint_eq(strlen(fp), 65); /* SHA-256 hex + newline */
+    /* the same certificate again: accepted */
+    t = open_scoped(lab.port, "pool-a", &in);
+    ck_assert_str_eq(in.op, "sync");
+    h_insn_fini(&in);
+    close_only(t);
+    /* the desktop now shows another certificate than the stored one: refused in words */
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%064d\n", 0);
+    fclose(f);
+    t = open_scoped(lab.port, "pool-a", &in);
+    ck_assert_str_eq(in.op, "error");
+    ck_assert_msg(strstr(in.argv[0], "certificate") && strstr(in.argv[0], "changed") &&
+                      strstr(in.argv[0], "127.0.0.1"),
+                  "reason: %s", in.argv[0]);
+    ck_assert_str_eq(in.argv[1], "515"); /* 0x0203 UPSTREAM_ERROR */
+    h_insn_fini(&in);
+    close_only(t);
+    /* trust is per pool: another pool's first use is its own */
+    t = open_scoped(lab.port, "pool-b", &in);
+    ck_assert_str_eq(in.op, "sync");
+    h_insn_fini(&in);
+    close_only(t);
+    lab_shadow_stop(&lab);
+    {
+        char *rm[] = {"rm", "-rf", dir, NULL};
+        lab_x(&lab, NULL, rm);
+    }
+}
+END_TEST
+
 Suite *gateway_rdp_channels_suite(void);
 Suite *
 gateway_rdp_channels_suite(void)
@@ -336,6 +426,10 @@ gateway_rdp_channels_suite(void)
     tc = tcase_create("resize");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_browser_size_changes_the_remote_desktop_size);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("trust");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_certificate_is_trusted_on_first_use_and_a_changed_one_refused);
     suite_add_tcase(s, tc);
     return s;
 }
