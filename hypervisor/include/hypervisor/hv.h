@@ -165,7 +165,8 @@ int hv_desktop_resume(struct hv *hv, const char *host, const char *name,
  * copied (the golden image must exist at the same path on @to_host). PT_E_CONFLICT if
  * @to_host is draining; libvirt's reason if the driver cannot migrate (test driver).
  * Also: PT_E_LIMIT @to_host full (its limits hold as for a create, nothing moved);
- * PT_E_FORBIDDEN not a Portico desktop; PT_E_NOTFOUND golden missing on @to_host;
+ * PT_E_NOTFOUND no such desktop (a domain without Portico metadata is none, as for
+ * hv_desktop_get()) or golden missing on @to_host;
  * PT_E_CONFLICT an overlay already at the same path on @to_host (shared storage is not
  * supported). A parked desktop arrives parked. On success the source's overlay is
  * deleted; on failure the desktop stays on @host as it was. Blocks for the whole move

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <libvirt/libvirt.h>
 
 #include "common/mem.h"
 #include "common/str.h"
@@ -355,6 +356,34 @@ START_TEST(test_stopped_desktop_moves_with_the_data_in_its_overlay)
 }
 END_TEST
 
+START_TEST(test_a_domain_without_portico_metadata_is_never_migrated)
+{
+    struct pt_err err = {0};
+    char xml[512], foreign[80];
+    virConnectPtr c = virConnectOpen(uris[0]);
+    virDomainPtr d, d2;
+
+    ck_assert_ptr_nonnull(c);
+    snprintf(foreign, sizeof(foreign), "%s-foreign", name);
+    snprintf(xml, sizeof(xml),
+             "<domain type='%s'><name>%s</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+             "<os><type>hvm</type></os></domain>",
+             tf_guest_domain_type(), foreign);
+    d = virDomainDefineXML(c, xml);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(hv_desktop_migrate(hv, "a", foreign, "b", &err), -1);
+    /* as for hv_desktop_get(): a domain without Portico metadata is no desktop */
+    ck_assert_int_eq(err.code, PT_E_NOTFOUND);
+    ck_assert_msg(strstr(err.msg, "not a Portico desktop"), "%s", err.msg);
+    d2 = virDomainLookupByName(c, foreign);
+    ck_assert_msg(d2 != NULL, "the foreign domain was touched");
+    virDomainFree(d2);
+    virDomainUndefine(d);
+    virDomainFree(d);
+    virConnectClose(c);
+}
+END_TEST
+
 START_TEST(test_parked_desktop_arrives_parked_with_its_memory)
 {
     struct pt_err err = {0};
@@ -398,6 +427,7 @@ hv_migrate_suite(void)
     tcase_add_test(tc, test_running_desktop_live_migrates_to_another_host_and_drains_the_first);
     tcase_add_test(tc, test_stopped_desktop_moves_with_the_data_in_its_overlay);
     tcase_add_test(tc, test_parked_desktop_arrives_parked_with_its_memory);
+    tcase_add_test(tc, test_a_domain_without_portico_metadata_is_never_migrated);
     suite_add_tcase(s, tc);
     return s;
 }
