@@ -3,7 +3,8 @@
  *
  * /healthz makes a round trip through the job pool, so "ok" means the loop and the
  * workers both answer, and reports the parts the broker wired (store, directory, pool).
- * /metrics renders the broker's own counters and the wired modules' gauges.
+ * /metrics renders the broker's own counters and the wired modules' gauges, only to the
+ * peers listed in metrics_from (default: loopback).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,14 @@ metrics(struct broker_req *r)
 {
     struct pt_buf out = PT_BUF_INIT;
 
+    /* counters name routes, users' sign-in results and pool sizes: not for anyone who
+     * can reach the listener (docs/config.md, metrics_from) */
+    if (!broker_conf_metrics_allowed(r->b->conf, r->peer)) {
+        r->route_name = "metrics_forbidden";
+        broker_req_error(r, 403, "metrics_forbidden",
+                         "%s may not read /metrics; add it to metrics_from in [broker]", r->peer);
+        return;
+    }
     broker_metrics_render(r->b->metrics, &out);
     broker_app_metrics(r->b, &out);
     broker_req_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);

@@ -50,8 +50,9 @@ struct broker_conf {
     char *gateway_seal_key_file;
     char *gateway_secret_file;
     char *web_root;
-    char *event_loop; /* "libev" or "poll" */
-    char *db;         /* store location; default <state_dir>/portico.db */
+    char *event_loop;   /* "libev" or "poll" */
+    char *db;           /* store location; default <state_dir>/portico.db */
+    char *metrics_from; /* peer addresses allowed /metrics, space-separated; "*": any */
     int log_level;
     int max_body_bytes;
     int max_header_bytes;
@@ -69,6 +70,10 @@ struct broker_conf {
     size_t nitems;
     char *gateway_secret; /* read from gateway_secret_file; wiped on free */
 };
+
+/* broker_conf_metrics_allowed() - true if @peer (a numeric address) may read /metrics:
+ * it is listed in metrics_from, or metrics_from holds "*". */
+bool broker_conf_metrics_allowed(const struct broker_conf *c, const char *peer);
 
 /* broker_conf_load() - parse and validate @path. Returns new, or NULL with a file:line @err. */
 struct broker_conf *broker_conf_load(const char *path, struct pt_err *err);

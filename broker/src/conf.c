@@ -46,6 +46,7 @@ static const struct pt_conf_key broker_keys[] = {
     {"rate_limit_burst", PT_CONF_INT, OFF(rate_limit_burst), 1, 1000000},
     {"workers", PT_CONF_INT, OFF(workers), 1, 64},
     {"http2", PT_CONF_BOOL, OFF(h2), 0, 0},
+    {"metrics_from", PT_CONF_STRING, OFF(metrics_from), 0, 0},
     {"session_idle", PT_CONF_DURATION_MS, OFF(session_idle_ms), 1000, 7 * 86400000LL},
     {"session_ttl", PT_CONF_DURATION_MS, OFF(session_ttl_ms), 1000, 30 * 86400000LL},
     PT_CONF_KEY_END,
@@ -273,6 +274,8 @@ conf_finish(struct broker_conf *c, const char *fname, struct pt_err *err)
                           fname, c->event_loop);
     if (!c->gateway_audience)
         c->gateway_audience = pt_xstrdup("gateway");
+    if (!c->metrics_from)
+        c->metrics_from = pt_xstrdup("127.0.0.1 ::1");
     if (c->rate_limit_burst < c->rate_limit_rps)
         c->rate_limit_burst = c->rate_limit_rps;
     if (c->gateway_secret_file &&
@@ -329,4 +332,26 @@ broker_conf_free(struct broker_conf *c)
     pt_free_secret(c->gateway_secret);
     free(c->path);
     free(c);
+}
+
+bool
+broker_conf_metrics_allowed(const struct broker_conf *c, const char *peer)
+{
+    const char *p = c->metrics_from;
+    size_t pl;
+
+    /* an IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d: compare a.b.c.d */
+    if (pt_str_has_prefix(peer, "::ffff:") && strchr(peer, '.'))
+        peer += 7;
+    pl = strlen(peer);
+    while (p && *p) {
+        size_t n;
+
+        p += strspn(p, " \t,");
+        n = strcspn(p, " \t,");
+        if ((n == 1 && p[0] == '*') || (n == pl && n > 0 && strncmp(p, peer, n) == 0))
+            return true;
+        p += n;
+    }
+    return false;
 }

@@ -336,6 +336,9 @@ broker_reload(struct broker *b)
     b->conf->rate_limit_burst = nc->rate_limit_burst;
     broker_ratelimit_set(b->rl, nc->rate_limit_rps, nc->rate_limit_burst);
     b->conf->max_body_bytes = nc->max_body_bytes;
+    /* the loop thread is the only reader of metrics_from: swapping it here is safe */
+    free(b->conf->metrics_from);
+    b->conf->metrics_from = pt_steal(&nc->metrics_from);
     if (strcmp(nc->listen, b->conf->listen) != 0)
         pt_warnx("event=reload_needs_restart key=listen");
     pt_log(LOG_NOTICE, "event=reloaded file=%s log_level=%d rate_limit_rps=%d", b->conf->path,

@@ -473,6 +473,50 @@ START_TEST(test_rate_limit_answers_429_with_retry_after)
 }
 END_TEST
 
+/* metrics_from: loopback by default (the suite's broker answers the metrics test above);
+ * a listener reached from an address not listed gets 403, and SIGHUP applies a new list. */
+START_TEST(test_metrics_are_refused_to_addresses_not_in_metrics_from)
+{
+    struct bk_broker b2;
+    struct pt_err err = {0};
+    struct bk_resp r;
+    char text[8192], *at;
+    FILE *f;
+
+    ck_assert_msg(bk_broker_start(&b2, "metrics_from = 192.0.2.7, 198.51.100.1\n", NULL, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(bk_https(b2.port, "GET", "/metrics", NULL, NULL, 0, &r, &err), 0);
+    ck_assert_int_eq(r.status, 403);
+    ck_assert_str_eq(bk_resp_error_code(&r), "metrics_forbidden");
+    ck_assert_ptr_null(strstr(r.body.data, "portico_api_"));
+    bk_resp_fini(&r);
+    ck_assert_int_eq(bk_https(b2.port, "GET", "/healthz", NULL, NULL, 0, &r, &err), 0);
+    ck_assert_int_eq(r.status, 200); /* only /metrics is restricted */
+    bk_resp_fini(&r);
+    /* allow loopback and reload: the next scrape is answered */
+    f = fopen(b2.conf_path, "r+");
+    ck_assert_ptr_nonnull(f);
+    text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+    at = strstr(text, "198.51.100.1");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "127.0.0.1   ", 12); /* same length: the file is rewritten in place */
+    rewind(f);
+    fputs(text, f);
+    fclose(f);
+    kill(b2.proc.pid, SIGHUP);
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(bk_https(b2.port, "GET", "/metrics", NULL, NULL, 0, &r, &err), 0);
+        if (r.status == 200)
+            break;
+        bk_resp_fini(&r);
+        usleep(20000);
+    }
+    ck_assert_int_eq(r.status, 200);
+    bk_resp_fini(&r);
+    ck_assert(bk_broker_stop(&b2));
+}
+END_TEST
+
 START_TEST(test_check_mode_reports_file_and_line_of_an_unknown_key)
 {
     char path[800], *argv[5];
@@ -533,6 +577,7 @@ broker_http_suite(void)
     tcase_set_timeout(rl, 30);
     tcase_add_test(rl, test_rate_limit_answers_429_with_retry_after);
     tcase_add_test(rl, test_check_mode_reports_file_and_line_of_an_unknown_key);
+    tcase_add_test(rl, test_metrics_are_refused_to_addresses_not_in_metrics_from);
     suite_add_tcase(s, rl);
     return s;
 }

@@ -147,6 +147,32 @@ START_TEST(test_the_example_configuration_is_valid)
 }
 END_TEST
 
+START_TEST(test_metrics_from_admits_listed_addresses_only)
+{
+    struct pt_err err = {0};
+    struct broker_conf *c = load("[broker]\nstate_dir = /tmp/x\n", &err);
+
+    ck_assert_msg(c, "%s", err.msg);
+    ck_assert(broker_conf_metrics_allowed(c, "127.0.0.1")); /* default: loopback */
+    ck_assert(broker_conf_metrics_allowed(c, "::1"));
+    ck_assert(broker_conf_metrics_allowed(c, "::ffff:127.0.0.1"));
+    ck_assert(!broker_conf_metrics_allowed(c, "127.0.0.10"));
+    ck_assert(!broker_conf_metrics_allowed(c, "127.0.0"));
+    ck_assert(!broker_conf_metrics_allowed(c, ""));
+    broker_conf_free(c);
+    c = load("[broker]\nstate_dir = /tmp/x\nmetrics_from = 10.1.2.3,  192.0.2.9\n", &err);
+    ck_assert_msg(c, "%s", err.msg);
+    ck_assert(broker_conf_metrics_allowed(c, "192.0.2.9"));
+    ck_assert(broker_conf_metrics_allowed(c, "10.1.2.3"));
+    ck_assert(!broker_conf_metrics_allowed(c, "127.0.0.1"));
+    broker_conf_free(c);
+    c = load("[broker]\nstate_dir = /tmp/x\nmetrics_from = *\n", &err);
+    ck_assert_msg(c, "%s", err.msg);
+    ck_assert(broker_conf_metrics_allowed(c, "203.0.113.5"));
+    broker_conf_free(c);
+}
+END_TEST
+
 Suite *
 broker_conf_suite(void)
 {
@@ -159,6 +185,7 @@ broker_conf_suite(void)
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_other_modules_sections_are_kept_with_their_positions);
     tcase_add_test(tc, test_the_example_configuration_is_valid);
+    tcase_add_test(tc, test_metrics_from_admits_listed_addresses_only);
     suite_add_tcase(s, tc);
     return s;
 }
