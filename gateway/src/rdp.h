@@ -42,6 +42,9 @@ struct gw_rdp_conf {
     int connect_timeout_ms; /* TCP + security negotiation */
     size_t clipboard_max;   /* bytes of UTF-8 text accepted in either direction */
     enum gw_rdp_clip_dir clipboard_dir;
+    /* Resize only by reconnecting, never through the display-control channel (for a
+     * server whose disp support misbehaves; tests use it to prove the fallback). */
+    bool resize_by_reconnect;
     /* Trust on first use (with ignore_cert false): the first certificate of each
      * scope/host:port is stored here (SHA-256), a different one later is refused.
      * "" = FreeRDP's own checks (system CAs). Suggested: <gateway state dir>/rdp-trust. */

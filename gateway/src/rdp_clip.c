@@ -213,8 +213,10 @@ on_channel_connected(void *context, ChannelConnectedEventArgs *e)
     struct rdp_session *s = rdp_ctx_session(context);
     CliprdrClientContext *cc;
 
-    if (strcmp(e->name, CLIPRDR_SVC_CHANNEL_NAME) != 0)
+    if (strcmp(e->name, CLIPRDR_SVC_CHANNEL_NAME) != 0) {
+        rdp_resize_channel(s, e->name, e->pInterface);
         return;
+    }
     cc = e->pInterface;
     cc->custom = s;
     cc->MonitorReady = cb_monitor_ready;
@@ -237,6 +239,8 @@ on_channel_disconnected(void *context, ChannelDisconnectedEventArgs *e)
         s->clip.cliprdr = NULL;
         s->clip.ready = false;
         pthread_mutex_unlock(&s->clip.lock);
+    } else {
+        rdp_resize_channel(s, e->name, NULL);
     }
 }
 

@@ -224,6 +224,8 @@ struct rdp_session {
     int resize_w, resize_h; /* the browser's newest size request */
     int64_t resize_at;      /* when to act on it (debounced), 0 = none */
     bool cert_changed;      /* TOFU refused the server's certificate (rdp_trust.c) */
+    void *disp_ctx;         /* (locked) DispClientContext * while the disp channel is up */
+    atomic_bool disp_ready; /* the server sent its display-control caps */
 };
 
 /* rdp_session_new() - a session for @t; does not start it. Returns new (1 ref). */
@@ -249,6 +251,9 @@ int rdp_session_post(struct rdp_session *s, const struct pt_buf *b);
 
 /* rdp_resize_request() - the browser asked for @w x @h (clamped, debounced). */
 void rdp_resize_request(struct rdp_session *s, int64_t w, int64_t h, int64_t now_ms);
+/* rdp_resize_channel() - channel @name connected (@iface) or went away (NULL): keeps
+ * the display-control channel. Any thread (FreeRDP's channel events). */
+void rdp_resize_channel(struct rdp_session *s, const char *name, void *iface);
 /* rdp_resize_due() - act on a settled request: reconnect @instance (freerdp *) at the new
  * size. Lowers *@wait_ms to when to look again. Returns 0, or -1 if the reconnect failed
  * (FreeRDP's last error says why). */

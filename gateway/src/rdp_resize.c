@@ -5,16 +5,16 @@
  * (RDP_RESIZE_QUIET_MS without a newer one) and clamped. The change is then made by
  * reconnecting with the new desktop size (freerdp_reconnect): servers that size the
  * session to the client (xrdp resizes a TigerVNC Xvnc; Windows) come back at the new size,
- * and the browser gets "size" through the DesktopResize path. The display-control
- * dynamic channel (disp, via drdynvc) would avoid the reconnect; no server on this
- * machine offers it (xrdp 0.9.21 only for xorgxrdp sessions, freerdp-shadow not at all),
- * so it is not wired yet (docs/rdp.md).
+ * and the browser gets "size" through the DesktopResize path. When the server offers
+ * the display-control dynamic channel (disp, via drdynvc) and has sent its caps, a
+ * monitor layout is sent instead and the server resizes in place (DesktopResize).
  *
  * A reconnect needs the password again: the session keeps its copy for its lifetime
  * (wiped at the end) instead of wiping it right after the first connect. Session thread.
  */
 #include <string.h>
 
+#include <freerdp/client/disp.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/gdi/gdi.h>
 #include <freerdp/settings.h>
@@ -25,6 +25,58 @@
 #define RDP_RESIZE_QUIET_MS 300
 #define RDP_SIZE_MIN        200
 #define RDP_SIZE_MAX        8192
+
+static UINT
+cb_disp_caps(DispClientContext *dc, UINT32 max_monitors, UINT32 factor_a, UINT32 factor_b)
+{
+    struct rdp_session *s = dc->custom;
+
+    pt_debug("%s event=disp_caps max_monitors=%u area=%ux%u", s->log_id, (unsigned)max_monitors,
+             (unsigned)factor_a, (unsigned)factor_b);
+    atomic_store(&s->disp_ready, true);
+    return CHANNEL_RC_OK;
+}
+
+void
+rdp_resize_channel(struct rdp_session *s, const char *name, void *iface)
+{
+    DispClientContext *dc = iface;
+
+    if (strcmp(name, DISP_DVC_CHANNEL_NAME) != 0)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->disp_ctx = dc;
+    if (dc) {
+        dc->custom = s;
+        dc->DisplayControlCaps = cb_disp_caps;
+    } else {
+        atomic_store(&s->disp_ready, false);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Ask the server to resize in place. Returns 0 when the layout was sent. */
+static int
+send_layout(struct rdp_session *s, int w, int h)
+{
+    DISPLAY_CONTROL_MONITOR_LAYOUT m;
+    DispClientContext *dc;
+    UINT rc = ERROR_NOT_READY;
+
+    memset(&m, 0, sizeof(m));
+    m.Flags = DISPLAY_CONTROL_MONITOR_PRIMARY;
+    m.Width = (UINT32)w;
+    m.Height = (UINT32)h;
+    m.Orientation = ORIENTATION_LANDSCAPE;
+    m.DesktopScaleFactor = 100;
+    m.DeviceScaleFactor = 100;
+    pthread_mutex_lock(&s->lock);
+    dc = atomic_load(&s->disp_ready) ? s->disp_ctx : NULL;
+    if (dc)
+        rc = dc->SendMonitorLayout(dc, 1, &m);
+    pthread_mutex_unlock(&s->lock);
+    return rc == CHANNEL_RC_OK ? 0 : -1;
+}
 
 void
 rdp_resize_request(struct rdp_session *s, int64_t w, int64_t h, int64_t now_ms)
@@ -54,6 +106,11 @@ rdp_resize_due(struct rdp_session *s, void *instance, int64_t now_ms, int *wait_
     s->resize_at = 0;
     if (w == s->disp.width && h == s->disp.height)
         return 0;
+    if (send_layout(s, w, h) == 0) {
+        pt_log(LOG_INFO, "%s event=rdp_resize_disp from=%dx%d to=%dx%d", s->log_id, s->disp.width,
+               s->disp.height, w, h);
+        return 0; /* the server resizes: DesktopResize follows */
+    }
     pt_log(LOG_INFO, "%s event=rdp_resize_reconnect from=%dx%d to=%dx%d", s->log_id, s->disp.width,
            s->disp.height, w, h);
     freerdp_settings_set_uint32(st, FreeRDP_DesktopWidth, (UINT32)w);

@@ -515,7 +515,9 @@ configure(struct rdp_session *s, rdpSettings *st)
     freerdp_settings_set_bool(st, FreeRDP_EncomspVirtualChannel, FALSE);
     freerdp_settings_set_bool(st, FreeRDP_RemdeskVirtualChannel, FALSE);
     freerdp_settings_set_bool(st, FreeRDP_AudioPlayback, FALSE);
-    freerdp_settings_set_bool(st, FreeRDP_SupportDynamicChannels, FALSE);
+    /* drdynvc + disp: resize in place where the server offers it (rdp_resize.c) */
+    freerdp_settings_set_bool(st, FreeRDP_SupportDynamicChannels, !s->conf.resize_by_reconnect);
+    freerdp_settings_set_bool(st, FreeRDP_SupportDisplayControl, !s->conf.resize_by_reconnect);
     freerdp_settings_set_bool(st, FreeRDP_RedirectClipboard,
                               s->conf.clipboard_dir != GW_RDP_CLIP_NONE);
 }

@@ -274,7 +274,7 @@ xrdp_ini_write(const char *path, const char *dir, int rdp_port, int vnc_port, st
                                          "[Channels]\n"
                                          "rdpdr=false\n"
                                          "rdpsnd=false\n"
-                                         "drdynvc=false\n"
+                                         "drdynvc=true\n"
                                          "cliprdr=true\n"
                                          "rail=false\n"
                                          "xrdpvr=false\n"

@@ -25,7 +25,7 @@
 static const struct gw_backend_ops *ops;
 
 static void
-configure(enum gw_rdp_clip_dir dir)
+configure_full(enum gw_rdp_clip_dir dir, bool resize_by_reconnect)
 {
     struct gw_rdp_conf c;
 
@@ -33,7 +33,14 @@ configure(enum gw_rdp_clip_dir dir)
         pt_log_set_level(LOG_DEBUG);
     gw_rdp_conf_defaults(&c);
     c.clipboard_dir = dir;
+    c.resize_by_reconnect = resize_by_reconnect;
     gw_rdp_configure(&c);
+}
+
+static void
+configure(enum gw_rdp_clip_dir dir)
+{
+    configure_full(dir, false);
 }
 
 /* xrdp -> Xvnc, a session through the harness, first frame drawn and echoed. */
@@ -279,7 +286,28 @@ desktop_size_wait(struct lab_shadow *lab, const char *want, char *out, size_t le
     }
 }
 
-START_TEST(test_browser_size_changes_the_remote_desktop_size)
+/* The local port of the established TCP connection to 127.0.0.1:@port made by the
+ * session (the only client of that server), from /proc/net/tcp; -1 if none. */
+static int
+rdp_client_port(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    int found = -1;
+
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned laddr, lport, raddr, rport, st;
+        if (sscanf(line, " %*d: %x:%x %x:%x %x", &laddr, &lport, &raddr, &rport, &st) == 5 &&
+            st == 1 && (int)rport == port && raddr == 0x0100007F)
+            found = (int)lport;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+static void
+resize_case(bool by_reconnect)
 {
     struct lab_shadow lab;
     struct gw_tunnel *t;
@@ -287,11 +315,15 @@ START_TEST(test_browser_size_changes_the_remote_desktop_size)
     char dim[64];
     bool seen = false;
 
-    configure(GW_RDP_CLIP_BOTH);
+    int before;
+
+    configure_full(GW_RDP_CLIP_BOTH, by_reconnect);
     t = open_xrdp(&lab);
     /* xrdp sizes the Xvnc to the client: the backend's default 1280x800 */
     desktop_size_wait(&lab, "1280x800", dim, sizeof(dim), 5000);
     ck_assert_str_eq(dim, "1280x800");
+    before = rdp_client_port(lab.port);
+    ck_assert_int_gt(before, 0);
     /* a window being dragged: only the last size counts */
     ck_assert_int_eq(h_send(t, ops, "4.size,3.700,3.500;", NULL, 0), 0);
     ck_assert_int_eq(h_send(t, ops, "4.size,3.800,3.600;", NULL, 0), 0);
@@ -306,6 +338,12 @@ START_TEST(test_browser_size_changes_the_remote_desktop_size)
     ck_assert_msg(seen, "no size instruction for the default layer after a resize");
     desktop_size_wait(&lab, "800x600", dim, sizeof(dim), 5000);
     ck_assert_str_eq(dim, "800x600");
+    /* in place over the display-control channel the RDP connection stays the same; the
+     * fallback reconnects (a new client port) */
+    if (by_reconnect)
+        ck_assert_int_ne(rdp_client_port(lab.port), before);
+    else
+        ck_assert_int_eq(rdp_client_port(lab.port), before);
     /* and the session still draws at the new size */
     {
         char *red[] = {"xsetroot", "-solid", "red", NULL};
@@ -319,6 +357,17 @@ START_TEST(test_browser_size_changes_the_remote_desktop_size)
         ck_assert_msg(red_seen, "no drawing after the resize");
     }
     close_all(t, &lab);
+}
+
+START_TEST(test_browser_size_resizes_the_desktop_in_place_over_the_display_channel)
+{
+    resize_case(false);
+}
+END_TEST
+
+START_TEST(test_browser_size_resizes_the_desktop_by_reconnecting_without_the_channel)
+{
+    resize_case(true);
 }
 END_TEST
 
@@ -425,7 +474,8 @@ gateway_rdp_channels_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("resize");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_browser_size_changes_the_remote_desktop_size);
+    tcase_add_test(tc, test_browser_size_resizes_the_desktop_in_place_over_the_display_channel);
+    tcase_add_test(tc, test_browser_size_resizes_the_desktop_by_reconnecting_without_the_channel);
     suite_add_tcase(s, tc);
     tc = tcase_create("trust");
     tcase_set_timeout(tc, 60);
