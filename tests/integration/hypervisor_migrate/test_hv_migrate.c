@@ -214,6 +214,9 @@ START_TEST(test_running_desktop_live_migrates_to_another_host_and_drains_the_fir
     struct stat st;
     int64_t t0, ms;
 
+    /* PORTICO_MIG_MEM_MIB: size the guest for a timing run (default 128) */
+    if (getenv("PORTICO_MIG_MEM_MIB"))
+        s.memory_mib = atoi(getenv("PORTICO_MIG_MEM_MIB"));
     ck_assert_msg(hv_desktop_create(hv, "a", &s, &err) == 0, "%s", err.msg);
     ck_assert_msg(hv_desktop_start(hv, "a", name, &err) == 0, "%s", err.msg);
     ck_assert_msg(hv_desktop_set_password(hv, "a", name, "mig-pw-1", 0, &err) == 0, "%s", err.msg);
