@@ -436,6 +436,10 @@ pool_ctx_new(const struct pool_ctx_opts *opts, struct store **st, struct pt_err 
         ctx->o.restraint_window_ms = 60000;
     if (ctx->o.restraint_pause_ms <= 0)
         ctx->o.restraint_pause_ms = 60000;
+    if (ctx->o.max_migrations <= 0)
+        ctx->o.max_migrations = 2;
+    if (ctx->o.migrate_attempts <= 0)
+        ctx->o.migrate_attempts = 2;
     if (!ctx->o.domain_prefix)
         ctx->o.domain_prefix = "pt-";
     if (!ctx->o.probe)
@@ -468,6 +472,7 @@ pool_ctx_free(struct pool_ctx *ctx)
     for (size_t i = 0; i < ctx->nhosts; i++)
         free(ctx->hosts[i].restraint.fails);
     free(ctx->hosts);
+    free(ctx->mfails);
     hv_free(ctx->hv);
     store_close(ctx->st);
     free(ctx);

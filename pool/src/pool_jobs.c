@@ -34,6 +34,7 @@ const struct pool_hv_ops pool_hv_real = {
     .revert = hv_desktop_revert,
     .del = hv_desktop_delete,
     .get = hv_desktop_get,
+    .migrate = hv_desktop_migrate,
 };
 
 static void
@@ -189,6 +190,11 @@ job_run(struct pool_ctx *ctx, struct pool_job *j)
     case POOL_JOB_DELETE:
     case POOL_JOB_ORPHAN:
         return ctx->ops->del(ctx->hv, j->host, j->domain, &j->err);
+    case POOL_JOB_MIGRATE:
+        if (!ctx->ops->migrate)
+            return pt_err_set(&j->err, PT_E_INTERNAL,
+                              "pool: the hypervisor table has no migrate verb");
+        return ctx->ops->migrate(ctx->hv, j->host, j->domain, j->to_host, &j->err);
     }
     return pt_err_set(&j->err, PT_E_INTERNAL, "unknown job kind %d", (int)j->kind);
 }

@@ -26,6 +26,8 @@ struct pool_hv_ops {
     int (*del)(struct hv *hv, const char *host, const char *name, struct pt_err *err);
     int (*get)(struct hv *hv, const char *host, const char *name, struct hv_desktop_info *out,
                struct pt_err *err);
+    int (*migrate)(struct hv *hv, const char *host, const char *name, const char *to_host,
+                   struct pt_err *err);
 };
 extern const struct pool_hv_ops pool_hv_real;
 /* pool_ctx_set_hv_ops() - test hook: route every hypervisor verb through @ops. Call
@@ -40,6 +42,7 @@ enum pool_job_kind {
     POOL_JOB_RECREATE, /* recycling (recreate, image rollover): delete + clone */
     POOL_JOB_DELETE,   /* deleting: destroy + undefine + delete overlay */
     POOL_JOB_ORPHAN,   /* delete a domain that has no row */
+    POOL_JOB_MIGRATE,  /* draining host: live-migrate a desktop with a user to @to_host */
 };
 
 struct pool_job {
@@ -47,6 +50,7 @@ struct pool_job {
     enum pool_job_kind kind;
     char desktop[STORE_NAME_MAX], pool[STORE_NAME_MAX];
     char host[STORE_NAME_MAX], domain[STORE_NAME_MAX];
+    char to_host[STORE_NAME_MAX]; /* MIGRATE */
     /* what to clone from (CREATE, RECREATE) */
     char *image, *image_version, *template_xml, *domain_type;
     int vcpus, memory_mib, rdp_port;
@@ -111,6 +115,14 @@ struct pool_ctx {
     size_t ninflight;
 
     int64_t ticks;
+
+    /* drain=migrate: failed live migrations per desktop (owner thread only); a desktop
+     * that reached o.migrate_attempts waits for its user's logoff instead */
+    struct pool_migrate_fail {
+        char desktop[STORE_NAME_MAX];
+        int fails;
+    } * mfails;
+    size_t nmfails;
 };
 
 /* pool_ctx.c */
@@ -157,6 +169,16 @@ void pool_job_free(struct pool_job *job);
 bool pool_job_inflight(struct pool_ctx *ctx, const char *desktop);
 /* pool_job_room() - may one more action run on @host now? */
 bool pool_job_room(struct pool_ctx *ctx, const char *host);
+
+/* pool_migrate.c */
+/* pool_drain_migrate() - drain=migrate: start live migrations for @pe's desktops with a
+ * user on draining hosts (rows @v), bounded by o.max_migrations. */
+void pool_drain_migrate(struct pool_ctx *ctx, struct pool_entry *pe, struct store_desktop *rows,
+                        size_t nrows);
+/* pool_migrate_complete() - record a finished migration: the row's host on success, a
+ * failure (retry, or wait for logoff) otherwise. */
+void pool_migrate_complete(struct pool_ctx *ctx, struct pool_job *j);
+int pool_migrate_fails(struct pool_ctx *ctx, const char *desktop);
 
 /* pool_reconcile.c */
 /* pool_desktop_act() - issue the action @d's state calls for, if any and room allows. */

@@ -181,6 +181,7 @@ complete_ok(struct pool_ctx *ctx, struct pool_entry *pe, struct store_desktop *d
             act_log_fail(ctx, d, "forget", &err);
         return;
     case POOL_JOB_ORPHAN:
+    case POOL_JOB_MIGRATE:
         return;
     }
 }
@@ -194,6 +195,10 @@ pool_job_complete(struct pool_ctx *ctx, struct pool_job *j)
     struct pt_err err;
     char why[256];
 
+    if (j->kind == POOL_JOB_MIGRATE) {
+        pool_migrate_complete(ctx, j);
+        return;
+    }
     if (j->kind == POOL_JOB_ORPHAN) {
         if (j->rc < 0)
             pt_warnx("event=orphan_delete_failed host=%s domain=%s error=\"%s\"", j->host,

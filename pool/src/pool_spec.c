@@ -297,6 +297,16 @@ pool_spec_set(struct pool_spec *s, const char *key, const char *value, struct pt
                               "on_logoff must be keep, refresh or recreate, not '%s'", value);
         return 0;
     }
+    if (strcmp(key, "drain") == 0) {
+        if (strcmp(value, "retire") == 0)
+            s->drain = POOL_DRAIN_RETIRE;
+        else if (strcmp(value, "migrate") == 0)
+            s->drain = POOL_DRAIN_MIGRATE;
+        else
+            return pt_err_set(err, PT_E_INVALID, "drain must be retire or migrate, not '%s'",
+                              value);
+        return 0;
+    }
     if (strcmp(key, "idle_timeout") == 0)
         return set_duration(&s->idle_timeout_ms, key, value, err);
     if (strcmp(key, "disconnected_timeout") == 0)
@@ -373,8 +383,8 @@ pool_spec_format(const struct pool_spec *s)
                    s->protocols & POOL_PROTO_RDP ? "rdp" : "", s->rdp_port);
     pt_buf_appendf(&b, "min = %d\nmax = %d\nwarm = %d\nparked = %d\n", s->min_size, s->max_size,
                    s->warm, s->parked);
-    pt_buf_appendf(&b, "assignment = %s\non_logoff = %s\n", assign[s->assignment],
-                   logoff[s->on_logoff]);
+    pt_buf_appendf(&b, "assignment = %s\non_logoff = %s\ndrain = %s\n", assign[s->assignment],
+                   logoff[s->on_logoff], s->drain == POOL_DRAIN_MIGRATE ? "migrate" : "retire");
     pt_buf_appendf(&b,
                    "idle_timeout = %lldms\ndisconnected_timeout = %lldms\nmax_session = %lldms\n",
                    (long long)s->idle_timeout_ms, (long long)s->disconnected_timeout_ms,

@@ -358,6 +358,8 @@ converge(struct pool_ctx *ctx, struct pool_entry *pe, struct view *v)
             (pool_state_of(d) == POOL_STATE_READY || pool_state_of(d) == POOL_STATE_PARKED))
             pool_desktop_move(ctx, pe, d, POOL_STATE_DELETING, NULL, "host draining: retired");
     }
+    /* drain = migrate: the ones with a user move, live, a few at a time */
+    pool_drain_migrate(ctx, pe, v->rows, v->nrows);
     tally(ctx, pe, v, &t);
     desired = t.in_use + warm + parked;
     desired = desired < min ? min : desired > max ? max : desired;

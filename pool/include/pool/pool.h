@@ -64,6 +64,12 @@ enum pool_logoff {
     POOL_LOGOFF_RECREATE, /* delete and clone again */
 };
 
+/* What a draining host does with a desktop that has a user (idle ones are retired). */
+enum pool_drain {
+    POOL_DRAIN_RETIRE,  /* wait for logoff, then retire it */
+    POOL_DRAIN_MIGRATE, /* live-migrate it to another host; on repeated failure, wait */
+};
+
 #define POOL_PROTO_SPICE 1u /* same bits as enum hv_proto */
 #define POOL_PROTO_VNC   2u
 #define POOL_PROTO_RDP   4u
@@ -78,6 +84,7 @@ enum pool_logoff {
  *   protocols = spice,vnc,rdp    rdp_port = 3389
  *   min = 0  max = 10  warm = 2  parked = 0
  *   assignment = floating|dedicated   on_logoff = keep|refresh|recreate
+ *   drain = retire|migrate (desktops with a user on a draining host)
  *   idle_timeout = 30m   disconnected_timeout = 15m   max_session = 12h   (0 = never)
  *   groups = staff,eng (entitled; empty = everybody)   hosts = kvm-01,kvm-02 (empty = all)
  *   schedule = mon-fri 08:00 warm=20   (repeatable; also min=, max=)
@@ -101,6 +108,7 @@ struct pool_spec {
     int min_size, max_size, warm, parked;
     enum pool_assignment assignment;
     enum pool_logoff on_logoff;
+    enum pool_drain drain;
     int64_t idle_timeout_ms, disconnected_timeout_ms, max_session_ms;
     char *groups;
     char *hosts;
@@ -161,6 +169,8 @@ struct pool_ctx_opts {
     int64_t restraint_pause_ms;  /* how long provisioning stays paused (default 60 s) */
     int64_t error_hold_ms;       /* how long a desktop stays in error before deletion (0) */
     int64_t shutdown_timeout_ms; /* graceful shutdown before destroy (default 0: destroy) */
+    int max_migrations;          /* drain=migrate: live migrations at once (default 2) */
+    int migrate_attempts;        /* per desktop before waiting for logoff (default 2) */
     const char *domain_prefix;   /* domain names: <prefix><pool>-<n> (default "pt-") */
     /* place by load only, ignoring hosts' free memory: for libvirt test:/// hosts, whose
      * memory figures are fixed fiction (test:///default reports 3 MiB free) */
