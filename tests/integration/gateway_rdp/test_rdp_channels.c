@@ -247,6 +247,39 @@ START_TEST(test_clipboard_policy_none_keeps_browser_text_off_the_desktop)
 }
 END_TEST
 
+START_TEST(test_clipboard_over_the_size_limit_is_cut_or_refused)
+{
+    struct lab_shadow lab;
+    struct gw_rdp_conf c;
+    struct gw_tunnel *t;
+    char *got = NULL;
+    char reason[200] = "";
+    struct pt_buf msg = PT_BUF_INIT;
+    static const char big[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu";
+
+    gw_rdp_conf_defaults(&c);
+    c.clipboard_max = 16;
+    gw_rdp_configure(&c);
+    t = open_xrdp(&lab);
+    /* desktop -> browser: cut to the limit at a character boundary ("\xc3\xa9" is 2) */
+    for (int i = 0; i < 8 && !got; i++) {
+        desktop_copy(&lab, "abcdefghijklmn\xc3\xa9xyz");
+        got = browser_clipboard_wait(t, 1000);
+    }
+    ck_assert_msg(got != NULL, "no clipboard stream reached the browser");
+    ck_assert_str_eq(got, "abcdefghijklmn\xc3\xa9");
+    free(got);
+    /* browser -> desktop: more than the limit closes the tunnel with the reason */
+    pt_buf_appendf(&msg, "9.clipboard,1.3,10.text/plain;4.blob,1.3");
+    guac_enc_base64(&msg, big, strlen(big));
+    pt_buf_appendf(&msg, ";");
+    ck_assert_int_eq(h_send(t, ops, msg.data, reason, sizeof(reason)), -1);
+    ck_assert_msg(strstr(reason, "clipboard"), "reason: %s", reason);
+    pt_buf_fini(&msg);
+    close_all(t, &lab);
+}
+END_TEST
+
 /* The X screen's size as "WxH" from xdpyinfo ("dimensions:    800x600 pixels"). */
 static void
 desktop_size(struct lab_shadow *lab, char *out, size_t len)
@@ -471,6 +504,7 @@ gateway_rdp_channels_suite(void)
     tcase_add_test(tc, test_browser_clipboard_text_reaches_the_desktop_selection);
     tcase_add_test(tc, test_clipboard_policy_to_desktop_keeps_desktop_text_from_the_browser);
     tcase_add_test(tc, test_clipboard_policy_none_keeps_browser_text_off_the_desktop);
+    tcase_add_test(tc, test_clipboard_over_the_size_limit_is_cut_or_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("resize");
     tcase_set_timeout(tc, 60);
