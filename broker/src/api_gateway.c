@@ -7,7 +7,8 @@
  * BROKER_R_GATEWAY; compared in constant time). Body, as docs/gateway.md defines it:
  *   {"event":"opened|closed","gateway":"gw-1","tunnel":id,"ticket_id":"..",
  *    "session_id":"..","desktop":"..","user":"..","bytes_up":n,"bytes_down":n}
- * Unknown fields are ignored so the gateway may add some; missing required ones are 400.
+ * Unknown fields are ignored so the gateway may add some; missing required ones (event,
+ * gateway, tunnel, desktop, user) are 400. Tunnels are keyed by (gateway, tunnel).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,17 +60,19 @@ tunnel_report(struct broker_req *r)
         snprintf(t.id, sizeof(t.id), "%lld", (long long)json_integer_value(jt));
     else if (!field(body, "tunnel", t.id, sizeof(t.id)))
         t.id[0] = '\0';
+    /* the gateway id is required: tunnel ids are per gateway process, so without it two
+     * gateways' tunnel 17 would be one tunnel here and one's close would end the other */
     if (!field(body, "event", event, sizeof(event)) || !t.id[0] ||
+        !field(body, "gateway", t.gateway, sizeof(t.gateway)) || !t.gateway[0] ||
         !field(body, "desktop", t.desktop, sizeof(t.desktop)) ||
         !field(body, "user", t.user, sizeof(t.user))) {
         json_decref(body);
         broker_req_error(r, 400, "invalid_request",
-                         "send {\"event\":\"opened|closed\",\"tunnel\":id,\"desktop\":..,"
-                         "\"user\":..} (see docs/gateway.md)");
+                         "send {\"event\":\"opened|closed\",\"gateway\":id,\"tunnel\":id,"
+                         "\"desktop\":..,\"user\":..} (see docs/gateway.md)");
         return;
     }
     field(body, "ticket_id", t.ticket_id, sizeof(t.ticket_id));
-    field(body, "gateway", t.gateway, sizeof(t.gateway));
     field(body, "session_id", t.session_id, sizeof(t.session_id));
     t.bytes_up = json_integer_value(json_object_get(body, "bytes_up"));
     t.bytes_down = json_integer_value(json_object_get(body, "bytes_down"));
@@ -95,8 +98,8 @@ tunnel_report(struct broker_req *r)
     pt_logc(&r->log, LOG_NOTICE,
             "event=tunnel_%s gateway=%s tunnel=%s desktop=%s user=%s session=%s bytes_up=%lld "
             "bytes_down=%lld",
-            event, t.gateway[0] ? t.gateway : "-", t.id, t.desktop, t.user,
-            t.session_id[0] ? t.session_id : "-", (long long)t.bytes_up, (long long)t.bytes_down);
+            event, t.gateway, t.id, t.desktop, t.user, t.session_id[0] ? t.session_id : "-",
+            (long long)t.bytes_up, (long long)t.bytes_down);
     broker_app_tunnel_event(b, &t, strcmp(event, "opened") == 0);
     broker_req_reply_json(r, 200,
                           json_pack("{s:b,s:I}", "ok", 1, "tunnels_open", (json_int_t)b->ntunnels));

@@ -341,6 +341,52 @@ START_TEST(test_gateway_tunnel_reports_need_the_shared_secret)
 }
 END_TEST
 
+static void
+report(char *out, size_t n, const char *event, const char *gateway, const char *desk)
+{
+    snprintf(out, n,
+             "{\"event\":\"%s\",\"gateway\":\"%s\",\"tunnel\":7,\"desktop\":\"eng-%s\","
+             "\"user\":\"alice\"}",
+             event, gateway, desk);
+}
+
+/* Tunnel ids are per gateway process: two gateways' tunnel 7 are two tunnels, and one
+ * gateway's close never ends the other's. */
+START_TEST(test_tunnels_of_two_gateways_with_the_same_id_are_kept_apart)
+{
+    struct bk_resp r;
+    const char *gw[] = {"Authorization: Bearer " GW_SECRET, NULL};
+    char body[400];
+
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw,
+                          "{\"event\":\"opened\",\"tunnel\":7,\"desktop\":\"d\",\"user\":\"u\"}",
+                          &r),
+                     400); /* no gateway id */
+    ck_assert_str_eq(bk_resp_error_code(&r), "invalid_request");
+    bk_resp_fini(&r);
+    report(body, sizeof(body), "opened", "gw-a", "a");
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, body, &r), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "tunnels_open")), 1);
+    bk_resp_fini(&r);
+    report(body, sizeof(body), "opened", "gw-b", "b");
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, body, &r), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "tunnels_open")), 2);
+    bk_resp_fini(&r);
+    report(body, sizeof(body), "closed", "gw-a", "a");
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, body, &r), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "tunnels_open")), 1);
+    bk_resp_fini(&r);
+    report(body, sizeof(body), "closed", "gw-a", "a"); /* again: nothing left to close */
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, body, &r), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "tunnels_open")), 1);
+    bk_resp_fini(&r);
+    report(body, sizeof(body), "closed", "gw-b", "b");
+    ck_assert_int_eq(call("POST", "/api/v1/gateway/tunnels", gw, body, &r), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "tunnels_open")), 0);
+    bk_resp_fini(&r);
+}
+END_TEST
+
 START_TEST(test_metrics_count_signins_by_result_and_active_sessions)
 {
     struct bk_resp r;
@@ -468,6 +514,7 @@ broker_session_suite(void)
     tcase_add_test(tc, test_admin_resolves_a_user_with_groups_and_pools);
     tcase_add_test(tc, test_admin_disconnect_ends_another_users_session);
     tcase_add_test(tc, test_gateway_tunnel_reports_need_the_shared_secret);
+    tcase_add_test(tc, test_tunnels_of_two_gateways_with_the_same_id_are_kept_apart);
     tcase_add_test(tc, test_metrics_count_signins_by_result_and_active_sessions);
     tcase_add_test(tc, test_an_idle_session_expires);
     tcase_add_test(tc, test_repeated_wrong_passwords_lock_the_account_for_a_while);
