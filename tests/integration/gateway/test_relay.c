@@ -358,6 +358,24 @@ START_TEST(test_metrics_and_healthz_are_served_on_the_listener)
     snprintf(key, sizeof(key), "%s/gateway-selfsigned.key", g.dir);
     ck_assert_int_eq(stat(key, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0600);
+    /* The RDP session launcher is forked before that key is generated, so the key never
+     * sits in the launcher's copy of the heap: its start is logged first. */
+    {
+        char line[1024];
+        int n = 0, launcher = -1, tls = -1;
+        FILE *lf = fopen(g.proc.log_path, "r");
+        ck_assert_ptr_nonnull(lf);
+        while (fgets(line, sizeof(line), lf)) {
+            n++;
+            if (launcher < 0 && strstr(line, "event=rdp_launcher_started"))
+                launcher = n;
+            if (tls < 0 && strstr(line, "event=tls_selfsigned"))
+                tls = n;
+        }
+        fclose(lf);
+        ck_assert_msg(launcher > 0 && tls > 0 && launcher < tls,
+                      "launcher started at log line %d, key made at line %d", launcher, tls);
+    }
     h = http_get(g.port, "/healthz", true, &status);
     ck_assert_int_eq(status, 200);
     ck_assert_str_eq(h, "ok\n");
