@@ -204,5 +204,7 @@ int hv_lv_set_password(virConnectPtr c, const char *name, const char *password, 
 int hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const char *name,
                   struct pt_err *err);
 virDomainPtr hv_lv_lookup(virConnectPtr c, const char *name, struct pt_err *err);
+/* hv_lv_meta() - the Portico metadata of @d into @m; -1 if it has none (not ours). */
+int hv_lv_meta(virDomainPtr d, struct hv_meta *m);
 
 #endif
