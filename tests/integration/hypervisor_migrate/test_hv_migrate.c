@@ -38,6 +38,7 @@ Suite *hv_migrate_suite(void);
 static const char *golden;
 static char dirs[2][512]; /* host a, host b: libvirtd2.sh state directories */
 static char uris[2][1024];
+static int ports[2][2]; /* display port range of each host (DISPLAY_PORTS=min-max) */
 static struct hv *hv;
 static char name[64];
 
@@ -84,7 +85,10 @@ daemon_start(int i)
     while (fgets(line, sizeof(line), f))
         if (strncmp(line, "URI=", 4) == 0)
             pt_strlcpy(uris[i], line + 4, sizeof(uris[i]));
-    if (pclose(f) != 0 || !uris[i][0]) {
+        else if (strncmp(line, "DISPLAY_PORTS=", 14) == 0 &&
+                 sscanf(line + 14, "%d-%d", &ports[i][0], &ports[i][1]) != 2)
+            ports[i][0] = 0;
+    if (pclose(f) != 0 || !uris[i][0] || !ports[i][0]) {
         hosts_down();
         ck_abort_msg("%s failed (see its message above)", cmd);
     }
@@ -248,8 +252,9 @@ START_TEST(test_running_desktop_live_migrates_to_another_host_and_drains_the_fir
 
     /* its display answers on b, locked, and takes the session password it had on a */
     ck_assert_msg(hv_desktop_display(hv, "b", name, &db, &err) == 0, "%s", err.msg);
-    ck_assert_msg(db.vnc_port >= 6200 && db.vnc_port <= 6299,
-                  "VNC port %d is not in host b's range 6200-6299", db.vnc_port);
+    ck_assert_msg(db.vnc_port >= ports[1][0] && db.vnc_port <= ports[1][1],
+                  "VNC port %d is not in host b's range %d-%d", db.vnc_port, ports[1][0],
+                  ports[1][1]);
     ck_assert_int_eq(probe_vnc_banner(db.vnc_port, banner), 0);
     ck_assert_str_eq(banner, "RFB 003.008\n");
     ck_assert_int_eq(probe_vnc_auth(db.vnc_port, "wrong-pw", &v), 0);
