@@ -23,6 +23,7 @@
 #include "rdp_priv.h"
 
 static const struct gw_backend_ops *ops;
+static bool thread_mode; /* sessions on threads in this process (LeakSanitizer sees them) */
 
 static void
 configure_full(enum gw_rdp_clip_dir dir, bool resize_by_reconnect)
@@ -34,6 +35,7 @@ configure_full(enum gw_rdp_clip_dir dir, bool resize_by_reconnect)
     gw_rdp_conf_defaults(&c);
     c.clipboard_dir = dir;
     c.resize_by_reconnect = resize_by_reconnect;
+    c.process_per_session = !thread_mode;
     gw_rdp_configure(&c);
 }
 
@@ -492,6 +494,18 @@ START_TEST(test_certificate_is_trusted_on_first_use_and_a_changed_one_refused)
 }
 END_TEST
 
+static void
+setup_thread_mode(void)
+{
+    thread_mode = true;
+}
+
+static void
+teardown_thread_mode(void)
+{
+    thread_mode = false;
+}
+
 Suite *gateway_rdp_channels_suite(void);
 Suite *
 gateway_rdp_channels_suite(void)
@@ -508,6 +522,15 @@ gateway_rdp_channels_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("resize");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_browser_size_resizes_the_desktop_in_place_over_the_display_channel);
+    tcase_add_test(tc, test_browser_size_resizes_the_desktop_by_reconnecting_without_the_channel);
+    suite_add_tcase(s, tc);
+    /* the same sessions on threads inside this process */
+    tc = tcase_create("thread_mode");
+    tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, setup_thread_mode, teardown_thread_mode);
+    tcase_add_test(tc, test_desktop_clipboard_text_reaches_the_browser_as_utf8);
+    tcase_add_test(tc, test_browser_clipboard_text_reaches_the_desktop_selection);
     tcase_add_test(tc, test_browser_size_resizes_the_desktop_in_place_over_the_display_channel);
     tcase_add_test(tc, test_browser_size_resizes_the_desktop_by_reconnecting_without_the_channel);
     suite_add_tcase(s, tc);
