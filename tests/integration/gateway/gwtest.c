@@ -69,6 +69,25 @@ gwt_start(struct gwt *g, bool tls, const char *extra)
 }
 
 void
+gwt_dump_state(const struct gwt *g)
+{
+    char cmd[1024];
+
+    /* Where is the gateway and what does it hold: process state, kernel wait channel,
+     * its sockets, and every thread's stack. */
+    snprintf(cmd, sizeof(cmd),
+             "p=%d; grep -E '^(State|Threads)' /proc/$p/status; echo wchan: $(cat "
+             "/proc/$p/wchan); ss -tanp 2>/dev/null | grep -E 'pid=$p,|:%d ' | head -20; "
+             "timeout 20 gdb -q -p $p -batch -ex 'thread apply all bt 12' 2>/dev/null | "
+             "grep -E '^(#|Thread)' | head -60",
+             (int)g->proc.pid, g->port);
+    fprintf(stderr, "---- gateway %d state ----\n", (int)g->proc.pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(state dump incomplete)\n");
+    fprintf(stderr, "---- end of gateway state ----\n");
+}
+
+void
 gwt_stop(struct gwt *g)
 {
     char line[4096];

@@ -195,8 +195,10 @@ START_TEST(test_vnc_guest_with_a_wrong_sealed_password_closes_with_4011)
     c = wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, false, err, sizeof(err));
     ck_assert_msg(c, "%s", err);
     int code = wsc_expect_close(c, 15000);
-    if (code != 4011) /* say what the gateway saw: this test once failed without a trace */
+    if (code != 4011) { /* say what the gateway saw: this test once failed without a trace */
         tf_proc_print_log(&g.proc, 40);
+        gwt_dump_state(&g);
+    }
     ck_assert_msg(code == 4011, "close %d '%s'", code, wsc_close_reason(c));
     ck_assert_msg(strstr(wsc_close_reason(c), "password"), "%s", wsc_close_reason(c));
     wsc_free(c);
