@@ -85,8 +85,10 @@ hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const c
 {
     virDomainPtr d = hv_lv_lookup(src, name, err), nd = NULL;
     struct hv_meta meta = {0};
+    /* AUTO_CONVERGE: a desktop dirtying RAM faster than the link copies it would never
+     * finish; QEMU throttles its vCPUs step by step until it does */
     unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
-                     VIR_MIGRATE_NON_SHARED_INC;
+                     VIR_MIGRATE_NON_SHARED_INC | VIR_MIGRATE_AUTO_CONVERGE;
     bool live, parked, made = false;
     int rc = -1;
 
