@@ -223,6 +223,7 @@ struct rdp_session {
     struct rdp_clip clip;
     int resize_w, resize_h; /* the browser's newest size request */
     int64_t resize_at;      /* when to act on it (debounced), 0 = none */
+    bool resize_fixed;      /* a resize reconnect came back at the old size: stop trying */
     bool cert_changed;      /* TOFU refused the server's certificate (rdp_trust.c) */
     void *disp_ctx;         /* (locked) DispClientContext * while the disp channel is up */
     atomic_bool disp_ready; /* the server sent its display-control caps */

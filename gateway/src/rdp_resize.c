@@ -106,6 +106,8 @@ rdp_resize_due(struct rdp_session *s, void *instance, int64_t now_ms, int *wait_
     s->resize_at = 0;
     if (w == s->disp.width && h == s->disp.height)
         return 0;
+    if (s->resize_fixed && !atomic_load(&s->disp_ready))
+        return 0; /* a reconnect already showed the server keeps its size */
     if (send_layout(s, w, h) == 0) {
         pt_log(LOG_INFO, "%s event=rdp_resize_disp from=%dx%d to=%dx%d", s->log_id, s->disp.width,
                s->disp.height, w, h);
@@ -123,6 +125,12 @@ rdp_resize_due(struct rdp_session *s, void *instance, int64_t now_ms, int *wait_
     }
     rdp_wipe_settings_password(st);
     /* the server answers with its size (ours, or what it could do): draw at that */
+    if ((int)freerdp_settings_get_uint32(st, FreeRDP_DesktopWidth) != w ||
+        (int)freerdp_settings_get_uint32(st, FreeRDP_DesktopHeight) != h) {
+        /* e.g. freerdp-shadow: its screen is what it is; do not reconnect per drag */
+        pt_log(LOG_INFO, "%s event=rdp_resize_ignored_by_server asked=%dx%d", s->log_id, w, h);
+        s->resize_fixed = true;
+    }
     w = (int)freerdp_settings_get_uint32(st, FreeRDP_DesktopWidth);
     h = (int)freerdp_settings_get_uint32(st, FreeRDP_DesktopHeight);
     if (!gdi_resize(c->gdi, (UINT32)w, (UINT32)h))

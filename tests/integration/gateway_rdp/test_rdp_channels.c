@@ -494,6 +494,39 @@ START_TEST(test_certificate_is_trusted_on_first_use_and_a_changed_one_refused)
 }
 END_TEST
 
+START_TEST(test_a_server_that_keeps_its_size_is_reconnected_once_not_per_resize)
+{
+    struct lab_shadow lab;
+    struct gw_tunnel *t;
+    struct h_insn in;
+    struct pt_err err;
+    int first, second;
+
+    configure(GW_RDP_CLIP_BOTH);
+    ck_assert_msg(lab_shadow_start(&lab, 320, 240, &err) == 0, "%s", err.msg);
+    t = open_scoped(lab.port, "", &in);
+    ck_assert_str_eq(in.op, "sync");
+    h_insn_fini(&in);
+    first = rdp_client_port(lab.port);
+    ck_assert_int_gt(first, 0);
+    /* freerdp-shadow has no display channel: one reconnect, back at its own size */
+    ck_assert_int_eq(h_send(t, ops, "4.size,3.800,3.600;", NULL, 0), 0);
+    ck_assert_int_eq(h_wait_op(t, ops, "size", &in, 10000), 0);
+    ck_assert_str_eq(in.argv[1], "320");
+    ck_assert_str_eq(in.argv[2], "240");
+    h_insn_fini(&in);
+    second = rdp_client_port(lab.port);
+    ck_assert_int_gt(second, 0);
+    ck_assert_int_ne(second, first);
+    /* the next drag costs nothing: the same connection after debounce + a reconnect's time */
+    ck_assert_int_eq(h_send(t, ops, "4.size,3.700,3.500;", NULL, 0), 0);
+    usleep(1500 * 1000);
+    ck_assert_int_eq(rdp_client_port(lab.port), second);
+    close_only(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
 static void
 setup_thread_mode(void)
 {
@@ -537,6 +570,7 @@ gateway_rdp_channels_suite(void)
     tc = tcase_create("trust");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_certificate_is_trusted_on_first_use_and_a_changed_one_refused);
+    tcase_add_test(tc, test_a_server_that_keeps_its_size_is_reconnected_once_not_per_resize);
     suite_add_tcase(s, tc);
     return s;
 }
