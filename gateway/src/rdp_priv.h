@@ -154,6 +154,9 @@ struct rdp_clip {
 struct rdp_session;
 /* rdp_ctx_session() - the session of FreeRDP context @rdp_context (rdpContext *). */
 struct rdp_session *rdp_ctx_session(void *rdp_context);
+/* rdp_pointer_register() - PostConnect: draw the desktop's cursor shapes in the browser
+ * (rdp_pointer.c). @rdp_context is the rdpContext *. */
+void rdp_pointer_register(void *rdp_context);
 /* rdp_channels_load() - PreConnect: subscribe to channel events and load the static and
  * dynamic channel add-ins the settings ask for (cliprdr, drdynvc + disp). 0 or -1. */
 int rdp_channels_load(struct rdp_session *s, void *rdp_context);
