@@ -283,6 +283,11 @@ struct broker_req {
     bool close_after;
 };
 
+/* broker_req_same_origin() - true when the request's Origin header is exactly
+ * https://<its :authority> (h2 requests; HTTP/1.1 has no :authority): the page that sent it
+ * was served by this broker. Thread: loop. */
+bool broker_req_same_origin(struct broker_req *r);
+
 /* Reply helpers: each sets the response and asks lws for a writeable callback. Thread: loop. */
 void broker_req_reply(struct broker_req *r, int status, const char *ctype, const void *body,
                       size_t len);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -201,6 +202,21 @@ broker_req_header(struct broker_req *r, const char *name, char *out, size_t n)
     if (lws_hdr_custom_copy(r->wsi, out, (int)n, name, (int)strlen(name)) < 0)
         return -1;
     return len;
+}
+
+bool
+broker_req_same_origin(struct broker_req *r)
+{
+    char origin[300], authority[260], want[300];
+
+    if (!r->wsi || lws_hdr_total_length(r->wsi, WSI_TOKEN_ORIGIN) >= (int)sizeof(origin) ||
+        lws_hdr_total_length(r->wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY) >= (int)sizeof(authority))
+        return false;
+    if (lws_hdr_copy(r->wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0 ||
+        lws_hdr_copy(r->wsi, authority, sizeof(authority), WSI_TOKEN_HTTP_COLON_AUTHORITY) <= 0)
+        return false;
+    snprintf(want, sizeof(want), "https://%s", authority);
+    return strcasecmp(origin, want) == 0;
 }
 
 int

@@ -53,11 +53,8 @@ web_setup(void)
              "min = 0\nmax = 2\nwarm = 0\nprotocols = rdp\n",
              tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
              tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd), node, (int)getpid());
-    /* http2 = no: over h2 the broker leaves one of several concurrent streams unanswered
-     * (curl --http2 --parallel on four static files reproduces it), which hangs a page
-     * load; reported to the broker's owner. */
     snprintf(extra, sizeof(extra),
-             "rate_limit_rps = 0\nhttp2 = no\nweb_root = %s\n"
+             "rate_limit_rps = 0\nweb_root = %s\n"
              "gateway_url = wss://127.0.0.1:9/tunnel\n",
              e2e_web_root());
     if (bk_broker_start(&broker, extra, sections, &err) < 0)

@@ -341,6 +341,67 @@ START_TEST(test_gateway_tunnel_reports_need_the_shared_secret)
 }
 END_TEST
 
+/* curl over h2 (or HTTP/1.1): POST /api/v1/logout with @cookie and @origin (NULL: none);
+ * returns the status, or -1 if curl is missing. */
+static int
+curl_logout(bool h2, const char *cookie, const char *origin)
+{
+    struct pt_buf out = PT_BUF_INIT;
+    char url[128], oh[300];
+    char *argv[16];
+    int a = 0, status = -1;
+
+    if (access("/usr/bin/curl", X_OK) != 0)
+        return -1;
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/v1/logout", broker.port);
+    argv[a++] = (char *)"/usr/bin/curl";
+    argv[a++] = (char *)"-sk";
+    argv[a++] = (char *)(h2 ? "--http2" : "--http1.1");
+    argv[a++] = (char *)"-o";
+    argv[a++] = (char *)"/dev/null";
+    argv[a++] = (char *)"-w";
+    argv[a++] = (char *)"%{http_version} %{http_code}";
+    argv[a++] = (char *)"-X";
+    argv[a++] = (char *)"POST";
+    argv[a++] = (char *)"-H";
+    argv[a++] = (char *)cookie;
+    if (origin) {
+        snprintf(oh, sizeof(oh), "Origin: %s", origin);
+        argv[a++] = (char *)"-H";
+        argv[a++] = oh;
+    }
+    argv[a++] = url;
+    argv[a] = NULL;
+    ck_assert_int_eq(bk_run(argv, NULL, NULL, &out, 10000), 0);
+    ck_assert_msg(out.data && out.data[0] == (h2 ? '2' : '1'), "curl: %s",
+                  out.data ? out.data : "");
+    status = atoi(strchr(out.data, ' ') ? strchr(out.data, ' ') + 1 : "-1");
+    pt_buf_fini(&out);
+    return status;
+}
+
+/* Over h2 lws drops custom request headers, so a browser's X-CSRF-Token is invisible: a
+ * state-changing call is then accepted only with an Origin equal to the broker's own. */
+START_TEST(test_h2_state_changing_calls_need_the_brokers_own_origin)
+{
+    struct who w;
+    char self[100];
+
+    if (access("/usr/bin/curl", X_OK) != 0)
+        return; /* curl is in scripts/install-deps.sh */
+    login_ok("alice", "alice-pw", &w);
+    snprintf(self, sizeof(self), "https://127.0.0.1:%d", broker.port);
+    ck_assert_int_eq(curl_logout(true, w.cookie, NULL), 403);
+    ck_assert_int_eq(curl_logout(true, w.cookie, "https://evil.example"), 403);
+    ck_assert_int_eq(curl_logout(true, w.cookie, "https://127.0.0.1:1"), 403);
+    ck_assert_int_eq(curl_logout(true, w.cookie, "null"), 403);
+    /* HTTP/1.1 still needs the header, whatever the Origin */
+    ck_assert_int_eq(curl_logout(false, w.cookie, self), 403);
+    ck_assert_int_eq(curl_logout(true, w.cookie, self), 200);
+    ck_assert_int_eq(curl_logout(true, w.cookie, self), 401); /* the session is gone */
+}
+END_TEST
+
 static void
 report(char *out, size_t n, const char *event, const char *gateway, const char *desk)
 {
@@ -515,6 +576,7 @@ broker_session_suite(void)
     tcase_add_test(tc, test_admin_disconnect_ends_another_users_session);
     tcase_add_test(tc, test_gateway_tunnel_reports_need_the_shared_secret);
     tcase_add_test(tc, test_tunnels_of_two_gateways_with_the_same_id_are_kept_apart);
+    tcase_add_test(tc, test_h2_state_changing_calls_need_the_brokers_own_origin);
     tcase_add_test(tc, test_metrics_count_signins_by_result_and_active_sessions);
     tcase_add_test(tc, test_an_idle_session_expires);
     tcase_add_test(tc, test_repeated_wrong_passwords_lock_the_account_for_a_while);
