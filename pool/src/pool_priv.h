@@ -180,6 +180,12 @@ void pool_drain_migrate(struct pool_ctx *ctx, struct pool_entry *pe, struct stor
 void pool_migrate_complete(struct pool_ctx *ctx, struct pool_job *j);
 int pool_migrate_fails(struct pool_ctx *ctx, const char *desktop);
 
+/* pool_leftover.c */
+/* pool_leftovers_sweep() - delete overlays of ours that no domain and no row use (a
+ * create killed between disk and domain). Returns how many were deleted. Blocks: call
+ * at recovery. */
+int pool_leftovers_sweep(struct pool_ctx *ctx);
+
 /* pool_reconcile.c */
 /* pool_desktop_act() - issue the action @d's state calls for, if any and room allows. */
 void pool_desktop_act(struct pool_ctx *ctx, struct pool_entry *pe, struct store_desktop *d);

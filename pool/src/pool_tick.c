@@ -453,13 +453,19 @@ pool_ctx_recover(struct pool_ctx *ctx, struct pt_err *err)
 {
     struct store_desktop *rows = NULL;
     size_t n = 0;
+    int leftovers;
 
+    /* before the first pass issues any action: no create of ours is in flight, so an
+     * overlay without a domain is a leftover of the previous run */
+    if (pool_hosts_refresh(ctx, err) < 0)
+        return -1;
+    leftovers = pool_leftovers_sweep(ctx);
     if (pool_tick(ctx, err) < 0)
         return -1;
     if (store_desktop_list(ctx->st, NULL, &rows, &n, err) < 0)
         return -1;
-    pt_info("event=recovered desktops=%zu actions=%zu pools=%zu hosts=%zu", n, ctx->ninflight,
-            ctx->npools, ctx->nhosts);
+    pt_info("event=recovered desktops=%zu actions=%zu pools=%zu hosts=%zu leftover_overlays=%d", n,
+            ctx->ninflight, ctx->npools, ctx->nhosts, leftovers);
     free(rows);
     return 0;
 }

@@ -179,6 +179,27 @@ int hv_desktop_list(struct hv *hv, const char *host, struct hv_desktop_info **ou
                     struct pt_err *err);
 int hv_desktop_get(struct hv *hv, const char *host, const char *name, struct hv_desktop_info *out,
                    struct pt_err *err);
+
+/* A leftover overlay: what hv_desktop_create leaves when killed between making the disk
+ * and defining the domain. */
+struct hv_leftover {
+    char host[HV_NAME_MAX];
+    char name[HV_NAME_MAX]; /* the domain it was made for (no such domain exists) */
+    char path[1024];
+};
+/* hv_overlay_leftovers() - overlay volumes "<name>.qcow2" on @host whose <name> starts
+ * with @prefix (required) and names no domain there, and no create in flight in this
+ * process. Returns 0 with *@out a new array (free()), or -1: PT_E_UNAVAILABLE host
+ * down, PT_E_NOTFOUND no such host, PT_E_INVALID empty prefix. Blocks (lists and
+ * refreshes the host's storage pools): call it from a worker or at start. */
+int hv_overlay_leftovers(struct hv *hv, const char *host, const char *prefix,
+                         struct hv_leftover **out, size_t *n, struct pt_err *err);
+/* hv_overlay_leftover_delete() - delete leftover @name's overlay on @host, checked again
+ * at the time of deletion. -1: PT_E_CONFLICT a domain @name exists, or a create or
+ * migration to @host is in flight in this process (retry later); PT_E_NOTFOUND no such
+ * leftover. */
+int hv_overlay_leftover_delete(struct hv *hv, const char *host, const char *name,
+                               struct pt_err *err);
 /* hv_desktop_display() - SPICE/VNC ports from the live XML, RDP port from the spec.
  * PT_E_CONFLICT if the desktop is not running. A wildcard listen address is replaced by
  * the host part of the host's URI (127.0.0.1 for local URIs). */
