@@ -96,19 +96,34 @@ guac_utf8_chars(const char *s, size_t len)
 
 /* --- encoder ------------------------------------------------------------------------ */
 
+/* Elements after the opcode are separated by ','. Whether we are at the start of an
+ * instruction is said by the caller (guac_enc_op), never guessed from the previous byte:
+ * a value may itself end in ';'. */
 static void
 enc_sep(struct pt_buf *b)
 {
-    if (b->len > 0 && b->data[b->len - 1] != ';')
+    if (b->len > 0)
         pt_buf_append(b, ",", 1);
+}
+
+static void
+enc_element(struct pt_buf *b, const char *s, size_t len)
+{
+    pt_buf_appendf(b, "%zu.", guac_utf8_chars(s, len));
+    pt_buf_append(b, s, len);
+}
+
+void
+guac_enc_op(struct pt_buf *b, const char *opcode, size_t len)
+{
+    enc_element(b, opcode, len);
 }
 
 void
 guac_enc_str(struct pt_buf *b, const char *s, size_t len)
 {
     enc_sep(b);
-    pt_buf_appendf(b, "%zu.", guac_utf8_chars(s, len));
-    pt_buf_append(b, s, len);
+    enc_element(b, s, len);
 }
 
 void
@@ -132,7 +147,7 @@ guac_enc(struct pt_buf *b, const char *opcode, const char *fmt, ...)
 {
     va_list ap;
 
-    guac_enc_str(b, opcode, strlen(opcode));
+    guac_enc_op(b, opcode, strlen(opcode));
     va_start(ap, fmt);
     for (const char *f = fmt; *f; f++) {
         if (*f == 'i') {
@@ -187,7 +202,7 @@ guac_enc_image(struct pt_buf *b, int stream, int mask, int layer, const char *mi
              (long long)x, (long long)y);
     for (size_t off = 0; off < len; off += GUAC_BLOB_MAX) {
         size_t n = len - off < GUAC_BLOB_MAX ? len - off : GUAC_BLOB_MAX;
-        guac_enc_str(b, "blob", 4);
+        guac_enc_op(b, "blob", 4);
         guac_enc_int(b, stream);
         guac_enc_base64(b, d + off, n);
         guac_enc_end(b);

@@ -60,8 +60,10 @@ enum guac_status {
 /* guac_utf8_chars() - code points in @len bytes of valid UTF-8 (invalid bytes count 1). */
 size_t guac_utf8_chars(const char *s, size_t len);
 
-/* guac_enc_str() / guac_enc_int() - append one element: ',' first unless @b is at the
- * start of an instruction (b->len == 0 or the previous byte is ';'). */
+/* guac_enc_op() - start an instruction with its opcode (no separator before it). */
+void guac_enc_op(struct pt_buf *b, const char *opcode, size_t len);
+/* guac_enc_str() / guac_enc_int() - append one argument element, ',' first unless @b is
+ * empty. An instruction always starts with guac_enc_op(). */
 void guac_enc_str(struct pt_buf *b, const char *s, size_t len);
 void guac_enc_int(struct pt_buf *b, int64_t v);
 /* guac_enc_end() - terminate the instruction with ';'. */

@@ -160,7 +160,7 @@ cb_server_format_data_response(CliprdrClientContext *cc, const CLIPRDR_FORMAT_DA
     guac_enc(&b, "clipboard", "is", (long long)RDP_CLIP_STREAM, "text/plain");
     for (size_t off = 0; off < text.len; off += GUAC_BLOB_MAX) {
         size_t n = text.len - off < GUAC_BLOB_MAX ? text.len - off : GUAC_BLOB_MAX;
-        guac_enc_str(&b, "blob", 4);
+        guac_enc_op(&b, "blob", 4);
         guac_enc_int(&b, RDP_CLIP_STREAM);
         guac_enc_base64(&b, text.data + off, n);
         guac_enc_end(&b);

@@ -40,6 +40,11 @@ START_TEST(test_encoder_counts_code_points_not_bytes)
     guac_enc(&b, "size", "iii", 0LL, 1280LL, 800LL);
     guac_enc(&b, "sync", "i", 123456789LL);
     ck_assert_str_eq(b.data, "4.size,1.0,4.1280,3.800;4.sync,9.123456789;");
+    /* found by fuzz_guac: a value ending in ';' must not swallow the next separator */
+    pt_buf_reset(&b);
+    guac_enc(&b, "error", "si", "bad;", 512LL);
+    guac_enc(&b, "sync", "i", 1LL);
+    ck_assert_str_eq(b.data, "5.error,4.bad;,3.512;4.sync,1.1;");
     pt_buf_fini(&b);
 }
 END_TEST
