@@ -63,6 +63,7 @@ hv_new(struct pt_err *err)
     atomic_store(&hv->ka_interval, 5);
     atomic_store(&hv->ka_count, 3);
     atomic_store(&hv->revert_mode, HV_REVERT_OVERLAY);
+    atomic_store(&hv->migrate_timeout_ms, HV_MIGRATE_TIMEOUT_MS_DEFAULT);
     hv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (hv->efd < 0 || pthread_create(&hv->maint, NULL, hv_maint_main, hv) != 0) {
         pt_err_set(err, PT_E_INTERNAL, "cannot create the hypervisor layer: %s", strerror(errno));
@@ -111,6 +112,12 @@ hv_free(struct hv *hv)
     pthread_mutex_destroy(&hv->evlock);
     pthread_mutex_destroy(&hv->lock);
     free(hv);
+}
+
+void
+hv_set_migrate_timeout_ms(struct hv *hv, int ms)
+{
+    atomic_store(&hv->migrate_timeout_ms, ms < 0 ? 0 : ms);
 }
 
 void
@@ -645,7 +652,7 @@ hv_desktop_migrate(struct hv *hv, const char *host, const char *name, const char
     need.memory_mib = (int)(di.memory_kib / 1024);
     atomic_fetch_add(&dst->provisioning, 1);
     if (check_capacity(dst, dc, &need, err) == 0)
-        rc = hv_lv_migrate(c, dc, dst->uri, name, err);
+        rc = hv_lv_migrate(c, dc, dst->uri, name, atomic_load(&hv->migrate_timeout_ms), err);
     atomic_fetch_sub(&dst->provisioning, 1);
     virConnectClose(dc);
     if (rc == 0) {

@@ -11,13 +11,18 @@
  * client-driven (not peer-to-peer): the broker already holds a connection to each host,
  * and hosts need no trust between each other. docs/hypervisor.md has the measurements.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <libvirt/virterror.h>
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/str.h"
 #include "hv_priv.h"
 #include "hv_storage.h"
 
@@ -79,10 +84,98 @@ out:
     return rc;
 }
 
+/* The deadline of one live migration: a thread that aborts the source's job when the
+ * time is up (virDomainMigrate3 has no timeout, and a stalled link or a guest that never
+ * converges would hold the caller's worker forever). */
+struct watchdog {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    virDomainPtr d;
+    int timeout_ms;
+    bool done, fired;
+    pthread_t thread;
+};
+
+static void *
+watchdog_main(void *arg)
+{
+    struct watchdog *w = arg;
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += w->timeout_ms / 1000;
+    until.tv_nsec += (long)(w->timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->lock);
+    while (!w->done)
+        if (pthread_cond_timedwait(&w->cond, &w->lock, &until) == ETIMEDOUT)
+            break;
+    /* Past the deadline: abort the source's migration job. Between phases (before the
+     * job starts, while the destination is prepared) libvirt says "no job active": try
+     * again every 20 ms until a job takes the abort or the migration returns. */
+    while (!w->done) {
+        w->fired = true;
+        pthread_mutex_unlock(&w->lock);
+        if (virDomainAbortJob(w->d) == 0) {
+            pthread_mutex_lock(&w->lock);
+            break;
+        }
+        pthread_mutex_lock(&w->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 20 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static bool
+watchdog_start(struct watchdog *w, virDomainPtr d, int timeout_ms)
+{
+    memset(w, 0, sizeof(*w));
+    if (timeout_ms <= 0)
+        return false;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->d = d;
+    w->timeout_ms = timeout_ms;
+    if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0) {
+        pt_warnx("event=migrate_watchdog_failed reason=thread");
+        w->timeout_ms = 0;
+        return false;
+    }
+    return true;
+}
+
+/* Returns whether it fired (the migration was aborted for its deadline). */
+static bool
+watchdog_stop(struct watchdog *w)
+{
+    if (w->timeout_ms <= 0)
+        return false;
+    pthread_mutex_lock(&w->lock);
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    return w->fired;
+}
+
 int
 hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const char *name,
-              struct pt_err *err)
+              int timeout_ms, struct pt_err *err)
 {
+    struct watchdog wd;
     virDomainPtr d = hv_lv_lookup(src, name, err), nd = NULL;
     struct hv_meta meta = {0};
     /* AUTO_CONVERGE: a desktop dirtying RAM faster than the link copies it would never
@@ -125,11 +218,24 @@ hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const c
         if (made && overlay_copy(src, dst, meta.overlay, err) < 0)
             goto out;
     }
+    watchdog_start(&wd, d, live ? timeout_ms : 0);
     nd = virDomainMigrate3(d, dst, NULL, 0, flags);
-    if (!nd) {
+    if (!nd)
         hv_virt_err(err, "cannot migrate desktop %s to %s", name, dst_uri);
-        goto out;
+    if (watchdog_stop(&wd) && !nd) {
+        char why[512] = "";
+
+        /* keep libvirt's reason only: "cannot migrate ... to <uri>: <reason>" */
+        if (err)
+            pt_strlcpy(why, strstr(err->msg, ": ") ? strstr(err->msg, ": ") + 2 : err->msg,
+                       sizeof(why));
+        pt_err_set(err, PT_E_TIMEOUT,
+                   "migration of desktop %s to %s aborted after %d ms (the desktop stays where "
+                   "it was): %s",
+                   name, dst_uri, timeout_ms, why);
     }
+    if (!nd)
+        goto out;
     rc = 0;
     if (parked && virDomainManagedSave(nd, 0) < 0) {
         /* moved and running: the session is kept, only the memory tier is wrong */

@@ -82,6 +82,7 @@ struct hv {
     atomic_int connect_wait_ms;
     atomic_int ka_interval;
     atomic_uint ka_count;
+    atomic_int migrate_timeout_ms; /* a live migration is aborted after this (0: never) */
 };
 
 /* --- hv.c (hv_host_connect, hv_host_conn: hv_conn.c) ------------------------------- */
@@ -108,6 +109,10 @@ void *hv_maint_main(void *arg); /* the maintenance thread (arg: struct hv) */
 /* hv_set_revert_mode() / hv_set_retry_ms() - for tests and the benchmark. */
 void hv_set_revert_mode(struct hv *hv, enum hv_revert_mode mode);
 void hv_set_retry_ms(struct hv *hv, int ms);
+/* hv_set_migrate_timeout_ms() - abort a live migration still running after @ms (default
+ * HV_MIGRATE_TIMEOUT_MS_DEFAULT; 0 = never): the desktop stays on its host, PT_E_TIMEOUT. */
+#define HV_MIGRATE_TIMEOUT_MS_DEFAULT (10 * 60 * 1000)
+void hv_set_migrate_timeout_ms(struct hv *hv, int ms);
 /* hv_set_connect_wait_ms() - how long hv_host_add() waits for the first connection
  * (default 10 s) before returning with the host down and still connecting. */
 void hv_set_connect_wait_ms(struct hv *hv, int ms);
@@ -202,7 +207,7 @@ int hv_lv_display(virConnectPtr c, const char *uri, const char *name, struct hv_
 int hv_lv_set_password(virConnectPtr c, const char *name, const char *password, int64_t valid_to,
                        struct pt_err *err);
 int hv_lv_migrate(virConnectPtr src, virConnectPtr dst, const char *dst_uri, const char *name,
-                  struct pt_err *err);
+                  int timeout_ms, struct pt_err *err);
 virDomainPtr hv_lv_lookup(virConnectPtr c, const char *name, struct pt_err *err);
 /* hv_lv_meta() - the Portico metadata of @d into @m; -1 if it has none (not ours). */
 int hv_lv_meta(virDomainPtr d, struct hv_meta *m);

@@ -168,7 +168,8 @@ int hv_desktop_resume(struct hv *hv, const char *host, const char *name,
  * PT_E_NOTFOUND no such desktop (a domain without Portico metadata is none, as for
  * hv_desktop_get()) or golden missing on @to_host;
  * PT_E_CONFLICT an overlay already at the same path on @to_host (shared storage is not
- * supported). A parked desktop arrives parked. On success the source's overlay is
+ * supported); PT_E_TIMEOUT a live move past its deadline (10 min) was aborted. A parked
+ * desktop arrives parked. On success the source's overlay is
  * deleted; on failure the desktop stays on @host as it was. Blocks for the whole move
  * (seconds): call it from a worker. */
 int hv_desktop_migrate(struct hv *hv, const char *host, const char *name, const char *to_host,

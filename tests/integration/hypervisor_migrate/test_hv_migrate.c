@@ -364,6 +364,43 @@ START_TEST(test_stopped_desktop_moves_with_the_data_in_its_overlay)
 }
 END_TEST
 
+START_TEST(test_a_migration_past_its_deadline_is_aborted_and_the_desktop_stays)
+{
+    struct pt_err err = {0};
+    struct hv_desktop_spec s = spec();
+    struct hv_desktop_info info;
+    struct hv_host_info h;
+    struct hv_display d;
+    char banner[13], a_overlay[1100], b_overlay[1100];
+    struct stat st;
+
+    overlay_path(0, a_overlay, sizeof(a_overlay));
+    overlay_path(1, b_overlay, sizeof(b_overlay));
+    ck_assert_msg(hv_desktop_create(hv, "a", &s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(hv_desktop_start(hv, "a", name, &err) == 0, "%s", err.msg);
+    /* 1 ms: the abort lands while the destination is still being prepared or copied */
+    hv_set_migrate_timeout_ms(hv, 1);
+    ck_assert_int_eq(hv_desktop_migrate(hv, "a", name, "b", &err), -1);
+    ck_assert_msg(err.code == PT_E_TIMEOUT, "code %d: %s", err.code, err.msg);
+    ck_assert_msg(strstr(err.msg, "aborted after 1 ms"), "%s", err.msg);
+    fprintf(stderr, "test_hv_migrate: deadline: %s\n", err.msg);
+    /* still running on a, with its overlay; nothing on b */
+    ck_assert_msg(hv_desktop_get(hv, "a", name, &info, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(info.state, HV_DOMAIN_RUNNING);
+    ck_assert_msg(stat(a_overlay, &st) == 0, "overlay %s lost on host a", a_overlay);
+    ck_assert_int_eq(hv_desktop_get(hv, "b", name, &info, &err), -1);
+    ck_assert_int_eq(err.code, PT_E_NOTFOUND);
+    ck_assert_msg(stat(b_overlay, &st) < 0, "aborted migration left overlay %s", b_overlay);
+    ck_assert_int_eq(host_desktops("b", &h), 0);
+    ck_assert_msg(hv_desktop_display(hv, "a", name, &d, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(probe_vnc_banner(d.vnc_port, banner), 0);
+    /* and with time enough it moves */
+    hv_set_migrate_timeout_ms(hv, 30000);
+    ck_assert_msg(hv_desktop_migrate(hv, "a", name, "b", &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(host_desktops("a", &h), 0);
+}
+END_TEST
+
 START_TEST(test_a_domain_without_portico_metadata_is_never_migrated)
 {
     struct pt_err err = {0};
@@ -436,6 +473,7 @@ hv_migrate_suite(void)
     tcase_add_test(tc, test_stopped_desktop_moves_with_the_data_in_its_overlay);
     tcase_add_test(tc, test_parked_desktop_arrives_parked_with_its_memory);
     tcase_add_test(tc, test_a_domain_without_portico_metadata_is_never_migrated);
+    tcase_add_test(tc, test_a_migration_past_its_deadline_is_aborted_and_the_desktop_stays);
     suite_add_tcase(s, tc);
     return s;
 }
