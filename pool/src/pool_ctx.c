@@ -94,6 +94,8 @@ pool_effective(struct pool_ctx *ctx, const struct pool_spec *s, int *min, int *m
                int *parked)
 {
     const struct pool_schedule *best = NULL;
+    struct pool_entry *pe;
+    size_t nstored;
     int best_ago = 8 * 1440;
     time_t t = (time_t)(pool_now(ctx) / 1000);
     struct tm tm;
@@ -103,13 +105,17 @@ pool_effective(struct pool_ctx *ctx, const struct pool_spec *s, int *min, int *m
     *max = s->max_size;
     *warm = s->warm;
     *parked = s->parked;
-    if (!s->nschedules || !localtime_r(&t, &tm))
+    pe = pool_entry_find(ctx, s->name);
+    nstored = pe ? pe->nstored : 0;
+    if ((!s->nschedules && !nstored) || !localtime_r(&t, &tm))
         return;
     today = (tm.tm_wday + 6) % 7; /* Monday = 0 */
     now_min = tm.tm_hour * 60 + tm.tm_min;
-    /* the rule whose most recent firing is the latest one wins */
-    for (size_t i = 0; i < s->nschedules; i++) {
-        const struct pool_schedule *r = &s->schedules[i];
+    /* the rule whose most recent firing is the latest one wins; the spec's rules and the
+     * stored ones (admin API) count alike */
+    for (size_t i = 0; i < s->nschedules + nstored; i++) {
+        const struct pool_schedule *r =
+            i < s->nschedules ? &s->schedules[i] : &pe->stored[i - s->nschedules];
 
         for (int d = 0; d <= 7; d++) {
             int day = ((today - d) % 7 + 7) % 7;
@@ -297,6 +303,8 @@ entry_free(struct pool_entry *pe)
     pool_spec_free(pe->spec);
     free(pe->template_xml);
     free(pe->restraint.fails);
+    free(pe->stored);
+    free(pe->stored_ids);
     free(pe);
 }
 
@@ -398,7 +406,8 @@ load_pools(struct pool_ctx *ctx, struct pt_err *err)
         }
         free(text);
         if (!bad)
-            bad = entry_set(ctx, s, err) < 0;
+            bad = entry_set(ctx, s, err) < 0 ||
+                  pool_sched_reload(ctx, pool_entry_find(ctx, s->name), err) < 0;
         pool_spec_free(s);
         if (bad) {
             pt_err_prefix(err, "pool '%s' in the store", rows[i].name);

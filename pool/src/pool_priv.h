@@ -76,6 +76,10 @@ struct pool_entry {
     struct pool_restraint restraint;
     int64_t avg_ready_ms; /* moving average, provisioning -> ready */
     char no_host_reason[160];
+    /* rules from the store's schedules table (pool_sched.c), with their ids */
+    struct pool_schedule *stored;
+    int64_t *stored_ids;
+    size_t nstored;
 };
 
 struct pool_host {
@@ -179,6 +183,10 @@ void pool_drain_migrate(struct pool_ctx *ctx, struct pool_entry *pe, struct stor
  * failure (retry, or wait for logoff) otherwise. */
 void pool_migrate_complete(struct pool_ctx *ctx, struct pool_job *j);
 int pool_migrate_fails(struct pool_ctx *ctx, const char *desktop);
+
+/* pool_sched.c */
+/* pool_sched_reload() - read @pe's stored schedule rules into the entry. */
+int pool_sched_reload(struct pool_ctx *ctx, struct pool_entry *pe, struct pt_err *err);
 
 /* pool_leftover.c */
 /* pool_leftovers_sweep() - delete overlays of ours that no domain and no row use (a

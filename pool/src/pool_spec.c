@@ -394,19 +394,27 @@ pool_spec_format(const struct pool_spec *s)
     if (s->hosts)
         pt_buf_appendf(&b, "hosts = %s\n", s->hosts);
     for (size_t i = 0; i < s->nschedules; i++) {
-        const struct pool_schedule *r = &s->schedules[i];
+        char *r = pool_schedule_format(&s->schedules[i]);
 
-        pt_buf_appends(&b, "schedule = ");
-        format_days(&b, r->days);
-        pt_buf_appendf(&b, " %02d:%02d", r->minute / 60, r->minute % 60);
-        if (r->warm >= 0)
-            pt_buf_appendf(&b, " warm=%d", r->warm);
-        if (r->min_size >= 0)
-            pt_buf_appendf(&b, " min=%d", r->min_size);
-        if (r->max_size >= 0)
-            pt_buf_appendf(&b, " max=%d", r->max_size);
-        pt_buf_appends(&b, "\n");
+        pt_buf_appendf(&b, "schedule = %s\n", r);
+        free(r);
     }
+    return pt_buf_steal(&b);
+}
+
+char *
+pool_schedule_format(const struct pool_schedule *r)
+{
+    struct pt_buf b = PT_BUF_INIT;
+
+    format_days(&b, r->days);
+    pt_buf_appendf(&b, " %02d:%02d", r->minute / 60, r->minute % 60);
+    if (r->warm >= 0)
+        pt_buf_appendf(&b, " warm=%d", r->warm);
+    if (r->min_size >= 0)
+        pt_buf_appendf(&b, " min=%d", r->min_size);
+    if (r->max_size >= 0)
+        pt_buf_appendf(&b, " max=%d", r->max_size);
     return pt_buf_steal(&b);
 }
 

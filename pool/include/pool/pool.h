@@ -128,6 +128,8 @@ int pool_spec_check(const struct pool_spec *s, struct pt_err *err);
 /* pool_spec_format() - returns new text (free()): the spec as `key = value` lines that
  * pool_spec_set() reads back. This is what the store keeps. */
 char *pool_spec_format(const struct pool_spec *s);
+/* pool_schedule_format() - returns new text (free()): @r as a `schedule =` value. */
+char *pool_schedule_format(const struct pool_schedule *r);
 /* pool_spec_entitled() - true if one of @groups (n of them) may use the pool. */
 bool pool_spec_entitled(const struct pool_spec *s, const char *const *groups, size_t n);
 
@@ -206,6 +208,27 @@ int pool_ctx_apply_conf(struct pool_ctx *ctx, const struct pool_conf *pc, struct
 /* pool_ctx_pool_put() - create or update a pool (admin API, config reload); the spec is
  * copied and saved to the store, and the next tick converges to it. */
 int pool_ctx_pool_put(struct pool_ctx *ctx, const struct pool_spec *spec, struct pt_err *err);
+/*
+ * Schedules kept in the store's schedules table (admin API), in force together with the
+ * spec's own `schedule =` rules (same precedence: the latest firing wins). Owner thread.
+ * pool_ctx_schedule_add(): @rule as in the spec ("mon-fri 08:00 warm=20"); sets *@id.
+ * -1: PT_E_NOTFOUND no such pool, PT_E_INVALID bad rule, PT_E_LIMIT 64 rules a pool.
+ * pool_ctx_schedule_remove(): PT_E_NOTFOUND if @id is not a stored rule of @pool.
+ * pool_ctx_schedule_list(): new array (free()) of the spec's rules (id 0) then the
+ * stored ones.
+ */
+struct pool_schedule_entry {
+    int64_t id;     /* store id; 0 for a rule written in the spec */
+    bool from_spec; /* changed by editing the spec, not by remove */
+    struct pool_schedule rule;
+    char text[96]; /* "mon-fri 08:00 warm=20" */
+};
+int pool_ctx_schedule_add(struct pool_ctx *ctx, const char *pool, const char *rule, int64_t *id,
+                          struct pt_err *err);
+int pool_ctx_schedule_remove(struct pool_ctx *ctx, const char *pool, int64_t id,
+                             struct pt_err *err);
+int pool_ctx_schedule_list(struct pool_ctx *ctx, const char *pool, struct pool_schedule_entry **out,
+                           size_t *n, struct pt_err *err);
 /* pool_ctx_pool_get() - borrowed spec (valid until the next put/remove), or NULL. */
 const struct pool_spec *pool_ctx_pool_get(struct pool_ctx *ctx, const char *name);
 /* pool_ctx_pool_remove() - PT_E_CONFLICT while the pool has desktops (set max = 0 first). */

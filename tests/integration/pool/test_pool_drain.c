@@ -129,6 +129,13 @@ three_users_on_h01(const char *tag, struct pool_claim c[3], int attempts)
     ck_assert_msg(pool_ctx_host_drain(ctx, "h01", true, &err) == 0, "%s", err.msg);
 }
 
+static bool
+h01_empty(struct pool_ctx *c, void *arg)
+{
+    (void)arg;
+    return pt_domains_on(c, "h01", "eng") == 0 && pool_ctx_busy(c) == 0;
+}
+
 START_TEST(test_users_desktops_on_a_draining_host_move_two_at_a_time_and_keep_their_users)
 {
     struct pool_claim c[3];
@@ -141,7 +148,10 @@ START_TEST(test_users_desktops_on_a_draining_host_move_two_at_a_time_and_keep_th
                                     POOL_STATE_DISCONNECTED};
 
     three_users_on_h01("drainmig", c, 2);
-    /* the two idle ones are retired and replaced on h02; the three held ones move */
+    /* the two idle ones are retired and replaced on h02; the three held ones move (the
+     * pool looks converged between two waves of migrations: wait for h01 to empty) */
+    ck_assert_msg(pool_ctx_run(ctx, 20, 20000, h01_empty, NULL, &err) == 0, "h01 never emptied: %s",
+                  err.msg);
     pt_converge(ctx, "eng", 2, 5, 20000);
     ck_assert_int_eq(pt_domains_on(ctx, "h01", "eng"), 0);
     ck_assert_int_eq(pt_domains_on(ctx, "h02", "eng"), 5);
