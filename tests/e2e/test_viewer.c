@@ -95,10 +95,9 @@ stack_start(struct stack *s, const char *pool, const char *proto, int port)
                      "  </pool>\n</node>\n");
     s->broker_port = tf_free_port();
     s->gw_port = tf_free_port();
-    /* http2 = no: see test_web.c (an h2 stream of a page load is left unanswered) */
     pt_buf_appendf(&conf,
                    "[broker]\nlisten = 127.0.0.1:%d\nstate_dir = %s/state\nworkers = 2\n"
-                   "rate_limit_rps = 0\nhttp2 = no\nweb_root = %s\n"
+                   "rate_limit_rps = 0\nweb_root = %s\n"
                    "gateway_url = wss://127.0.0.1:%d/tunnel\n"
                    "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
                    "group_base = ou=groups,%s\nadmin_group = admins\npool = desktop-users:%s\n"
