@@ -46,6 +46,7 @@ key_file=$dir/key.pem
 ssl_protocols=TLSv1.2, TLSv1.3
 autorun=vnc-any
 max_bpp=32
+allow_channels=true
 [Logging]
 LogFile=$dir/xrdp-file.log
 LogLevel=INFO
@@ -53,8 +54,8 @@ EnableSyslog=false
 [Channels]
 rdpdr=false
 rdpsnd=false
-drdynvc=false
-cliprdr=false
+drdynvc=true
+cliprdr=true
 rail=false
 xrdpvr=false
 tcutils=false
