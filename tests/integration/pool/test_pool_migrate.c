@@ -256,7 +256,7 @@ pool_migrate_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc,
                    test_a_connected_desktop_live_migrates_off_a_draining_host_and_keeps_its_user);
-    tcase_set_timeout(tc, 55);
+    tcase_set_timeout(tc, 85);
     suite_add_tcase(s, tc);
     return s;
 }
