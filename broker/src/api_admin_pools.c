@@ -1,7 +1,7 @@
 /*
  * api_admin_pools.c - admin: pools (list, show, create, update, resize, delete with
- * drain), hosts (list with capacity, drain, undrain), desktops (list, recycle) and the
- * audit log.
+ * drain), hosts (list with capacity, drain, undrain), desktops (list, recycle, delete)
+ * and the audit log.
  *
  * A pool is changed by changing its spec: the JSON "spec" object holds the same keys as
  * a [pool "x"] section (docs/config.md), each value given to pool_spec_set() as text, so
@@ -454,6 +454,48 @@ desktop_recycle(struct broker_req *r)
                           json_pack("{s:s,s:s,s:b}", "id", d.id, "user", d.user, "recycling", 1));
 }
 
+/* DELETE /api/v1/admin/desktops/{id}[?force=true]: a held desktop needs force (409
+ * desktop_in_use otherwise); the pool deletes the domain in the background. */
+static void
+desktop_delete(struct broker_req *r)
+{
+    struct pool_ctx *ctx = need_pools(r);
+    struct store_desktop d;
+    struct pt_err err = {0};
+    char fv[8] = "";
+    bool force;
+
+    if (!ctx)
+        return;
+    if (broker_req_query(r, "force", fv, sizeof(fv)) >= 0 && strcmp(fv, "true") != 0 &&
+        strcmp(fv, "1") != 0 && strcmp(fv, "false") != 0 && strcmp(fv, "0") != 0) {
+        broker_req_error(r, 400, "invalid_request", "force must be true or false");
+        return;
+    }
+    force = strcmp(fv, "true") == 0 || strcmp(fv, "1") == 0;
+    if (store_desktop_get(pool_ctx_store(ctx), r->params[0], &d, &err) < 0) {
+        broker_req_error(r, 404, "desktop_not_found", "no desktop %s", r->params[0]);
+        return;
+    }
+    if (d.user[0] && !force) {
+        broker_req_error(r, 409, "desktop_in_use",
+                         "%s is %s and held by %s: deleting it ends their session; add "
+                         "?force=true (porticoctl desktop delete --force) to do it anyway",
+                         d.id, d.state, d.user);
+        return;
+    }
+    if (pool_desktop_delete(ctx, d.id, force, &err) < 0) {
+        broker_audit(r->b, admin_name(r), "desktop.delete", d.id, "failed", err.msg);
+        broker_req_error_pt(r, &err);
+        return;
+    }
+    broker_audit(r->b, admin_name(r), "desktop.delete", d.id, "ok",
+                 d.user[0] ? d.user : (force ? "force" : ""));
+    broker_req_reply_json(
+        r, 202,
+        json_pack("{s:s,s:s,s:s,s:b}", "id", d.id, "pool", d.pool, "user", d.user, "deleting", 1));
+}
+
 static void
 audit_list(struct broker_req *r)
 {
@@ -506,6 +548,7 @@ const struct broker_route broker_routes_admin_pool[] = {
     {BROKER_POST, "/api/v1/admin/hosts/{}/undrain", ADMIN_W, host_undrain},
     {BROKER_GET, "/api/v1/admin/desktops", ADMIN, desktops_all},
     {BROKER_POST, "/api/v1/admin/desktops/{}/recycle", ADMIN_W, desktop_recycle},
+    {BROKER_DELETE, "/api/v1/admin/desktops/{}", ADMIN_W, desktop_delete},
     {BROKER_GET, "/api/v1/admin/audit", ADMIN, audit_list},
     {0, NULL, 0, NULL},
 };

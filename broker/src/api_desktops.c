@@ -11,10 +11,10 @@
  * is not ready yet answers 202 with the expected wait; the client asks again (which
  * reconnects to the same desktop). Tickets are never logged.
  *
- * The display endpoint comes from pool/ (pool_desktop_display(), which reads it through
- * hv.h, since the broker never includes hypervisor/), on a worker because libvirt blocks.
- * It is referenced weakly so the broker builds against a pool/ that does not provide it
- * yet; launch then answers 503 display_unavailable after the claim.
+ * The display endpoint and a fresh display password come from pool/
+ * (pool_desktop_display(), which reads them through hv.h, since the broker never includes
+ * hypervisor/), on a worker because libvirt blocks. The password is valid for the
+ * ticket's lifetime plus a margin for the gateway's connects, and only sealed into it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +23,6 @@
 #include "common/mem.h"
 
 #ifdef PORTICO_HAVE_POOL
-
-/*
- * Provided by pool/ (requested in the broker's report); weak until it lands.
- * pool_desktop_display() - the display endpoint of domain @domain on host @host for
- * @proto (POOL_PROTO_*): address into @addr, port into @port, and a fresh one-time display
- * password set on the desktop into @password ("" when the host cannot set one). Touches
- * only the hypervisor (thread-safe): called on a broker worker. 0, or -1 with @err.
- */
-int pool_desktop_display(struct pool_ctx *ctx, const char *host, const char *domain, unsigned proto,
-                         char *addr, size_t addrn, int *port, char *password, size_t pwn,
-                         struct pt_err *err) __attribute__((weak));
 
 /* The session's pools: the directory's rules and the pools' groups, as of sign-in. */
 static bool
@@ -135,6 +124,7 @@ struct ticket_job {
     char host[256];
     int port;
     char password[128];
+    int64_t pw_valid_to; /* epoch seconds */
     struct pt_err err;
     int rc;
 };
@@ -145,7 +135,7 @@ display_work(void *arg)
     struct ticket_job *j = arg;
 
     j->rc =
-        pool_desktop_display(j->ctx, j->cl.host, j->cl.domain, j->protobit, j->host,
+        pool_desktop_display(j->ctx, j->cl.host, j->cl.domain, j->protobit, j->pw_valid_to, j->host,
                              sizeof(j->host), &j->port, j->password, sizeof(j->password), &j->err);
 }
 
@@ -211,13 +201,6 @@ reply_ticket(struct broker_req *r, struct pool_ctx *ctx, const struct pool_claim
 {
     struct ticket_job *j;
 
-    if (!pool_desktop_display) {
-        broker_req_error(r, 503, "display_unavailable",
-                         "desktop %s is yours, but this build of pool/ cannot report its display "
-                         "endpoint yet; retry later",
-                         cl->desktop);
-        return;
-    }
     j = pt_xcalloc(1, sizeof(*j));
     j->r = r;
     j->ctx = ctx;
@@ -225,6 +208,8 @@ reply_ticket(struct broker_req *r, struct pool_ctx *ctx, const struct pool_claim
     j->protobit = protobit;
     j->proto = proto;
     j->t0_ms = t0_ms;
+    /* the gateway connects within the ticket's lifetime (SPICE: several channels) */
+    j->pw_valid_to = (pt_time_wall_ms() + r->b->conf->ticket_ttl_ms) / 1000 + 30;
     broker_req_submit(r, display_work, ticket_done, j);
 }
 

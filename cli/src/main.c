@@ -33,7 +33,7 @@ usage(FILE *f)
         "  logout\n"
         "  pool list | show NAME | create NAME KEY=VALUE... | resize NAME [--min N]\n"
         "       [--max N] [--warm N] [--wait] [--timeout SECS] | delete NAME [--wait]\n"
-        "  desktop list [--pool NAME] | recycle ID\n"
+        "  desktop list [--pool NAME] | recycle ID | delete ID [--force]\n"
         "  session list | disconnect ID\n"
         "  host list | drain NAME | undrain NAME\n"
         "  user resolve NAME\n"
@@ -510,6 +510,14 @@ dispatch(struct cli_conf *c, const char *noun, const char *verb, int argc, char 
             snprintf(path, sizeof(path), "/api/v1/admin/desktops/%s/recycle", a0);
             snprintf(msg, sizeof(msg), "desktop %s is being recycled", a0);
             return action(c, "POST", path, msg);
+        }
+        if (strcmp(verb, "delete") == 0 && a0 && a0[0] != '-' && !strpbrk(a0, "/?#%& ") &&
+            (argc == 1 || (argc == 2 && strcmp(argv[1], "--force") == 0))) {
+            /* a held desktop is refused (exit 6) unless --force: it ends the user's session */
+            snprintf(path, sizeof(path), "/api/v1/admin/desktops/%s%s", a0,
+                     argc == 2 ? "?force=true" : "");
+            snprintf(msg, sizeof(msg), "desktop %s is being deleted", a0);
+            return action(c, "DELETE", path, msg);
         }
     } else if (strcmp(noun, "session") == 0) {
         if (strcmp(verb, "list") == 0) {

@@ -9,9 +9,7 @@
  *           Guacamole)
  *   SPICE - a real QEMU guest under libvirtd (SeaBIOS screen: the canvas must show text)
  * The test:/// desktops carry the real servers' ports in their <graphics> (pool template)
- * and rdp_port, so the broker's display lookup hands the gateway a live endpoint. The
- * broker binary is the test build portico-broker-display (tests/integration/broker):
- * pool/ does not offer pool_desktop_display() yet.
+ * and rdp_port, so the broker's display lookup hands the gateway a live endpoint.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -111,9 +109,8 @@ stack_start(struct stack *s, const char *pool, const char *proto, int port)
     snprintf(path, sizeof(path), "%s/broker.conf", s->dir);
     write_file(path, conf.data);
     pt_buf_fini(&conf);
-    snprintf(exe, sizeof(exe), "%s/tests/integration/broker/portico-broker-display",
-             bd ? bd : "..");
-    ck_assert_msg(access(exe, X_OK) == 0, "%s is not built (target portico-broker-display)", exe);
+    snprintf(exe, sizeof(exe), "%s/broker/portico-broker", bd ? bd : "..");
+    ck_assert_msg(access(exe, X_OK) == 0, "%s is not built (target portico-broker)", exe);
     argv[0] = exe;
     argv[1] = (char *)"-c";
     argv[2] = path;

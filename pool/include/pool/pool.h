@@ -312,6 +312,18 @@ struct pool_desktop {
 };
 int pool_desktop_get(struct pool_ctx *ctx, const char *desktop, struct pool_desktop *out,
                      struct pt_err *err);
+/* pool_desktop_display() (pool_display.c) - the display endpoint of domain @domain on
+ * @host for @proto (one POOL_PROTO_* bit): address into @addr, port into @port, and a
+ * fresh one-time display password, valid until @valid_to (epoch s), set on the desktop
+ * and copied into @password ("" for RDP, and on hosts that cannot set one: test:///).
+ * Touches only hv (thread-safe): may run on any thread. 0, or -1 with @err. */
+int pool_desktop_display(struct pool_ctx *ctx, const char *host, const char *domain, unsigned proto,
+                         int64_t valid_to, char *addr, size_t addrn, int *port, char *password,
+                         size_t pwn, struct pt_err *err);
+/* pool_desktop_delete() (pool_delete.c) - an admin removes @desktop: to deleting now, the
+ * domain goes in the background. A held desktop needs @force. PT_E_NOTFOUND, PT_E_CONFLICT
+ * (held without @force, or an action in progress: retry). Already deleting: 0. */
+int pool_desktop_delete(struct pool_ctx *ctx, const char *desktop, bool force, struct pt_err *err);
 
 /* --- status for /metrics and the admin console ------------------------------------- */
 

@@ -225,6 +225,46 @@ START_TEST(test_pool_create_then_delete)
 }
 END_TEST
 
+START_TEST(test_desktop_delete_removes_an_idle_desktop_and_refuses_unknown_ids)
+{
+    struct pt_buf out = PT_BUF_INIT;
+    char id[128] = "";
+    int rc = -1;
+
+    login("bob", "bob-pw\n");
+    ck_assert_int_eq(ctl_run(NULL, &out, "desktop", "delete", "no-such-desktop", NULL), 5);
+    ck_assert_int_eq(ctl_run(NULL, &out, "desktop", "delete", NULL), 2);
+    ck_assert_int_eq(ctl_run(NULL, &out, "desktop", "delete", "a/b", NULL), 2);
+    ck_assert_int_eq(ctl_run(NULL, &out, "pool", "create", "qd", "image=/golden/base.qcow2",
+                             "memory=128", "domain_type=test", "max=1", "warm=1", NULL),
+                     0);
+    for (int t = 0; t < 100 && !id[0]; t++) { /* the pool clones its warm desktop */
+        json_t *j, *d;
+
+        ck_assert_int_eq(ctl_run(NULL, &out, "--json", "desktop", "list", "--pool", "qd", NULL), 0);
+        j = json_loads(out.data, 0, NULL);
+        ck_assert_ptr_nonnull(j);
+        d = json_array_get(json_object_get(j, "desktops"), 0);
+        if (d)
+            pt_strlcpy(id, json_string_value(json_object_get(d, "id")), sizeof(id));
+        json_decref(j);
+        if (!id[0])
+            usleep(100000);
+    }
+    ck_assert_msg(id[0], "pool qd made no desktop");
+    for (int t = 0; t < 50; t++) { /* exit 6 "in progress" while its clone/start runs */
+        rc = ctl_run(NULL, &out, "desktop", "delete", id, NULL);
+        if (rc != 6 || !strstr(out.data, "in progress"))
+            break;
+        usleep(100000);
+    }
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out.data);
+    ck_assert_ptr_nonnull(strstr(out.data, "is being deleted"));
+    ck_assert_int_eq(ctl_run(NULL, &out, "pool", "delete", "qd", "--wait", NULL), 0);
+    pt_buf_fini(&out);
+}
+END_TEST
+
 Suite *
 broker_cli_suite(void)
 {
@@ -239,6 +279,7 @@ broker_cli_suite(void)
     tcase_add_test(tc, test_exit_codes_say_what_went_wrong);
     tcase_add_test(tc, test_admin_verbs_list_hosts_sessions_desktops_and_resolve_users);
     tcase_add_test(tc, test_pool_create_then_delete);
+    tcase_add_test(tc, test_desktop_delete_removes_an_idle_desktop_and_refuses_unknown_ids);
     suite_add_tcase(s, tc);
     return s;
 }

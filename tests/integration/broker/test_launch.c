@@ -58,10 +58,8 @@ launch_setup(void)
              "rate_limit_rps = 0\ngateway_url = wss://127.0.0.1:9443/ws\n"
              "gateway_seal_key_file = %s.pub\n",
              seal);
-    bk_broker_binary = "tests/integration/broker/portico-broker-display";
     if (bk_broker_start(&broker, extra, sections, &err) < 0)
         ck_abort_msg("broker: %s", err.msg);
-    bk_broker_binary = NULL;
 }
 
 static void
@@ -292,6 +290,112 @@ START_TEST(test_admin_resize_is_validated_and_audited)
 }
 END_TEST
 
+/* The admin list's entry for desktop @id, or NULL (borrowed from @r). */
+static json_t *
+admin_desktop(struct bk_resp *r, const struct who *admin, const char *id)
+{
+    json_t *e;
+    size_t i;
+
+    ck_assert_int_eq(call("GET", "/api/v1/admin/desktops?pool=eng", admin->hdrs, NULL, r), 200);
+    json_array_foreach(json_object_get(r->json, "desktops"), i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+START_TEST(test_admin_deletes_a_desktop_and_a_held_one_only_with_force)
+{
+    struct bk_resp r;
+    struct who alice, bob;
+    char held[128], path[300], idle[128] = "";
+    bool gone = false, audited = false;
+    json_t *e;
+    size_t i;
+    int st;
+
+    login("alice", "alice-pw", &alice);
+    login("bob", "bob-pw", &bob);
+    for (int t = 0; t < 100; t++) { /* alice gets a desktop (warm, or one that starts) */
+        st = call("POST", "/api/v1/pools/eng/launch", alice.hdrs, NULL, &r);
+        if (st == 200)
+            break;
+        ck_assert_msg(st == 202, "launch: %d %s", st, r.body.data);
+        bk_resp_fini(&r);
+        usleep(100000);
+    }
+    ck_assert_int_eq(st, 200);
+    pt_strlcpy(held, json_string_value(json_object_get(r.json, "desktop")), sizeof(held));
+    bk_resp_fini(&r);
+    snprintf(path, sizeof(path), "/api/v1/admin/desktops/%s", held);
+    ck_assert_int_eq(call("DELETE", path, alice.hdrs, NULL, &r), 403); /* not an admin */
+    ck_assert_str_eq(bk_resp_error_code(&r), "admin_required");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("DELETE", "/api/v1/admin/desktops/no-such", bob.hdrs, NULL, &r), 404);
+    ck_assert_str_eq(bk_resp_error_code(&r), "desktop_not_found");
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("DELETE", path, bob.hdrs, NULL, &r), 409); /* alice holds it */
+    ck_assert_str_eq(bk_resp_error_code(&r), "desktop_in_use");
+    bk_resp_fini(&r);
+    snprintf(path, sizeof(path), "/api/v1/admin/desktops/%s?force=maybe", held);
+    ck_assert_int_eq(call("DELETE", path, bob.hdrs, NULL, &r), 400);
+    bk_resp_fini(&r);
+    ck_assert_ptr_nonnull(admin_desktop(&r, &bob, held)); /* still there */
+    bk_resp_fini(&r);
+    snprintf(path, sizeof(path), "/api/v1/admin/desktops/%s?force=true", held);
+    ck_assert_int_eq(call("DELETE", path, bob.hdrs, NULL, &r), 202);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "user")), "alice");
+    bk_resp_fini(&r);
+    /* the reconcile loop deletes the domain and forgets the row; alice's launch then
+     * gets another desktop, never the deleted one */
+    for (int t = 0; t < 100 && !gone; t++) {
+        gone = admin_desktop(&r, &bob, held) == NULL;
+        bk_resp_fini(&r);
+        if (!gone)
+            usleep(100000);
+    }
+    ck_assert_msg(gone, "desktop %s was not deleted within 10 s", held);
+    /* a desktop nobody holds goes without force (the pool keeps one warm) */
+    for (int t = 0; t < 100 && !idle[0]; t++) {
+        ck_assert_int_eq(call("GET", "/api/v1/admin/desktops?pool=eng", bob.hdrs, NULL, &r), 200);
+        json_array_foreach(json_object_get(r.json, "desktops"), i, e)
+        {
+            const char *u = json_string_value(json_object_get(e, "user"));
+
+            if ((!u || !u[0]) &&
+                strcmp(json_string_value(json_object_get(e, "state")), "deleting") != 0)
+                pt_strlcpy(idle, json_string_value(json_object_get(e, "id")), sizeof(idle));
+        }
+        bk_resp_fini(&r);
+        if (!idle[0])
+            usleep(100000);
+    }
+    ck_assert_msg(idle[0], "the pool made no idle desktop");
+    snprintf(path, sizeof(path), "/api/v1/admin/desktops/%s", idle);
+    for (int t = 0; t < 50; t++) {
+        st = call("DELETE", path, bob.hdrs, NULL, &r);
+        /* 409 while a pool action (its start) still runs on it: retry, as the message says */
+        if (st != 409 || !strstr(r.body.data, "in progress"))
+            break;
+        bk_resp_fini(&r);
+        usleep(100000);
+    }
+    ck_assert_msg(st == 202, "%d %s", st, r.body.data);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(call("GET", "/api/v1/admin/audit?action=desktop.delete", bob.hdrs, NULL, &r),
+                     200);
+    json_array_foreach(json_object_get(r.json, "entries"), i, e)
+    {
+        audited = audited || (strcmp(json_string_value(json_object_get(e, "target")), held) == 0 &&
+                              strcmp(json_string_value(json_object_get(e, "actor")), "bob") == 0);
+    }
+    ck_assert_msg(audited, "no desktop.delete of %s by bob in the audit log", held);
+    bk_resp_fini(&r);
+}
+END_TEST
+
 Suite *
 broker_launch_suite(void)
 {
@@ -304,6 +408,7 @@ broker_launch_suite(void)
     tcase_add_test(tc, test_launch_bad_cases_have_exact_codes);
     tcase_add_test(tc, test_launch_claims_a_desktop_and_a_second_launch_reconnects_to_it);
     tcase_add_test(tc, test_admin_resize_is_validated_and_audited);
+    tcase_add_test(tc, test_admin_deletes_a_desktop_and_a_held_one_only_with_force);
     suite_add_tcase(s, tc);
     return s;
 }
