@@ -8,9 +8,8 @@
  *
  *   bench_broker [SECONDS] [CONNECTIONS]     (defaults 5 s, 16 connections, 2 wrk threads)
  *
- * Build it in a Release tree: an ASan build measures the sanitizer. When the test binary
- * portico-broker-display (the broker plus the display lookup pool/ lacks) is built, it is
- * used, so launches end in a signed ticket rather than 503 display_unavailable.
+ * Build it in a Release tree: an ASan build measures the sanitizer. Launches end in a
+ * signed ticket (pool_desktop_display() on the test driver: endpoint, no password).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,11 +135,6 @@ main(int argc, char **argv)
              "rate_limit_rps = 0\nlog_level = warning\nweb_root = %s\ngateway_url = "
              "wss://127.0.0.1:9/tunnel\n",
              web);
-    /* with the display lookup bridged in test code, launch answers with a real ticket */
-    snprintf(p, sizeof(p), "%s/tests/integration/broker/portico-broker-display",
-             getenv("PORTICO_BUILD_DIR") ? getenv("PORTICO_BUILD_DIR") : ".");
-    if (access(p, X_OK) == 0)
-        bk_broker_binary = "tests/integration/broker/portico-broker-display";
     if (bk_broker_start(&b, extra, sections, &err) < 0) {
         fprintf(stderr, "broker: %s\n", err.msg);
         tf_slapd_stop(slapd);
@@ -163,8 +157,8 @@ main(int argc, char **argv)
     run_wrk(b.port, "/api/v1/desktops", "desktops.lua", env, secs, conns, &desk_r);
     run_wrk(b.port, "/api/v1/pools/eng/launch", "launch.lua", env, secs, conns, &launch_r);
 
-    printf("%s under wrk -t2 -c%d -d%ds --latency (HTTPS, HTTP/1.1 keep-alive)\n",
-           bk_broker_binary ? "portico-broker-display" : "portico-broker", conns, secs);
+    printf("%s under wrk -t2 -c%d -d%ds --latency (HTTPS, HTTP/1.1 keep-alive)\n", "portico-broker",
+           conns, secs);
     printf("%-34s %10s %9s %9s %8s %10s\n", "endpoint", "req/s", "p50 ms", "p99 ms", "non-2xx",
            "vs static");
     printf("%-34s %10.0f %9.2f %9.2f %8s %10s\n", "GET /index.html (reference)", stat_r.rps,
