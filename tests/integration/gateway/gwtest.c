@@ -21,6 +21,17 @@
 #include "common/str.h"
 #include "wsclient.h"
 
+static const struct gwt *gwt_current; /* the last gateway started in this process */
+
+void
+gwt_dump_current(void)
+{
+    if (gwt_current) {
+        tf_proc_print_log(&gwt_current->proc, 30);
+        gwt_dump_state(gwt_current);
+    }
+}
+
 void
 gwt_start(struct gwt *g, bool tls, const char *extra)
 {
@@ -62,6 +73,7 @@ gwt_start(struct gwt *g, bool tls, const char *extra)
     argv[2] = g->conf_path;
     argv[3] = NULL;
     ck_assert_msg(tf_proc_spawn(&g->proc, "gateway", argv, NULL, &err) == 0, "%s", err.msg);
+    gwt_current = g;
     if (tf_wait_port(g->port, 10000) < 0) {
         tf_proc_print_log(&g->proc, 40);
         ck_abort_msg("gateway did not listen on %d", g->port);
@@ -94,6 +106,8 @@ gwt_stop(struct gwt *g)
     FILE *f;
 
     tf_proc_stop(&g->proc, 5000);
+    if (gwt_current == g)
+        gwt_current = NULL;
     /* A sanitizer report in the gateway (a child process) fails the test too. */
     f = fopen(g->proc.log_path, "r");
     if (f) {

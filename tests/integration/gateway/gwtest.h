@@ -33,6 +33,8 @@ void gwt_stop(struct gwt *g);
 /* gwt_dump_state() - print the gateway's process state, sockets and thread stacks to
  * stderr (diagnosis of a test that waited in vain). */
 void gwt_dump_state(const struct gwt *g);
+/* gwt_dump_current() - log tail and gwt_dump_state() of the gateway last started here. */
+void gwt_dump_current(void);
 /* gwt_ticket() - returns new: a ticket for @host:@port. @audience NULL: this gateway;
  * @ttl_ms <= 0: default; @issued_delta_ms shifts issued_at (negative: in the past). */
 char *gwt_ticket(struct gwt *g, enum auth_proto proto, const char *host, int port, int max_conns,

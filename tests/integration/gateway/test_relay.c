@@ -68,6 +68,8 @@ echo_exact(struct wsc *c, size_t total, bool threaded)
     }
     while (recvd < total) {
         int op = wsc_recv(c, &got, &len, &cap, 10000);
+        if (op != WSC_BINARY)
+            gwt_dump_current();
         ck_assert_msg(op == WSC_BINARY, "op %d after %zu of %zu bytes (close %d %s)", op, recvd,
                       total, wsc_close_code(c), wsc_close_reason(c));
         ck_assert_uint_le(len, 1 << 20);
