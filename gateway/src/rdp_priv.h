@@ -227,6 +227,13 @@ struct rdp_session {
     int resize_w, resize_h; /* the browser's newest size request */
     int64_t resize_at;      /* when to act on it (debounced), 0 = none */
     bool resize_fixed;      /* a resize reconnect came back at the old size: stop trying */
+    /* a layout sent over disp awaits the server's DesktopResize: what we asked, from what */
+    int disp_ask_w, disp_ask_h, disp_from_w, disp_from_h;
+    int64_t disp_settle_at;             /* until then DesktopResizes answer it (0 = none awaited) */
+    int disp_refused_w, disp_refused_h; /* a size the server answered otherwise: not again */
+    bool disp_fixed;            /* the server kept its size for a layout it allows: stop asking */
+    int disp_max_w, disp_max_h; /* the server's display-control caps (largest area) */
+    int64_t refresh_at;     /* ask the server for the whole screen then (0 = no): after a resize */
     bool cert_changed;      /* TOFU refused the server's certificate (rdp_trust.c) */
     void *disp_ctx;         /* (locked) DispClientContext * while the disp channel is up */
     atomic_bool disp_ready; /* the server sent its display-control caps */
@@ -262,6 +269,11 @@ void rdp_resize_channel(struct rdp_session *s, const char *name, void *iface);
  * size. Lowers *@wait_ms to when to look again. Returns 0, or -1 if the reconnect failed
  * (FreeRDP's last error says why). */
 int rdp_resize_due(struct rdp_session *s, void *instance, int64_t now_ms, int *wait_ms);
+/* rdp_resize_answered() - the server's DesktopResize to @w x @h arrived (reactivation or
+ * resize): settles a pending disp request (a different size than asked is accepted and that
+ * request not repeated) and schedules a full-screen refresh when the size changed, because
+ * the new GDI surface is black and a server with a still screen (VNC) sends nothing. */
+void rdp_resize_answered(struct rdp_session *s, int old_w, int old_h, int w, int h, int64_t now_ms);
 /* rdp_wipe_settings_password() - wipe and drop the password in rdpSettings *. */
 void rdp_wipe_settings_password(void *rdp_settings);
 

@@ -238,10 +238,16 @@ cb_desktop_resize(rdpContext *c)
     struct rdp_session *s = ctx_session(c);
     UINT32 w = freerdp_settings_get_uint32(c->settings, FreeRDP_DesktopWidth);
     UINT32 h = freerdp_settings_get_uint32(c->settings, FreeRDP_DesktopHeight);
+    int old_w = s->disp.width, old_h = s->disp.height;
 
+    /* gdi_resize() to another size makes a new, black surface: rdp_display_resize() sends
+     * "size" and forces every tile, rdp_resize_answered() asks the server to repaint */
     if (!gdi_resize(c->gdi, w, h))
         return FALSE;
+    pt_log(LOG_INFO, "%s event=rdp_desktop_resize from=%dx%d to=%ux%u", s->log_id, old_w, old_h,
+           (unsigned)w, (unsigned)h);
     rdp_display_resize(&s->disp, (int)w, (int)h, &s->out);
+    rdp_resize_answered(s, old_w, old_h, (int)w, (int)h, mono_ms());
     return TRUE;
 }
 

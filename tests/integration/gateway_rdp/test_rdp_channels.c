@@ -13,6 +13,7 @@
 
 #include <check.h>
 
+#include "canvas.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/str.h"
@@ -527,6 +528,90 @@ START_TEST(test_a_server_that_keeps_its_size_is_reconnected_once_not_per_resize)
 }
 END_TEST
 
+/* Apply every instruction for @ms to @cv (echoing "sync" like a browser); returns how
+ * many "size" instructions for layer 0 arrived. */
+static int
+draw_for(struct gw_tunnel *t, struct h_canvas *cv, int ms)
+{
+    struct h_insn in;
+    int sizes = 0;
+
+    for (int waited = 0; waited < ms; waited += 50) {
+        while (h_next(t, &in, 0) == 0) {
+            if (!strcmp(in.op, "sync") && in.argc >= 1) {
+                char echo[64];
+                snprintf(echo, sizeof(echo), "4.sync,%zu.%s;", strlen(in.argv[0]), in.argv[0]);
+                h_send(t, ops, echo, NULL, 0);
+            }
+            ck_assert_msg(strcmp(in.op, "error") != 0, "error: %s", in.argc ? in.argv[0] : "");
+            if (!strcmp(in.op, "size") && in.argc == 3 && !strcmp(in.argv[0], "0"))
+                sizes++;
+            ck_assert_int_eq(h_canvas_apply(cv, &in), 0);
+            h_insn_fini(&in);
+        }
+        usleep(50 * 1000);
+    }
+    return sizes;
+}
+
+/* The demo's case: xrdp in front of a QEMU guest's VNC, whose screen (SeaBIOS) cannot
+ * change size. xrdp refuses the browser's layout and resizes the client back; the
+ * browser must end at the server's size with the picture, not a black canvas. */
+START_TEST(test_a_size_the_vnc_server_refuses_leaves_the_browser_at_the_server_size_drawn)
+{
+    struct pt_err err;
+    struct tf_guest *g;
+    struct tf_rdp *rdp;
+    struct auth_ticket_claims c;
+    struct gw_tunnel *t = h_tunnel_new();
+    struct h_canvas cv;
+    int w0, h0, port, before;
+    size_t lit0, lit;
+
+    configure(GW_RDP_CLIP_BOTH);
+    g = tf_guest_start("rdpvncsize", 0, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    rdp = tf_rdp_xrdp_vnc_start(tf_guest_vnc_port(g), &err);
+    ck_assert_msg(rdp != NULL, "%s", err.msg);
+    port = tf_rdp_port(rdp);
+    memset(&c, 0, sizeof(c));
+    snprintf(c.host, sizeof(c.host), "127.0.0.1");
+    c.port = port;
+    ops = gw_rdp_backend();
+    ck_assert_msg(ops->open(t, &c, "na\nsecret-pw", &err) == 0, "open: %s", err.msg);
+    h_canvas_init(&cv);
+    /* the first picture: the guest's screen, at the size xrdp settles on */
+    for (int i = 0; i < 100 && h_canvas_lit(&cv) < 200; i++)
+        draw_for(t, &cv, 200);
+    draw_for(t, &cv, 1500); /* xrdp's own resize to the VNC size, if any, settles */
+    w0 = cv.w;
+    h0 = cv.h;
+    lit0 = h_canvas_lit(&cv);
+    ck_assert_msg(lit0 >= 200, "the guest's screen never showed (%zu lit pixels at %dx%d)", lit0,
+                  w0, h0);
+    before = rdp_client_port(port);
+    ck_assert_int_gt(before, 0);
+    /* a browser window whose size the VNC server cannot take */
+    ck_assert_int_eq(h_send(t, ops, "4.size,4.1024,3.723;", NULL, 0), 0);
+    draw_for(t, &cv, 4000);
+    ck_assert_msg(cv.w == w0 && cv.h == h0, "browser at %dx%d, the server's screen is %dx%d", cv.w,
+                  cv.h, w0, h0);
+    lit = h_canvas_lit(&cv);
+    ck_assert_msg(lit * 2 >= lit0, "the browser's picture went black: %zu lit pixels, was %zu", lit,
+                  lit0);
+    /* and the backend does not keep asking: the same size again changes nothing */
+    ck_assert_int_eq(h_send(t, ops, "4.size,4.1024,3.723;", NULL, 0), 0);
+    ck_assert_int_eq(draw_for(t, &cv, 2000), 0);
+    ck_assert_int_eq(rdp_client_port(port), before);
+    ck_assert_msg(h_canvas_lit(&cv) * 2 >= lit0, "picture went black after the second size");
+    ops->close(t);
+    h_tunnel_free(t);
+    h_canvas_fini(&cv);
+    tf_rdp_stop(rdp);
+    tf_guest_stop(g);
+}
+END_TEST
+
 static void
 setup_thread_mode(void)
 {
@@ -571,6 +656,12 @@ gateway_rdp_channels_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_certificate_is_trusted_on_first_use_and_a_changed_one_refused);
     tcase_add_test(tc, test_a_server_that_keeps_its_size_is_reconnected_once_not_per_resize);
+    suite_add_tcase(s, tc);
+    /* a real QEMU guest's VNC behind xrdp: the demo's RDP pool */
+    tc = tcase_create("vnc_guest");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc,
+                   test_a_size_the_vnc_server_refuses_leaves_the_browser_at_the_server_size_drawn);
     suite_add_tcase(s, tc);
     return s;
 }
