@@ -443,39 +443,14 @@ template_substitute(const struct hv_xml_params *p, struct pt_err *err)
     return pt_buf_steal(&b);
 }
 
-/* Template path: put our metadata in, and lock every <graphics> that has no password. */
+/* Lock the display: a password on every <graphics> without one, anywhere in @in (a
+ * template may put <metadata> before or after <devices>, or have none). Returns new. */
 static char *
-xml_from_template(const struct hv_xml_params *p, const char *meta, struct pt_err *err)
+template_lock_graphics(const struct hv_xml_params *p, const char *in)
 {
-    char *sub = template_substitute(p, err), *out = NULL;
     struct pt_buf b = PT_BUF_INIT;
-    const char *m, *d, *t;
+    const char *t = in;
 
-    if (!sub)
-        return NULL;
-    if (find_tag(sub, "<metadata") == NULL && !(d = strstr(sub, "</domain>"))) {
-        pt_err_set(err, PT_E_INVALID, "template XML: no </domain> end tag");
-        goto out;
-    }
-    t = sub;
-    m = find_tag(sub, "<metadata");
-    if (m) {
-        const char *me = tag_end(m);
-
-        if (!me || me[-1] == '/') {
-            pt_err_set(err, PT_E_INVALID, "template XML: empty or broken <metadata> element");
-            goto out;
-        }
-        pt_buf_append(&b, sub, (size_t)(me + 1 - sub));
-        pt_buf_appends(&b, meta);
-        t = me + 1;
-    } else {
-        d = strstr(sub, "</domain>");
-        pt_buf_append(&b, sub, (size_t)(d - sub));
-        pt_buf_appendf(&b, "<metadata>%s</metadata>", meta);
-        t = d;
-    }
-    /* lock the display: a password on every <graphics> without one */
     for (const char *g = find_tag(t, "<graphics"); g; g = find_tag(t, "<graphics")) {
         const char *ge = tag_end(g);
         size_t len;
@@ -491,9 +466,45 @@ xml_from_template(const struct hv_xml_params *p, const char *meta, struct pt_err
         t = g + strlen("<graphics");
     }
     pt_buf_appends(&b, t);
+    return pt_buf_steal(&b);
+}
+
+/* Template path: lock every <graphics> that has no password, then put our metadata in. */
+static char *
+xml_from_template(const struct hv_xml_params *p, const char *meta, struct pt_err *err)
+{
+    char *sub = template_substitute(p, err), *locked = NULL, *out = NULL;
+    struct pt_buf b = PT_BUF_INIT;
+    const char *m, *d;
+
+    if (!sub)
+        return NULL;
+    locked = template_lock_graphics(p, sub);
+    m = find_tag(locked, "<metadata");
+    if (m) {
+        const char *me = tag_end(m);
+
+        if (!me || me[-1] == '/') {
+            pt_err_set(err, PT_E_INVALID, "template XML: empty or broken <metadata> element");
+            goto out;
+        }
+        pt_buf_append(&b, locked, (size_t)(me + 1 - locked));
+        pt_buf_appends(&b, meta);
+        pt_buf_appends(&b, me + 1);
+    } else {
+        d = strstr(locked, "</domain>");
+        if (!d) {
+            pt_err_set(err, PT_E_INVALID, "template XML: no </domain> end tag");
+            goto out;
+        }
+        pt_buf_append(&b, locked, (size_t)(d - locked));
+        pt_buf_appendf(&b, "<metadata>%s</metadata>", meta);
+        pt_buf_appends(&b, d);
+    }
     out = pt_buf_steal(&b);
 out:
     pt_buf_fini(&b);
+    pt_free_secret(locked);
     pt_free_secret(sub);
     return out;
 }

@@ -182,6 +182,33 @@ START_TEST(test_template_rdp_port_is_substituted_only_for_rdp_desktops)
 }
 END_TEST
 
+START_TEST(test_template_without_metadata_still_gets_every_display_locked)
+{
+    struct hv_desktop_spec s = hvt_spec("t-3", "eng", "id-3");
+    struct hv_meta m = {0};
+    struct hv_xml_params p = {.spec = &s,
+                              .domain_type = "qemu",
+                              .disk_path = "/p/t-3.qcow2",
+                              .disk_format = "qcow2",
+                              .init_passwd = "ABCDEFGHIJKLMNOP",
+                              .meta = &m};
+    struct pt_err err = {0};
+    char *x;
+
+    /* found by the demo: with no <metadata> in the template, the displays stayed open */
+    s.template_xml = "<domain type='${DOMAIN_TYPE}'><name>${NAME}</name><devices>"
+                     "<graphics type='spice' autoport='yes'>\n<listen type='address'/>"
+                     "</graphics><graphics type='vnc' autoport='yes'></graphics>"
+                     "</devices></domain>";
+    x = hv_xml_domain(&p, &err);
+    ck_assert_msg(x != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(x, "<graphics passwd='ABCDEFGHIJKLMNOP' type='spice'"), "%s", x);
+    ck_assert_msg(strstr(x, "<graphics passwd='ABCDEFGH' type='vnc'"), "%s", x);
+    ck_assert_msg(strstr(x, "</devices><metadata><portico:desktop"), "%s", x);
+    pt_free_secret(x);
+}
+END_TEST
+
 START_TEST(test_best_domain_type_prefers_kvm_then_qemu)
 {
     char t[16];
@@ -216,6 +243,7 @@ hv_xml_suite(void)
     tcase_add_test(tc, test_generated_xml_locks_every_display_and_carries_metadata);
     tcase_add_test(tc, test_template_gets_metadata_inside_existing_metadata_and_passwords);
     tcase_add_test(tc, test_template_rdp_port_is_substituted_only_for_rdp_desktops);
+    tcase_add_test(tc, test_template_without_metadata_still_gets_every_display_locked);
     tcase_add_test(tc, test_best_domain_type_prefers_kvm_then_qemu);
     suite_add_tcase(s, tc);
     return s;
