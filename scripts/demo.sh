@@ -27,8 +27,7 @@
 # PORTICO_DEMO_PREFIX (libvirt domain prefix, "demo-"), PORTICO_DEMO_READY_TIMEOUT
 # (seconds, 600), PORTICO_GUEST_DOMAIN_TYPE=kvm|qemu (skip the KVM probe),
 # PORTICO_IMAGE_CACHE (default <state>/cache/images), PORTICO_DEMO_BROKER (the broker
-# binary; tests point it at another build), PORTICO_DEMO_DISPLAY_BRIDGE=1 (until pool/
-# provides pool_desktop_display(): build and run portico-broker-display, test code).
+# binary; tests point it at another build).
 set -euo pipefail
 
 DEMO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -180,30 +179,17 @@ if [ "$no_build" = 0 ]; then
         [ -f "$DEMO_BUILD/CMakeCache.txt" ] ||
             cmake -S "$DEMO_ROOT" -B "$DEMO_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo
         cmake --build "$DEMO_BUILD" -j2 --target portico-broker portico-gateway porticoctl portico_web
-        if [ "${PORTICO_DEMO_DISPLAY_BRIDGE:-0}" = 1 ]; then
-            cmake --build "$DEMO_BUILD" -j2 --target portico-broker-display
-        fi
     } >"$DEMO_STATE/logs/build.log" 2>&1 || {
         tail -n 30 "$DEMO_STATE/logs/build.log" >&2
         demo_die "the build failed (log $DEMO_STATE/logs/build.log)"
     }
 fi
 BROKER=${PORTICO_DEMO_BROKER:-$DEMO_BUILD/broker/portico-broker}
-if [ "${PORTICO_DEMO_DISPLAY_BRIDGE:-0}" = 1 ] && [ -z "${PORTICO_DEMO_BROKER:-}" ]; then
-    BROKER=$DEMO_BUILD/tests/integration/broker/portico-broker-display
-    demo_say "PORTICO_DEMO_DISPLAY_BRIDGE=1: running portico-broker-display, the broker plus the display lookup pool/ lacks, from TEST CODE (tests/integration/broker/display_bridge.c)"
-fi
 GATEWAY=$DEMO_BUILD/gateway/portico-gateway
 CTL=$DEMO_BUILD/cli/porticoctl
 for b in "$BROKER" "$GATEWAY"; do
     [ -x "$b" ] || demo_die "$b is missing: build first (scripts/demo.sh without --no-build)"
 done
-# pool/ must provide pool_desktop_display() (the broker references it weakly) for launch
-# to return a ticket; without it every "Open" answers 503 display_unavailable
-syms=$(nm "$BROKER" 2>/dev/null || true)
-if grep -q ' w pool_desktop_display$' <<<"$syms"; then
-    demo_say "warning: this portico-broker has no pool_desktop_display() (pool/ does not provide it yet): desktops warm up, but opening one answers 503 display_unavailable. PORTICO_DEMO_DISPLAY_BRIDGE=1 scripts/demo.sh runs the broker with the test-code bridge instead (docs/demo.md)"
-fi
 DEMO_WEB_ROOT=$DEMO_BUILD/web
 [ -f "$DEMO_WEB_ROOT/dist/index.html" ] || demo_say "warning: no web UI in $DEMO_WEB_ROOT/dist (web/build.sh): the portal page will be missing"
 

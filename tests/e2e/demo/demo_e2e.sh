@@ -18,7 +18,6 @@ shots=${PORTICO_E2E_SHOTS:-$tmp}
 prefix="e2edemo$$-"
 t0=$(date +%s%3N)
 fail=0
-blocked=0
 
 say() { echo "demo_e2e [$((($(date +%s%3N) - t0) / 1000)) s]: $*"; }
 bad() {
@@ -41,19 +40,6 @@ export PORTICO_IMAGE_CACHE=${PORTICO_DEMO_TEST_CACHE:-/var/tmp/portico-demo-test
 export PORTICO_DEMO_DIR=$state PORTICO_DEMO_BUILD=$build PORTICO_DEMO_PORT=0 PORTICO_DEMO_GW_PORT=0
 export PORTICO_DEMO_PREFIX=$prefix PORTICO_DEMO_WARM=1 PORTICO_DEMO_READY_TIMEOUT=140
 export PORTICO_GUEST_DOMAIN_TYPE=${PORTICO_GUEST_DOMAIN_TYPE:-qemu} # tests use TCG
-# Until pool/ provides pool_desktop_display(), portico-broker answers every launch with
-# 503 display_unavailable. tests/integration/broker builds portico-broker-display: the
-# same broker plus that call as TEST CODE (display_bridge.c: the endpoint from
-# hv_desktop_display(), a one-minute password set with hv_desktop_set_password()). Use it
-# then, and say so; once pool/ has the call, the real broker is used.
-syms=$(nm "$build/broker/portico-broker" 2>/dev/null || true)
-if grep -q ' w pool_desktop_display$' <<<"$syms"; then
-    bridge=$build/tests/integration/broker/portico-broker-display
-    if [ -x "$bridge" ]; then
-        export PORTICO_DEMO_BROKER=$bridge
-        say "NOTE: portico-broker lacks pool_desktop_display(): using $bridge (test-code bridge for the display lookup)"
-    fi
-fi
 mkdir -p "$state"
 # job control: the demo gets its own process group that a terminal's Ctrl+C would reach,
 # and bash does not start it with SIGINT ignored (as it does for plain background jobs,
@@ -96,10 +82,6 @@ if [ "$ready" = 1 ]; then
         rc=$?
         case $rc in
         0) say "$proto: desktop seen in Chromium" ;;
-        3)
-            blocked=1
-            break
-            ;;
         *) bad "the browser check ($proto) failed (exit $rc)" ;;
         esac
     done
@@ -155,9 +137,6 @@ if [ "$fail" = 1 ]; then
 fi
 if [ "$fail" = 0 ]; then
     rm -rf "$tmp"
-    if [ "$blocked" = 1 ]; then
-        skip "the desktop could not be opened: the broker answers launch with 503 display_unavailable (pool/ does not provide pool_desktop_display() yet); sign-in, cards, warm pools and the clean stop passed"
-    fi
     say "PASS"
     exit 0
 fi
