@@ -233,6 +233,7 @@ struct rdp_session {
     int disp_refused_w, disp_refused_h; /* a size the server answered otherwise: not again */
     bool disp_fixed;            /* the server kept its size for a layout it allows: stop asking */
     int disp_max_w, disp_max_h; /* the server's display-control caps (largest area) */
+    int64_t connected_at;       /* mono ms of the connect: the disp channel comes up after it */
     int64_t refresh_at;     /* ask the server for the whole screen then (0 = no): after a resize */
     bool cert_changed;      /* TOFU refused the server's certificate (rdp_trust.c) */
     void *disp_ctx;         /* (locked) DispClientContext * while the disp channel is up */

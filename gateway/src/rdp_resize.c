@@ -14,9 +14,10 @@
  * client back to the VNC screen. That answer is accepted (the browser gets "size" at the
  * server's size), the same request is not sent again, and a server that kept its size for
  * a layout inside its caps is not asked again at all (like the reconnect path's
- * resize_fixed): each request costs a deactivation-reactivation. After any resize that
- * changed the size, the session asks the server for the whole screen (Refresh Rect): the
- * new GDI surface is black, and a VNC screen that does not change sends nothing by itself.
+ * resize_fixed): each request costs a deactivation-reactivation. A request in the first
+ * RDP_DISP_WAIT_MS after connect waits for the disp caps rather than reconnecting. After any resize
+ * that changed the size, the session asks the server for the whole screen (Refresh Rect): the new
+ * GDI surface is black, and a VNC screen that does not change sends nothing by itself.
  *
  * A reconnect needs the password again: the session keeps its copy for its lifetime
  * (wiped at the end) instead of wiping it right after the first connect. Session thread.
@@ -36,6 +37,7 @@
 #define RDP_SIZE_MAX        8192
 #define RDP_DISP_ANSWER_MS  3000 /* a layout unanswered this long counts as refused */
 #define RDP_DISP_SETTLE_MS  1000 /* the asked size arrived: a revert may still follow */
+#define RDP_DISP_WAIT_MS    2000 /* after connect, the disp caps may still be on the way */
 #define RDP_REFRESH_MS      150  /* after a resize, before asking for the whole screen */
 
 static UINT
@@ -180,6 +182,13 @@ rdp_resize_due(struct rdp_session *s, void *instance, int64_t now_ms, int *wait_
         return 0;
     if (s->resize_fixed && !atomic_load(&s->disp_ready))
         return 0; /* a reconnect already showed the server keeps its size */
+    if (!atomic_load(&s->disp_ready) && !s->conf.resize_by_reconnect &&
+        now_ms < s->connected_at + RDP_DISP_WAIT_MS) {
+        /* the browser sends its size at once; the disp caps come a moment after connect:
+         * a reconnect now would cost seconds and race the channel (demo: xrdp -> QEMU) */
+        s->resize_at = s->connected_at + RDP_DISP_WAIT_MS;
+        return 0;
+    }
     if (atomic_load(&s->disp_ready) &&
         (s->disp_fixed || (w == s->disp_refused_w && h == s->disp_refused_h)))
         return 0; /* the server answered this (or every) layout with its own size */

@@ -563,6 +563,7 @@ session_main(void *arg)
     rdp_wipe_settings_password(inst->settings);
     report(s, &(struct rdp_metric_delta){.connecting = -1, .connected = 1});
     connected = true;
+    s->connected_at = mono_ms();
     pt_log(LOG_INFO, "%s event=rdp_connected after_ms=%lld size=%dx%d", s->log_id,
            (long long)(mono_ms() - t0), s->disp.width, s->disp.height);
 

@@ -612,6 +612,53 @@ START_TEST(test_a_size_the_vnc_server_refuses_leaves_the_browser_at_the_server_s
 }
 END_TEST
 
+/* The demo's exact order: no credentials, so xrdp shows its login box and takes the
+ * browser's layout itself; Enter connects the QEMU VNC, which cannot take that size, and
+ * xrdp resizes the client to the VNC screen. The new (black) surface must be repainted. */
+START_TEST(test_after_xrdp_login_the_vnc_screen_size_is_taken_and_drawn)
+{
+    struct pt_err err;
+    struct tf_guest *g;
+    struct tf_rdp *rdp;
+    struct auth_ticket_claims c;
+    struct gw_tunnel *t = h_tunnel_new();
+    struct h_canvas cv;
+    size_t lit = 0;
+
+    configure(GW_RDP_CLIP_BOTH);
+    g = tf_guest_start("rdpvnclogin", 0, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    rdp = tf_rdp_xrdp_vnc_start(tf_guest_vnc_port(g), &err);
+    ck_assert_msg(rdp != NULL, "%s", err.msg);
+    memset(&c, 0, sizeof(c));
+    snprintf(c.host, sizeof(c.host), "127.0.0.1");
+    c.port = tf_rdp_port(rdp);
+    ops = gw_rdp_backend();
+    ck_assert_msg(ops->open(t, &c, NULL, &err) == 0, "open: %s", err.msg);
+    h_canvas_init(&cv);
+    for (int i = 0; i < 75 && cv.images == 0; i++)
+        draw_for(t, &cv, 200); /* the login box */
+    ck_assert_int_gt(cv.images, 0);
+    ck_assert_int_eq(h_send(t, ops, "4.size,4.1024,3.723;", NULL, 0), 0);
+    draw_for(t, &cv, 2000);
+    ck_assert_msg(cv.w == 1024 && cv.h == 723, "the login box did not take the layout: %dx%d", cv.w,
+                  cv.h);
+    /* Enter on the login box's OK: xrdp connects the VNC server */
+    ck_assert_int_eq(h_send(t, ops, "3.key,5.65293,1.1;", NULL, 0), 0);
+    ck_assert_int_eq(h_send(t, ops, "3.key,5.65293,1.0;", NULL, 0), 0);
+    for (int i = 0; i < 40 && (cv.w == 1024 || (lit = h_canvas_lit(&cv)) < 200); i++)
+        draw_for(t, &cv, 250);
+    ck_assert_msg(cv.w != 1024 || cv.h != 723, "still at the layout the VNC server refused");
+    ck_assert_msg(lit >= 200, "the browser's picture of the %dx%d VNC screen is black (%zu lit)",
+                  cv.w, cv.h, lit);
+    ops->close(t);
+    h_tunnel_free(t);
+    h_canvas_fini(&cv);
+    tf_rdp_stop(rdp);
+    tf_guest_stop(g);
+}
+END_TEST
+
 static void
 setup_thread_mode(void)
 {
@@ -662,6 +709,7 @@ gateway_rdp_channels_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc,
                    test_a_size_the_vnc_server_refuses_leaves_the_browser_at_the_server_size_drawn);
+    tcase_add_test(tc, test_after_xrdp_login_the_vnc_screen_size_is_taken_and_drawn);
     suite_add_tcase(s, tc);
     return s;
 }
