@@ -245,11 +245,12 @@ gateway_start(struct server *s, bool tls)
     s->name = tls ? "gateway wss" : "gateway ws";
     snprintf(conf, sizeof(conf), "%s/gw-%d.conf", dir, tls);
     f = fopen(conf, "w");
-    fprintf(f,
-            "[gateway]\nlisten = 127.0.0.1:%d\ntls = %s\nstate_dir = %s\nid = bench\n"
-            "ticket_key = %s.pub\nmax_conns_per_addr = 100000\nmax_tunnels = 12000\n"
-            "log_level = warning\nkeepalive = 10m\n",
-            s->port, tls ? "yes" : "no", dir, key);
+    fprintf(
+        f,
+        "[gateway]\nlisten = 127.0.0.1:%d\ntls = %s\nstate_dir = %s\nid = bench\nevent_lib = yes\n"
+        "ticket_key = %s.pub\nmax_conns_per_addr = 100000\nmax_tunnels = 12000\n"
+        "log_level = warning\nkeepalive = 10m\n",
+        s->port, tls ? "yes" : "no", dir, key);
     fclose(f);
     char *argv[] = {(char *)gw_bin, (char *)"-c", conf, NULL};
     char *wrapped[] = {getenv("BENCH_WRAP"), (char *)gw_bin, (char *)"-c", conf, NULL};

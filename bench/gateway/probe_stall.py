@@ -21,7 +21,7 @@ fails = 0
 for i in range(runs):
     port = random.randint(20000, 31999)
     with open(f'{d}/g.conf', 'w') as f:
-        f.write(f'[gateway]\nlisten = 127.0.0.1:{port}\ntls = no\nstate_dir = {d}/st\nid = x\n'
+        f.write(f'[gateway]\nlisten = 127.0.0.1:{port}\ntls = no\nstate_dir = {d}/st\nid = x\nevent_lib = yes\n'
                 f'ticket_key = {d}/t.key.pub\nlog_level = debug\n'
                 f'event_lib = {"no" if poll_loop else "yes"}\n')
     log = open(f'{d}/log', 'w')

@@ -67,14 +67,9 @@ if [ "$ready" = 1 ]; then
     pw=$(awk '$1 == "alice" {print $2}' "$state/logins")
     [ "$(stat -c %a "$state/logins")" = 600 ] || bad "the logins file is not mode 600"
     grep -q "$pw" "$tmp/demo.out" || bad "the first run did not print alice's password"
-    # the browser: VNC with the RDP endpoint check, then SPICE. The RDP pool in the browser
-    # is left out for now: since the RDP backend asks for cliprdr + drdynvc, xrdp fronting
-    # a QEMU VNC either refuses the channels (channels off) or, with them on, shows a black
-    # screen (the display-control resize does not reach a QEMU VNC). The ticket also
-    # carries no RDP credentials for an autologon yet. Both are open in issue 8 / 10 notes.
-    # PORTICO_DEMO_E2E_RDP=1 runs the RDP step anyway.
-    protos="vnc spice"
-    [ "${PORTICO_DEMO_E2E_RDP:-0}" = 1 ] && protos="$protos rdp"
+    # the browser: VNC with the RDP endpoint check, then SPICE, then the RDP pool
+    # (guacamole-common-js -> gateway RDP -> xrdp -> the guest's VNC)
+    protos="vnc spice rdp"
     for proto in $protos; do
         rdp=-
         [ "$proto" = vnc ] && rdp=$DEMO_RDP_PORT

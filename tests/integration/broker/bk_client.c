@@ -265,7 +265,7 @@ bk_broker_start(struct bk_broker *b, const char *broker_extra, const char *secti
     if (!f)
         return pt_err_set(err, PT_E_IO, "cannot write %s", b->conf_path);
     fprintf(f,
-            "[broker]\nlisten = 127.0.0.1:%d\nstate_dir = %s/state\nlog_level = info\n"
+            "[broker]\nlisten = 127.0.0.1:%d\nstate_dir = %s/state\nlog_level = info\nhttp2 = yes\n"
             "workers = 2\n%s\n%s\n",
             b->port, b->dir, broker_extra ? broker_extra : "", sections ? sections : "");
     fclose(f);
