@@ -74,6 +74,10 @@ take_message(unsigned char *buf, size_t *have, size_t *need, const unsigned char
             uint32_t size = le32(buf + 12);
             if (memcmp(buf, "REDQ", 4) != 0 || size > LINK_MAX_BODY)
                 return pt_err_set(err, PT_E_INVALID, "not a SPICE link message");
+            /* an empty body would leave need == HDR_LEN: never complete, and the caller's
+             * loop would spin on the next byte (found by fuzz_spice_link) */
+            if (size == 0)
+                return pt_err_set(err, PT_E_INVALID, "empty SPICE link message");
             *need = HDR_LEN + size;
         }
     }

@@ -58,24 +58,6 @@ feed_client(struct spice_link *sl, const uint8_t *p, size_t len, struct sink *ou
     return 0;
 }
 
-/*
- * PORTICO_FUZZ_SKIP_KNOWN=1 steps around the open hang (docs/fuzzing.md: a link header
- * announcing an empty body) so a timed run can explore the rest: a browser chunk is cut at
- * the end of the link header, and the input ends if that header announced no body. Unset
- * (the default, and the replay test), every input goes in as it is.
- */
-static bool
-skip_known(void)
-{
-    static int v = -1;
-
-    if (v < 0) {
-        const char *e = getenv("PORTICO_FUZZ_SKIP_KNOWN");
-        v = e && strcmp(e, "1") == 0;
-    }
-    return v;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -102,19 +84,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (spice_link_server(&sl, data + off, len, &err) < 0)
                 failed = 1;
         } else {
-            size_t first = len;
-
             client_in += len;
-            if (skip_known() && sl.state == SPICE_LINK_CLIENT_MESS && sl.clen < 16 &&
-                len > 16 - sl.clen)
-                first = 16 - sl.clen;
-            if (feed_client(&sl, data + off, first, &out, &err) < 0)
-                failed = 1;
-            else if (skip_known() && sl.state == SPICE_LINK_CLIENT_MESS && sl.clen == 16 &&
-                     sl.cneed == 16)
-                break; /* the known hang: an empty link message */
-            else if (first < len &&
-                     feed_client(&sl, data + off + first, len - first, &out, &err) < 0)
+            if (feed_client(&sl, data + off, len, &out, &err) < 0)
                 failed = 1;
         }
         if (failed && (err.code == PT_E_OK || !err.msg[0]))
