@@ -33,6 +33,41 @@ grow(void *v, size_t n, size_t *cap, size_t elem)
     return pt_xreallocarray(v, *cap, elem);
 }
 
+typedef void sq_row_fn(sqlite3_stmt *s, void *elem);
+typedef void sq_rows_free_fn(void *v, size_t n);
+
+/*
+ * collect() - step a bound statement to the end, one @row call per result row into an
+ * array of @elem-sized elements. On success *out is new (freed with @rows_free, or free()
+ * when NULL) and *n its length; on failure nothing is returned and @what names the query.
+ */
+static int
+collect(struct store *st, sqlite3_stmt *s, size_t elem, sq_row_fn *row, sq_rows_free_fn *rows_free,
+        void **out, size_t *n, const char *what, struct pt_err *err)
+{
+    char *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(v, cnt, &cap, elem);
+        memset(v + cnt * elem, 0, elem);
+        row(s, v + cnt * elem);
+        cnt++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        if (rows_free)
+            rows_free(v, cnt);
+        else
+            free(v);
+        return sq_fail(Q(st), rc, what, err);
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
 static void
 row_pool(sqlite3_stmt *s, struct store_pool *p)
 {
@@ -87,28 +122,27 @@ sq_pool_get(struct store *st, const char *name, struct store_pool *out, struct p
     return rc == SQLITE_ROW ? 0 : sq_fail(Q(st), rc, "read pool", err);
 }
 
+static void
+row_pool_any(sqlite3_stmt *s, void *elem)
+{
+    row_pool(s, elem);
+}
+
+static void
+pool_rows_free(void *v, size_t n)
+{
+    store_pool_list_free(v, n);
+}
+
 int
 sq_pool_list(struct store *st, struct store_pool **out, size_t *n, struct pt_err *err)
 {
     sqlite3_stmt *s = sq_prepare(Q(st), SQ_POOL_LIST, err);
-    struct store_pool *v = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
 
     if (!s)
         return -1;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(v, cnt, &cap, sizeof(*v));
-        row_pool(s, &v[cnt++]);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        store_pool_list_free(v, cnt);
-        return sq_fail(Q(st), rc, "list pools", err);
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
+    return collect(st, s, sizeof(**out), row_pool_any, pool_rows_free, (void **)out, n,
+                   "list pools", err);
 }
 
 int
@@ -263,31 +297,24 @@ sq_desktop_get(struct store *st, const char *id, struct store_desktop *out, stru
     return rc < 0 ? -1 : 0;
 }
 
+static void
+row_desktop_any(sqlite3_stmt *s, void *elem)
+{
+    row_desktop(s, elem);
+}
+
 int
 sq_desktop_list(struct store *st, const char *pool, struct store_desktop **out, size_t *n,
                 struct pt_err *err)
 {
     sqlite3_stmt *s = sq_prepare(Q(st), pool ? SQ_DESKTOP_LIST_POOL : SQ_DESKTOP_LIST, err);
-    struct store_desktop *v = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
 
     if (!s)
         return -1;
     if (pool)
         sqlite3_bind_text(s, 1, pool, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(v, cnt, &cap, sizeof(*v));
-        row_desktop(s, &v[cnt++]);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return sq_fail(Q(st), rc, "list desktops", err);
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
+    return collect(st, s, sizeof(**out), row_desktop_any, NULL, (void **)out, n, "list desktops",
+                   err);
 }
 
 int
@@ -349,14 +376,26 @@ sq_event_append(struct store *st, const struct store_event *ev, struct pt_err *e
     return step_done(Q(st), s, "record desktop event", err);
 }
 
+static void
+row_event(sqlite3_stmt *s, void *elem)
+{
+    struct store_event *e = elem;
+
+    e->id = sqlite3_column_int64(s, 0);
+    sq_text(s, 1, e->desktop, sizeof(e->desktop));
+    sq_text(s, 2, e->pool, sizeof(e->pool));
+    sq_text(s, 3, e->from, sizeof(e->from));
+    sq_text(s, 4, e->to, sizeof(e->to));
+    sq_text(s, 5, e->user, sizeof(e->user));
+    sq_text(s, 6, e->reason, sizeof(e->reason));
+    e->time_ms = sqlite3_column_int64(s, 7);
+}
+
 int
 sq_event_list(struct store *st, const char *desktop, int limit, struct store_event **out, size_t *n,
               struct pt_err *err)
 {
     sqlite3_stmt *s = sq_prepare(Q(st), desktop ? SQ_EVENT_LIST : SQ_EVENT_LIST_ALL, err);
-    struct store_event *v = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
 
     if (!s)
         return -1;
@@ -366,28 +405,8 @@ sq_event_list(struct store *st, const char *desktop, int limit, struct store_eve
     } else {
         sqlite3_bind_int(s, 1, limit);
     }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct store_event *e;
-
-        v = grow(v, cnt, &cap, sizeof(*v));
-        e = &v[cnt++];
-        e->id = sqlite3_column_int64(s, 0);
-        sq_text(s, 1, e->desktop, sizeof(e->desktop));
-        sq_text(s, 2, e->pool, sizeof(e->pool));
-        sq_text(s, 3, e->from, sizeof(e->from));
-        sq_text(s, 4, e->to, sizeof(e->to));
-        sq_text(s, 5, e->user, sizeof(e->user));
-        sq_text(s, 6, e->reason, sizeof(e->reason));
-        e->time_ms = sqlite3_column_int64(s, 7);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return sq_fail(Q(st), rc, "list desktop events", err);
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
+    return collect(st, s, sizeof(**out), row_event, NULL, (void **)out, n, "list desktop events",
+                   err);
 }
 
 int
@@ -461,38 +480,29 @@ sq_audit_append(struct store *st, const struct store_audit *a, struct pt_err *er
     return step_done(Q(st), s, "append audit entry", err);
 }
 
+static void
+row_audit(sqlite3_stmt *s, void *elem)
+{
+    struct store_audit *a = elem;
+
+    a->id = sqlite3_column_int64(s, 0);
+    a->time_ms = sqlite3_column_int64(s, 1);
+    sq_text(s, 2, a->actor, sizeof(a->actor));
+    sq_text(s, 3, a->action, sizeof(a->action));
+    sq_text(s, 4, a->target, sizeof(a->target));
+    sq_text(s, 5, a->result, sizeof(a->result));
+    sq_text(s, 6, a->detail, sizeof(a->detail));
+}
+
 int
 sq_audit_list(struct store *st, int limit, struct store_audit **out, size_t *n, struct pt_err *err)
 {
     sqlite3_stmt *s = sq_prepare(Q(st), SQ_AUDIT_LIST, err);
-    struct store_audit *v = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
 
     if (!s)
         return -1;
     sqlite3_bind_int(s, 1, limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct store_audit *a;
-
-        v = grow(v, cnt, &cap, sizeof(*v));
-        a = &v[cnt++];
-        a->id = sqlite3_column_int64(s, 0);
-        a->time_ms = sqlite3_column_int64(s, 1);
-        sq_text(s, 2, a->actor, sizeof(a->actor));
-        sq_text(s, 3, a->action, sizeof(a->action));
-        sq_text(s, 4, a->target, sizeof(a->target));
-        sq_text(s, 5, a->result, sizeof(a->result));
-        sq_text(s, 6, a->detail, sizeof(a->detail));
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return sq_fail(Q(st), rc, "list audit log", err);
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
+    return collect(st, s, sizeof(**out), row_audit, NULL, (void **)out, n, "list audit log", err);
 }
 
 int
@@ -514,40 +524,32 @@ sq_schedule_add(struct store *st, struct store_schedule *sc, struct pt_err *err)
     return 0;
 }
 
+static void
+row_schedule(sqlite3_stmt *s, void *elem)
+{
+    struct store_schedule *r = elem;
+
+    r->id = sqlite3_column_int64(s, 0);
+    sq_text(s, 1, r->pool, sizeof(r->pool));
+    r->days = (unsigned)sqlite3_column_int(s, 2);
+    r->minute = sqlite3_column_int(s, 3);
+    r->warm = sqlite3_column_int(s, 4);
+    r->min_size = sqlite3_column_int(s, 5);
+    r->max_size = sqlite3_column_int(s, 6);
+}
+
 int
 sq_schedule_list(struct store *st, const char *pool, struct store_schedule **out, size_t *n,
                  struct pt_err *err)
 {
     sqlite3_stmt *s = sq_prepare(Q(st), pool ? SQ_SCHEDULE_LIST_POOL : SQ_SCHEDULE_LIST, err);
-    struct store_schedule *v = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc;
 
     if (!s)
         return -1;
     if (pool)
         sqlite3_bind_text(s, 1, pool, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct store_schedule *r;
-
-        v = grow(v, cnt, &cap, sizeof(*v));
-        r = &v[cnt++];
-        r->id = sqlite3_column_int64(s, 0);
-        sq_text(s, 1, r->pool, sizeof(r->pool));
-        r->days = (unsigned)sqlite3_column_int(s, 2);
-        r->minute = sqlite3_column_int(s, 3);
-        r->warm = sqlite3_column_int(s, 4);
-        r->min_size = sqlite3_column_int(s, 5);
-        r->max_size = sqlite3_column_int(s, 6);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return sq_fail(Q(st), rc, "list schedules", err);
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
+    return collect(st, s, sizeof(**out), row_schedule, NULL, (void **)out, n, "list schedules",
+                   err);
 }
 
 int
