@@ -1,9 +1,10 @@
 /*
  * gw_conf.c - the [gateway] section of portico-gateway's INI file.
  *
- * Parsed once at start into struct gw_conf, validated as a whole (a key that depends on
- * another is checked after the file is read), and never touched again: `-n` runs exactly
- * this code and prints "configuration OK". Unknown keys or sections are file:line errors.
+ * Parsed at start into struct gw_conf and validated as a whole (a key that depends on
+ * another is checked after the file is read); `-n` runs exactly this code and prints
+ * "configuration OK". SIGHUP parses the file again into a new struct (gw_reload.c); a
+ * struct is never modified once loaded. Unknown keys or sections are file:line errors.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static const struct pt_conf_key gw_keys[] = {
     KEY("ticket_key_previous", PT_CONF_STRING, ticket_key_prev, 0, 0),
     KEY("sealing_key", PT_CONF_STRING, sealing_key, 0, 0),
     KEY("allowed_origins", PT_CONF_STRING, allowed_origins, 0, 0),
+    KEY("trusted_proxies", PT_CONF_STRING, trusted_proxies, 0, 0),
     KEY("max_conns_per_addr", PT_CONF_INT, max_conns_per_addr, 1, 1000000),
     KEY("max_message", PT_CONF_INT, max_message, 1024, 64 * 1024 * 1024),
     KEY("max_tunnels", PT_CONF_INT, max_tunnels, 1, 1000000),
@@ -116,6 +118,14 @@ conf_validate(struct gw_conf *c, const char *fname, struct pt_err *err)
                           "%s: [gateway] set both tls_cert and tls_key, or neither (a "
                           "self-signed pair is then generated in state_dir)",
                           fname);
+    {
+        struct gw_cidr *v;
+        struct pt_err e = {0};
+        size_t n;
+        if (gw_cidr_list_parse(c->trusted_proxies, &v, &n, &e) < 0)
+            return pt_err_set(err, PT_E_INVALID, "%s: [gateway] %s", fname, e.msg);
+        gw_cidr_list_free(v);
+    }
     if (c->broker_url && !pt_str_has_prefix(c->broker_url, "https://") &&
         !pt_str_has_prefix(c->broker_url, "http://"))
         return pt_err_set(err, PT_E_INVALID, "%s: [gateway] broker_url must be http(s)://host:port",

@@ -8,6 +8,7 @@
 #define PT_GATEWAY_PRIV_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@ struct gw_conf {
     char *ticket_key_prev;  /* previous public key during rotation, or NULL */
     char *sealing_key;      /* private key that opens secrets the broker sealed for us */
     char *allowed_origins;  /* space/comma separated; NULL: any (warned at start) */
+    char *trusted_proxies;  /* CIDR list whose X-Forwarded-For is believed; NULL: none */
     int max_conns_per_addr; /* concurrent WebSockets from one source address */
     int max_message;        /* bytes of one browser message */
     int max_tunnels;        /* concurrent tunnels of the whole gateway */
@@ -53,9 +55,23 @@ int gw_conf_load_string(struct gw_conf *c, const char *text, const char *fname, 
 void gw_conf_defaults(struct gw_conf *c);
 void gw_conf_free(struct gw_conf *c);
 
+/* Server cipher order (gw.c): AEADs only, AES-128-GCM first, forward secrecy only for
+ * TLS 1.2. */
+#define GW_TLS13_CIPHERS                                                                           \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define GW_TLS12_CIPHERS                                                                           \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 /* gw_tls_ensure() - if no certificate is configured, make (once) a self-signed EC P-256
  * certificate and key under @c->state_dir and point @c at them. Returns 0 or -1. */
 int gw_tls_ensure(struct gw_conf *c, struct pt_err *err);
+
+/* gw_tls_pair_check() - @cert (PEM chain) and @key load and belong together. 0 or -1. */
+int gw_tls_pair_check(const char *cert, const char *key, struct pt_err *err);
+/* gw_tls_pair_apply() - check, then make @cert/@key the certificate of @live (the vhost's
+ * SSL_CTX) for connections accepted from now on. 0, or -1 with @live untouched. */
+int gw_tls_pair_apply(SSL_CTX *live, const char *cert, const char *key, struct pt_err *err);
 
 /* ---- bounded message queue (gw_queue.c) -------------------------------------------- */
 
@@ -165,7 +181,13 @@ struct gw {
     struct gw_metrics metrics;
     unsigned tick;
     struct gw_tunnel *tunnel_list; /* every tunnel, for the keepalive sweep */
-    char **origins;                /* NULL-terminated */
+    const char *conf_path;         /* re-read on SIGHUP (gw_reload.c) */
+    struct gw_conf *conf_owned;    /* the config of the last reload, NULL before one */
+    volatile sig_atomic_t reload_requested;
+    SSL_CTX *ssl_ctx;        /* the listener's, from lws (NULL without TLS) */
+    char **origins;          /* NULL-terminated */
+    struct gw_cidr *proxies; /* trusted_proxies, parsed */
+    size_t n_proxies;
     char **metrics_from;
     struct gw_addr **addr_table;
     size_t addr_buckets;
@@ -181,6 +203,48 @@ struct gw {
 /* Desktop reads: lws reads every raw socket into one per-loop buffer, so a large read
  * costs no memory per tunnel and saves system calls per byte relayed. */
 #define GW_RAW_RX (256 * 1024)
+/* The most one lws_write() toward a browser carries: a desktop read plus the frame header.
+ * lws hands at most a protocol's tx_packet_size to the socket (or SSL_write) per call and
+ * copies the remainder into a buffer of its own, so it must cover a whole read. */
+#define GW_TX_MAX (GW_RAW_RX + 16)
+
+/* ---- the client's address behind trusted proxies (gw_xff.c) ------------------------ */
+
+struct gw_cidr;
+/* gw_cidr_list_parse() - space/comma separated addresses or CIDR prefixes (IPv4, IPv6).
+ * @out: returns new (gw_cidr_list_free), NULL for an empty list. Returns 0 or -1 with
+ * @err naming the bad entry. */
+int gw_cidr_list_parse(const char *s, struct gw_cidr **out, size_t *n, struct pt_err *err);
+void gw_cidr_list_free(struct gw_cidr *v);
+/* gw_client_addr() - the client's address for limits and logs: @peer (the socket's
+ * peer), or, when @peer is in @trusted, the right-most entry of the X-Forwarded-For value
+ * @xff (NULL: none) that is not itself a trusted proxy. Canonical text into @out;
+ * *@forwarded tells whether it came from the header. */
+void gw_client_addr(const struct gw_cidr *trusted, size_t n, const char *peer, const char *xff,
+                    char *out, size_t outlen, bool *forwarded);
+
+/* gw_peer_client_addr() - gw_client_addr() for a WebSocket being admitted: into @out the
+ * client's address; into @peer the proxy's when the address came from X-Forwarded-For,
+ * else "". */
+struct gw;
+void gw_peer_client_addr(struct gw *g, struct lws *wsi, char *out, size_t outlen, char *peer,
+                         size_t peerlen);
+
+/* gw_alloc_install() - give lws our allocator (gw_alloc.c): fresh pages for its large
+ * per-connection buffers. Before the lws context exists. */
+void gw_alloc_install(void);
+
+/* gw_reload() - re-read the config file (SIGHUP): certificate and key, ticket keys,
+ * allowed origins, trusted proxies, metrics_from and the per-tunnel limits take effect for
+ * what comes next; tunnels that are up stay up. Keys that need a restart keep their old
+ * value (logged). A config that does not load, or a pair that does not match, changes
+ * nothing: returns -1 with @err. Loop thread. (gw_reload.c) */
+int gw_reload(struct gw *g, struct pt_err *err);
+/* gw_request_reload() - async-signal-safe: the loop's next tick runs gw_reload(). */
+void gw_request_reload(struct gw *g);
+/* Helpers gw_reload() shares with gw_new() (gw.c). */
+char **gw_split_list(const char *s);
+void gw_free_list(char **v);
 
 /* gw_new() - create the lws context, listener and helpers. Returns new or NULL. */
 struct gw *gw_new(const struct gw_conf *c, struct pt_err *err);

@@ -1,5 +1,6 @@
 /*
- * gw_tls.c - a self-signed certificate for a gateway that was given none.
+ * gw_tls.c - the listener's certificate: a self-signed one for a gateway that was given
+ * none, and loading a new pair into the live SSL_CTX on reload (SIGHUP).
  *
  * A gateway must never fall back to clear text because a certificate is missing, so on
  * first start without tls_cert/tls_key it makes an EC P-256 key (mode 0600) and a
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -123,4 +125,70 @@ out:
     free(cert);
     free(key);
     return rc;
+}
+
+/* OpenSSL's reason for the last failure, for an error message; clears the queue. */
+static const char *
+ssl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+    ERR_clear_error();
+    return r ? r : "unknown error";
+}
+
+/* Whether the failure queued is "key values mismatch"; clears the queue. */
+static bool
+key_mismatch(void)
+{
+    unsigned long e;
+    bool hit = false;
+
+    while ((e = ERR_get_error()) != 0)
+        hit |= ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+    return hit;
+}
+
+/* Both files into @ctx; 0 or -1 with @err saying which file is wrong and why. */
+static int
+load_pair(SSL_CTX *ctx, const char *cert, const char *key, struct pt_err *err)
+{
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+        return pt_err_set(err, PT_E_INVALID, "tls_cert %s: cannot load a PEM certificate (%s)",
+                          cert, ssl_reason());
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        if (key_mismatch())
+            return pt_err_set(err, PT_E_INVALID, "tls_key %s does not belong to tls_cert %s", key,
+                              cert);
+        return pt_err_set(err, PT_E_INVALID, "tls_key %s: cannot load a PEM private key", key);
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        return pt_err_set(err, PT_E_INVALID, "tls_key %s does not belong to tls_cert %s (%s)", key,
+                          cert, ssl_reason());
+    return 0;
+}
+
+int
+gw_tls_pair_check(const char *cert, const char *key, struct pt_err *err)
+{
+    SSL_CTX *probe = SSL_CTX_new(TLS_server_method());
+    int rc;
+
+    if (!probe)
+        return pt_err_set(err, PT_E_INTERNAL, "cannot create an SSL_CTX");
+    rc = load_pair(probe, cert, key, err);
+    SSL_CTX_free(probe);
+    return rc;
+}
+
+int
+gw_tls_pair_apply(SSL_CTX *live, const char *cert, const char *key, struct pt_err *err)
+{
+    /* Checked first on a scratch context: a bad pair never half-replaces the live one.
+     * Connections already up keep the certificate they were made with; SSL_new() copies
+     * the context's current one for every new connection. */
+    if (gw_tls_pair_check(cert, key, err) < 0)
+        return -1;
+    return load_pair(live, cert, key, err);
 }

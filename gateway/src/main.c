@@ -4,6 +4,8 @@
  *   portico-gateway [-n] [-d] -c FILE
  *     -n   check the configuration, print "configuration OK" and exit (relayd's -n)
  *     -d   log at debug level regardless of the config
+ *
+ *   SIGTERM/SIGINT stop; SIGHUP re-reads the config file (gw_reload.c).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +27,13 @@ on_signal(int sig)
     (void)sig;
     if (the_gw)
         gw_stop(the_gw);
+}
+
+static void
+on_hangup(int sig)
+{
+    (void)sig;
+    gw_request_reload(the_gw); /* the loop's next tick re-reads the file */
 }
 
 static void
@@ -93,8 +102,13 @@ main(int argc, char **argv)
         pt_log(LOG_CRIT, "event=start_failed %s", err.msg);
         goto out;
     }
+    the_gw->conf_path = path;
     memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_hangup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = on_signal;
+    sa.sa_flags = 0;
     sigaction(SIGTERM, &sa, NULL);
     if (!the_gw->event_lib)
         sigaction(SIGINT, &sa, NULL); /* with libev, lws's own SIGINT watcher stops the loop */

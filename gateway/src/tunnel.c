@@ -66,7 +66,8 @@ struct gw_tunnel {
     size_t msg_len;       /* bytes of the browser message being received */
     struct pt_buf msg;    /* whole-message assembly for !rx_stream backends */
     uint64_t bytes_up, bytes_down;
-    char addr[64];
+    char addr[64]; /* the client's (X-Forwarded-For from a trusted proxy, else the peer) */
+    char via[64];  /* the proxy's when addr came from X-Forwarded-For, else "" */
     char ticket_id[33];
     char session_id[65];
     char user[256];
@@ -274,8 +275,8 @@ static void
 refuse(struct gw_tunnel *t, enum gw_refusal why, int code, const char *reason)
 {
     t->g->metrics.refusals[why]++;
-    gw_tunnel_log(t, LOG_NOTICE, "event=refused reason=%s addr=%s code=%d", gw_refusal_str(why),
-                  t->addr, code);
+    gw_tunnel_log(t, LOG_NOTICE, "event=refused reason=%s addr=%s%s%s code=%d", gw_refusal_str(why),
+                  t->addr, t->via[0] ? " via=" : "", t->via, code);
     gw_tunnel_close(t, code, reason);
 }
 
@@ -355,7 +356,7 @@ admit(struct gw_tunnel *t)
     struct pt_err err = {0};
     int64_t now = pt_time_wall_ms();
 
-    lws_get_peer_simple(t->wsi, t->addr, sizeof(t->addr));
+    gw_peer_client_addr(g, t->wsi, t->addr, sizeof(t->addr), t->via, sizeof(t->via));
     if (g->tunnels > g->conf->max_tunnels) {
         refuse(t, GW_REFUSE_FULL, GW_CLOSE_FULL, "gateway is at its tunnel limit: try another");
         goto out;
@@ -422,8 +423,9 @@ admit(struct gw_tunnel *t)
     t->opened = true;
     g->metrics.tunnels_open[t->proto]++;
     g->metrics.tunnels_total[t->proto]++;
-    gw_tunnel_log(t, LOG_INFO, "event=tunnel_open proto=%s ticket=%s addr=%s backend=%s",
-                  auth_proto_str(t->proto), t->ticket_id, t->addr, ops->name);
+    gw_tunnel_log(t, LOG_INFO, "event=tunnel_open proto=%s ticket=%s addr=%s%s%s backend=%s",
+                  auth_proto_str(t->proto), t->ticket_id, t->addr, t->via[0] ? " via=" : "", t->via,
+                  ops->name);
     report(t, true);
 out:
     pt_wipe(c, sizeof(*c));

@@ -61,7 +61,6 @@ gwt_start(struct gwt *g, bool tls, const char *extra)
     struct auth_seal_key *sk;
     const char *bin = getenv("PORTICO_BUILD_DIR");
     char exe[600];
-    FILE *f;
     static int seq;
 
     memset(g, 0, sizeof(*g));
@@ -81,13 +80,7 @@ gwt_start(struct gwt *g, bool tls, const char *extra)
     g->port = tf_free_port();
     g->tls = tls;
     snprintf(g->conf_path, sizeof(g->conf_path), "%s/gateway.conf", g->dir);
-    f = fopen(g->conf_path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "[gateway]\nlisten = 127.0.0.1:%d\ntls = %s\nstate_dir = %s\nid = %s\n"
-            "ticket_key = %s/ticket.key.pub\nsealing_key = %s/seal.key\nlog_level = info\n%s\n",
-            g->port, tls ? "yes" : "no", g->dir, g->id, g->dir, g->dir, extra ? extra : "");
-    fclose(f);
+    gwt_write_conf(g, NULL, extra);
     snprintf(exe, sizeof(exe), "%s/gateway/portico-gateway", bin ? bin : ".");
     argv[0] = exe;
     argv[1] = (char *)"-c";
@@ -103,6 +96,46 @@ gwt_start(struct gwt *g, bool tls, const char *extra)
         tf_proc_print_log(&g->proc, 40);
         ck_abort_msg("gateway did not listen on %d", g->port);
     }
+}
+
+void
+gwt_write_conf(const struct gwt *g, const char *ticket_key, const char *extra)
+{
+    char tmp[700];
+    FILE *f;
+
+    /* Written aside and renamed: a gateway re-reading it (SIGHUP) never sees half a file. */
+    snprintf(tmp, sizeof(tmp), "%s.new", g->conf_path);
+    f = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "[gateway]\nlisten = 127.0.0.1:%d\ntls = %s\nstate_dir = %s\nid = %s\n"
+            "ticket_key = %s%s\nsealing_key = %s/seal.key\nlog_level = info\n%s\n",
+            g->port, g->tls ? "yes" : "no", g->dir, g->id, ticket_key ? ticket_key : g->dir,
+            ticket_key ? "" : "/ticket.key.pub", g->dir, extra ? extra : "");
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rename(tmp, g->conf_path), 0);
+}
+
+int
+gwt_wait_log_count(const struct gwt *g, const char *needle, int n, int timeout_ms)
+{
+    char line[4096];
+    int hits = 0;
+
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        FILE *f = fopen(g->proc.log_path, "r");
+        hits = 0;
+        if (f) {
+            while (fgets(line, sizeof(line), f))
+                hits += strstr(line, needle) != NULL;
+            fclose(f);
+        }
+        if (hits >= n)
+            return hits;
+        usleep(10000);
+    }
+    return hits;
 }
 
 void

@@ -30,6 +30,12 @@ struct gwt {
  * the port. Aborts the test on failure. */
 void gwt_start(struct gwt *g, bool tls, const char *extra);
 void gwt_stop(struct gwt *g);
+/* gwt_write_conf() - (re)write the gateway's config file atomically: the lines gwt_start()
+ * writes, the ticket key @ticket_key (NULL: the signer's), then @extra. */
+void gwt_write_conf(const struct gwt *g, const char *ticket_key, const char *extra);
+/* gwt_wait_log_count() - wait until @needle is in at least @n lines of the gateway's log;
+ * returns the count seen (less than @n on timeout). */
+int gwt_wait_log_count(const struct gwt *g, const char *needle, int n, int timeout_ms);
 /* gwt_dump_state() - print the gateway's process state, sockets and thread stacks to
  * stderr (diagnosis of a test that waited in vain). */
 void gwt_dump_state(const struct gwt *g);

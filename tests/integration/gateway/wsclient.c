@@ -147,9 +147,17 @@ struct wsc *
 wsc_connect(int port, const char *path, const char *origin, const char *subproto, bool tls,
             char *err, size_t errn)
 {
+    return wsc_connect_ex(port, path, origin, subproto, NULL, tls, err, errn);
+}
+
+struct wsc *
+wsc_connect_ex(int port, const char *path, const char *origin, const char *subproto,
+               const char *headers, bool tls, char *err, size_t errn)
+{
     struct wsc *c = calloc(1, sizeof(*c));
-    char req[8192], key[32] = "dGhlIHNhbXBsZSBub25jZQ==", line[4096];
-    size_t used = 0;
+    char key[32] = "dGhlIHNhbXBsZSBub25jZQ==", line[4096];
+    size_t used = 0, reqn = strlen(path) + (headers ? strlen(headers) : 0) + 8192;
+    char *req = malloc(reqn);
 
     c->fd = tcp_connect(port);
     if (c->fd < 0) {
@@ -166,13 +174,13 @@ wsc_connect(int port, const char *path, const char *origin, const char *subproto
             goto fail;
         }
     }
-    snprintf(req, sizeof(req),
+    snprintf(req, reqn,
              "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
              "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-             "%s%s%s%s%s%s\r\n",
+             "%s%s%s%s%s%s%s\r\n",
              path, port, key, origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "",
              subproto ? "Sec-WebSocket-Protocol: " : "", subproto ? subproto : "",
-             subproto ? "\r\n" : "");
+             subproto ? "\r\n" : "", headers ? headers : "");
     if (raw_write(c, req, strlen(req)) < 0) {
         snprintf(err, errn, "write upgrade failed");
         goto fail;
@@ -208,8 +216,10 @@ wsc_connect(int port, const char *path, const char *origin, const char *subproto
                  c->subproto);
         goto fail;
     }
+    free(req);
     return c;
 fail:
+    free(req);
     wsc_free(c);
     return NULL;
 }

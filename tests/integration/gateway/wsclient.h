@@ -23,6 +23,10 @@ struct wsc;
  * Returns new, or NULL with a message in @err. */
 struct wsc *wsc_connect(int port, const char *path, const char *origin, const char *subproto,
                         bool tls, char *err, size_t errn);
+/* wsc_connect_ex() - the same with @headers ("Name: value\r\n" lines, NULL: none) added
+ * to the upgrade request. */
+struct wsc *wsc_connect_ex(int port, const char *path, const char *origin, const char *subproto,
+                           const char *headers, bool tls, char *err, size_t errn);
 void wsc_free(struct wsc *c);
 /* wsc_subprotocol() - borrowed: the subprotocol the server answered, "" if none. */
 const char *wsc_subprotocol(const struct wsc *c);
