@@ -363,8 +363,15 @@ down_ws(const struct server *s, bool tls)
         return 0;
     t0 = now_s();
     while (got < down_total) {
-        if (wsc_recv(c, &b, &len, &cap, 5000) != WSC_BINARY)
+        int op = wsc_recv(c, &b, &len, &cap, 5000);
+        if (op != WSC_BINARY) {
+            fprintf(stderr, "bench: %s: down stopped after %zu bytes: %s %d %s\n", s->name, got,
+                    op == WSC_CLOSE ? "close"
+                    : op == 0       ? "timeout"
+                                    : "error",
+                    wsc_close_code(c), wsc_close_reason(c));
             break;
+        }
         got += len;
     }
     double mbs = (double)got / 1e6 / (now_s() - t0);
@@ -554,7 +561,8 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
     usleep(200000);
     rss0 = rss_kib(s->pid);
     *opened = open_many(s, tls, c, n);
-    usleep(500000);
+    /* BENCH_SETTLE_S: measure later, e.g. 11 s, after the gateway's periodic malloc_trim. */
+    usleep(getenv("BENCH_SETTLE_S") ? (useconds_t)(atof(getenv("BENCH_SETTLE_S")) * 1e6) : 500000);
     rss1 = rss_kib(s->pid);
     *kib_per_tunnel = (double)(rss1 - rss0) / (*opened ? *opened : 1);
     /* Keep 1,000 of them: each sends one 64-byte message a second and reads its echo. */
