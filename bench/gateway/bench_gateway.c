@@ -660,6 +660,15 @@ main(int argc, char **argv)
         printf("gateway pid %d\n", (int)gw.pid);
         fflush(stdout);
         sleep(2);
+        if (strcmp(getenv("BENCH_PROFILE"), "rtt") == 0) {
+            double p50, p99;
+            for (int i = 0; i < 3; i++) {
+                rtt_ws(&gw, getenv("BENCH_TLS") != NULL, &p50, &p99);
+                printf("rtt64 p50 %.1f us p99 %.1f us\n", p50, p99);
+            }
+            server_stop(&gw);
+            return 0;
+        }
         for (int i = 0; i < 3; i++)
             printf("%s %.0f MB/s\n", down ? "down" : "up",
                    down ? down_ws(&gw, getenv("BENCH_TLS") != NULL)

@@ -39,7 +39,7 @@ struct gw_addr {
 /* ---- lists from the config ----------------------------------------------------------- */
 
 char **
-gw_split_list(const char *s)
+gw_list_split(const char *s)
 {
     char **v = pt_xcalloc(1, sizeof(char *));
     size_t n = 0;
@@ -58,7 +58,7 @@ gw_split_list(const char *s)
 }
 
 void
-gw_free_list(char **v)
+gw_list_free(char **v)
 {
     for (size_t i = 0; v && v[i]; i++)
         free(v[i]);
@@ -243,9 +243,13 @@ tick_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
         if (g->reload_requested) {
             struct pt_err err = {0};
             g->reload_requested = 0;
-            if (gw_reload(g, &err) < 0)
+            if (gw_conf_reload(g, &err) < 0) {
+                g->metrics.reloads_failed++;
                 pt_log(LOG_ERR, "event=reload_failed the old configuration stays in force: %s",
                        err.msg);
+            } else {
+                g->metrics.reloads_ok++;
+            }
         }
         if (++g->tick % GW_KEEPALIVE_TICKS == 0)
             gw_tunnels_keepalive(g, pt_time_mono_ms());
@@ -389,10 +393,10 @@ gw_new(const struct gw_conf *c, struct pt_err *err)
 
     g->conf = c;
     pthread_mutex_init(&g->post_lock, NULL);
-    g->origins = gw_split_list(c->allowed_origins);
+    g->origins = gw_list_split(c->allowed_origins);
     if (gw_cidr_list_parse(c->trusted_proxies, &g->proxies, &g->n_proxies, err) < 0)
         goto error;
-    g->metrics_from = gw_split_list(c->metrics_from);
+    g->metrics_from = gw_list_split(c->metrics_from);
     g->addr_buckets = 4099;
     g->addr_table = pt_xcalloc(g->addr_buckets, sizeof(*g->addr_table));
     g->scratch = pt_xmalloc(LWS_PRE + GW_RAW_RX);
@@ -507,13 +511,13 @@ gw_free(struct gw *g)
         }
     }
     free(g->addr_table);
-    gw_free_list(g->origins);
+    gw_list_free(g->origins);
     gw_cidr_list_free(g->proxies);
     if (g->conf_owned) {
         gw_conf_free(g->conf_owned);
         free(g->conf_owned);
     }
-    gw_free_list(g->metrics_from);
+    gw_list_free(g->metrics_from);
     free(g->scratch);
     pthread_mutex_destroy(&g->post_lock);
     free(g);

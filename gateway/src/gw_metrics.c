@@ -83,6 +83,12 @@ gw_metrics_render(const struct gw_metrics *m, struct pt_buf *b, bool event_lib)
                    "portico_gateway_reports_pending %" PRIu64 "\n",
                    m->reports_sent, m->reports_failed, m->reports_dropped, m->reports_pending);
     pt_buf_appendf(b,
+                   "# HELP portico_gateway_reloads_total Config re-reads on SIGHUP.\n"
+                   "# TYPE portico_gateway_reloads_total counter\n"
+                   "portico_gateway_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+                   "portico_gateway_reloads_total{result=\"failed\"} %" PRIu64 "\n",
+                   m->reloads_ok, m->reloads_failed);
+    pt_buf_appendf(b,
                    "# HELP portico_gateway_event_loop 1 for the libev loop, 0 for poll().\n"
                    "# TYPE portico_gateway_event_loop gauge\n"
                    "portico_gateway_event_loop{impl=\"%s\"} 1\n",

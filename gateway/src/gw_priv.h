@@ -126,6 +126,7 @@ struct gw_metrics {
     uint64_t queue_up_bytes;   /* currently queued toward desktops */
     uint64_t backpressure_pauses;
     uint64_t reports_sent, reports_failed, reports_dropped, reports_pending;
+    uint64_t reloads_ok, reloads_failed; /* SIGHUP */
     int64_t started_ms;
 };
 
@@ -216,35 +217,35 @@ struct gw_cidr;
  * @err naming the bad entry. */
 int gw_cidr_list_parse(const char *s, struct gw_cidr **out, size_t *n, struct pt_err *err);
 void gw_cidr_list_free(struct gw_cidr *v);
-/* gw_client_addr() - the client's address for limits and logs: @peer (the socket's
+/* gw_xff_resolve() - the client's address for limits and logs: @peer (the socket's
  * peer), or, when @peer is in @trusted, the right-most entry of the X-Forwarded-For value
  * @xff (NULL: none) that is not itself a trusted proxy. Canonical text into @out;
  * *@forwarded tells whether it came from the header. */
-void gw_client_addr(const struct gw_cidr *trusted, size_t n, const char *peer, const char *xff,
+void gw_xff_resolve(const struct gw_cidr *trusted, size_t n, const char *peer, const char *xff,
                     char *out, size_t outlen, bool *forwarded);
 
-/* gw_peer_client_addr() - gw_client_addr() for a WebSocket being admitted: into @out the
+/* gw_xff_addr_get() - gw_xff_resolve() for a WebSocket being admitted: into @out the
  * client's address; into @peer the proxy's when the address came from X-Forwarded-For,
  * else "". */
 struct gw;
-void gw_peer_client_addr(struct gw *g, struct lws *wsi, char *out, size_t outlen, char *peer,
-                         size_t peerlen);
+void gw_xff_addr_get(struct gw *g, struct lws *wsi, char *out, size_t outlen, char *peer,
+                     size_t peerlen);
 
 /* gw_alloc_install() - give lws our allocator (gw_alloc.c): fresh pages for its large
  * per-connection buffers. Before the lws context exists. */
 void gw_alloc_install(void);
 
-/* gw_reload() - re-read the config file (SIGHUP): certificate and key, ticket keys,
+/* gw_conf_reload() - re-read the config file (SIGHUP): certificate and key, ticket keys,
  * allowed origins, trusted proxies, metrics_from and the per-tunnel limits take effect for
  * what comes next; tunnels that are up stay up. Keys that need a restart keep their old
  * value (logged). A config that does not load, or a pair that does not match, changes
  * nothing: returns -1 with @err. Loop thread. (gw_reload.c) */
-int gw_reload(struct gw *g, struct pt_err *err);
-/* gw_request_reload() - async-signal-safe: the loop's next tick runs gw_reload(). */
-void gw_request_reload(struct gw *g);
-/* Helpers gw_reload() shares with gw_new() (gw.c). */
-char **gw_split_list(const char *s);
-void gw_free_list(char **v);
+int gw_conf_reload(struct gw *g, struct pt_err *err);
+/* gw_conf_reload_request() - async-signal-safe: the loop's next tick runs gw_conf_reload(). */
+void gw_conf_reload_request(struct gw *g);
+/* Helpers gw_conf_reload() shares with gw_new() (gw.c). */
+char **gw_list_split(const char *s);
+void gw_list_free(char **v);
 
 /* gw_new() - create the lws context, listener and helpers. Returns new or NULL. */
 struct gw *gw_new(const struct gw_conf *c, struct pt_err *err);

@@ -25,7 +25,7 @@
 #include "gw_priv.h"
 
 void
-gw_request_reload(struct gw *g)
+gw_conf_reload_request(struct gw *g)
 {
     if (g)
         g->reload_requested = 1;
@@ -75,7 +75,7 @@ pin_restart_keys(const struct gw_conf *old, struct gw_conf *next)
 }
 
 int
-gw_reload(struct gw *g, struct pt_err *err)
+gw_conf_reload(struct gw *g, struct pt_err *err)
 {
     struct gw_conf *next = pt_xcalloc(1, sizeof(*next));
     struct auth_verifier *verifier = NULL;
@@ -107,16 +107,16 @@ gw_reload(struct gw *g, struct pt_err *err)
     if (next->tls && g->ssl_ctx &&
         gw_tls_pair_apply(g->ssl_ctx, next->tls_cert, next->tls_key, err) < 0)
         goto fail;
-    origins = gw_split_list(next->allowed_origins);
-    metrics_from = gw_split_list(next->metrics_from);
+    origins = gw_list_split(next->allowed_origins);
+    metrics_from = gw_list_split(next->metrics_from);
     auth_verifier_free(g->verifier);
     g->verifier = pt_steal(&verifier);
     gw_cidr_list_free(g->proxies);
     g->proxies = pt_steal(&proxies);
     g->n_proxies = n_proxies;
-    gw_free_list(g->origins);
+    gw_list_free(g->origins);
     g->origins = pt_steal(&origins);
-    gw_free_list(g->metrics_from);
+    gw_list_free(g->metrics_from);
     g->metrics_from = pt_steal(&metrics_from);
     g->conf = next;
     if (g->conf_owned) {

@@ -187,7 +187,7 @@ entry_parse(const char *s, size_t len, int *family, unsigned char a[16])
 }
 
 void
-gw_client_addr(const struct gw_cidr *trusted, size_t n, const char *peer, const char *xff,
+gw_xff_resolve(const struct gw_cidr *trusted, size_t n, const char *peer, const char *xff,
                char *out, size_t outlen, bool *forwarded)
 {
     unsigned char cur[16];
@@ -252,8 +252,7 @@ xff_header(struct lws *wsi)
 }
 
 void
-gw_peer_client_addr(struct gw *g, struct lws *wsi, char *out, size_t outlen, char *peer,
-                    size_t peerlen)
+gw_xff_addr_get(struct gw *g, struct lws *wsi, char *out, size_t outlen, char *peer, size_t peerlen)
 {
     char *xff = NULL;
     bool forwarded;
@@ -261,7 +260,7 @@ gw_peer_client_addr(struct gw *g, struct lws *wsi, char *out, size_t outlen, cha
     lws_get_peer_simple(wsi, peer, peerlen);
     if (g->n_proxies)
         xff = xff_header(wsi);
-    gw_client_addr(g->proxies, g->n_proxies, peer, xff, out, outlen, &forwarded);
+    gw_xff_resolve(g->proxies, g->n_proxies, peer, xff, out, outlen, &forwarded);
     free(xff);
     if (!forwarded)
         peer[0] = '\0';

@@ -33,7 +33,7 @@ static void
 on_hangup(int sig)
 {
     (void)sig;
-    gw_request_reload(the_gw); /* the loop's next tick re-reads the file */
+    gw_conf_reload_request(the_gw); /* the loop's next tick re-reads the file */
 }
 
 static void

@@ -355,6 +355,19 @@ relay_open(struct gw_tunnel *t, const struct auth_ticket_claims *c, const char *
     return 0;
 }
 
+/* The SPICE link is finished (or was refused by the desktop): its ~2 KiB of link buffers
+ * and the password copy go now rather than at close; a session holds 4-6 channels. */
+static void
+spice_release_if_done(struct relay *r)
+{
+    if (!r->spice || r->spice->state != SPICE_LINK_DONE)
+        return;
+    spice_link_fini(r->spice);
+    pt_wipe(r->spice, sizeof(*r->spice));
+    free(r->spice);
+    r->spice = NULL;
+}
+
 static void
 spice_emit(void *opaque, const void *data, size_t len)
 {
@@ -368,8 +381,11 @@ relay_client_rx(struct gw_tunnel *t, const void *data, size_t len, bool binary, 
     const unsigned char *p = data;
 
     gw_tunnel_count_up(t, len);
-    if (r->spice && r->spice->state != SPICE_LINK_DONE)
-        return spice_link_client(r->spice, p, len, spice_emit, r, err);
+    if (r->spice && r->spice->state != SPICE_LINK_DONE) {
+        int rc = spice_link_client(r->spice, p, len, spice_emit, r, err);
+        spice_release_if_done(r);
+        return rc;
+    }
     if (r->vs == VNC_CLI_VERSION || r->vs == VNC_CLI_TYPE) {
         size_t used = vnc_client_feed(r, p, len);
         p += used;
@@ -495,6 +511,7 @@ gw_relay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                 gw_tunnel_close(r->t, 1002, err.msg);
                 return 0;
             }
+            spice_release_if_done(r);
         }
         if (gw_tunnel_send(r->t, in, len, true) >= high_water(r) && !r->raw_paused) {
             r->raw_paused = true;

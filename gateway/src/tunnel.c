@@ -356,7 +356,7 @@ admit(struct gw_tunnel *t)
     struct pt_err err = {0};
     int64_t now = pt_time_wall_ms();
 
-    gw_peer_client_addr(g, t->wsi, t->addr, sizeof(t->addr), t->via, sizeof(t->via));
+    gw_xff_addr_get(g, t->wsi, t->addr, sizeof(t->addr), t->via, sizeof(t->via));
     if (g->tunnels > g->conf->max_tunnels) {
         refuse(t, GW_REFUSE_FULL, GW_CLOSE_FULL, "gateway is at its tunnel limit: try another");
         goto out;

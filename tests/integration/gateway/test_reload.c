@@ -263,6 +263,13 @@ START_TEST(test_a_config_that_fails_to_load_keeps_the_old_one)
     hangup_and_wait("event=reload_failed", 3);
     served_is("one");
     echo_ok(c, 7);
+    {
+        char *m = gwt_metrics(&g);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_double_eq(http_metric(m, "portico_gateway_reloads_total{result=\"ok\"}"), 1);
+        ck_assert_double_eq(http_metric(m, "portico_gateway_reloads_total{result=\"failed\"}"), 3);
+        free(m);
+    }
     wsc_free(c);
 }
 END_TEST

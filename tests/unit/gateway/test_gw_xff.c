@@ -17,7 +17,7 @@ Suite *gateway_xff_suite(void);
 
 #define MINIMAL "[gateway]\nid = gw-1\nticket_key = /etc/portico/ticket.pub\n"
 
-/* The address gw_client_addr() picks for @peer and @xff with @proxies trusted. */
+/* The address gw_xff_resolve() picks for @peer and @xff with @proxies trusted. */
 static const char *
 pick(const char *proxies, const char *peer, const char *xff, bool *forwarded)
 {
@@ -28,7 +28,7 @@ pick(const char *proxies, const char *peer, const char *xff, bool *forwarded)
     bool fw;
 
     ck_assert_msg(gw_cidr_list_parse(proxies, &v, &n, &err) == 0, "%s", err.msg);
-    gw_client_addr(v, n, peer, xff, out, sizeof(out), forwarded ? forwarded : &fw);
+    gw_xff_resolve(v, n, peer, xff, out, sizeof(out), forwarded ? forwarded : &fw);
     gw_cidr_list_free(v);
     return out;
 }
