@@ -283,6 +283,10 @@ const struct gw_backend_ops *gw_relay_backend(void);
 struct gw *gw_tunnel_gw(const struct gw_tunnel *t);
 struct lws *gw_tunnel_wsi(const struct gw_tunnel *t);
 void gw_tunnel_count_up(struct gw_tunnel *t, size_t n);
+/* gw_tunnel_send_inplace() - gw_tunnel_send() of a binary message whose @data has LWS_PRE
+ * writable bytes before it, as lws's per-loop read buffer for raw sockets does (it reads
+ * at serv_buf + LWS_PRE): written without the copy into the scratch buffer. */
+size_t gw_tunnel_send_inplace(struct gw_tunnel *t, unsigned char *data, size_t len);
 
 /* ---- VNC authentication on the browser's behalf (vnc_auth.c) ------------------------ */
 

@@ -513,7 +513,8 @@ gw_relay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             }
             spice_release_if_done(r);
         }
-        if (gw_tunnel_send(r->t, in, len, true) >= high_water(r) && !r->raw_paused) {
+        /* lws read this into its per-loop buffer at LWS_PRE: framed where it lies. */
+        if (gw_tunnel_send_inplace(r->t, in, len) >= high_water(r) && !r->raw_paused) {
             r->raw_paused = true;
             lws_rx_flow_control(wsi, 0);
         }

@@ -135,8 +135,10 @@ queue_account(struct gw_tunnel *t, size_t before)
     m->queue_down_bytes = m->queue_down_bytes - before + t->down.bytes;
 }
 
-size_t
-gw_tunnel_send(struct gw_tunnel *t, const void *data, size_t len, bool binary)
+/* @headroom: @data has LWS_PRE writable bytes before it (lws's read buffer for desktop
+ * sockets), so lws_write() can frame it where it lies. */
+static size_t
+tunnel_send(struct gw_tunnel *t, const void *data, size_t len, bool binary, bool headroom)
 {
     struct gw *g = t->g;
     size_t before = t->down.bytes;
@@ -146,12 +148,15 @@ gw_tunnel_send(struct gw_tunnel *t, const void *data, size_t len, bool binary)
     t->bytes_down += len;
     g->metrics.bytes_down[t->proto] += len;
     /* Fast path: nothing queued and the socket has room, so write now. lws_write() needs
-     * LWS_PRE bytes of headroom; the scratch buffer has it. lws keeps whatever the kernel
-     * did not take and writes it before the next WRITEABLE callback. */
+     * LWS_PRE bytes of headroom: the caller's, or the scratch buffer's after a copy. lws
+     * keeps whatever the kernel did not take and writes it before the next WRITEABLE. */
     if (!t->down.head && !t->in_rx && len <= GW_RAW_RX && !lws_send_pipe_choked(t->wsi)) {
-        memcpy(g->scratch + LWS_PRE, data, len);
-        if (lws_write(t->wsi, g->scratch + LWS_PRE, len,
-                      binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)len) {
+        unsigned char *p = (unsigned char *)data;
+        if (!headroom) {
+            memcpy(g->scratch + LWS_PRE, data, len);
+            p = g->scratch + LWS_PRE;
+        }
+        if (lws_write(t->wsi, p, len, binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)len) {
             gw_tunnel_close(t, WS_GOING_AWAY, "write to browser failed");
             return 0;
         }
@@ -165,6 +170,18 @@ gw_tunnel_send(struct gw_tunnel *t, const void *data, size_t len, bool binary)
         g->metrics.backpressure_pauses++;
     }
     return t->down.bytes;
+}
+
+size_t
+gw_tunnel_send(struct gw_tunnel *t, const void *data, size_t len, bool binary)
+{
+    return tunnel_send(t, data, len, binary, false);
+}
+
+size_t
+gw_tunnel_send_inplace(struct gw_tunnel *t, unsigned char *data, size_t len)
+{
+    return tunnel_send(t, data, len, true, true);
 }
 
 int
