@@ -3,6 +3,8 @@
  * websockify, in one run, printed as ratios (issue 7's targets in brackets).
  *
  *   bench_gateway PORTICO_GATEWAY_BINARY [--quick]
+ *   BENCH_REPEAT=N [BENCH_TLS=1] bench_gateway ...   throughput only, N alternating rounds,
+ *                                                    medians and their ratios
  *
  * Backends live in this process: a source (endless bytes), a sink (counts bytes), and an
  * epoll echo server that holds thousands of connections. The client is the tests' small
@@ -608,6 +610,47 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
     free(b);
 }
 
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* BENCH_REPEAT=N: websockify and the gateway alternate N times for each throughput figure
+ * (ws or, with BENCH_TLS, wss), and the medians are compared: on a shared machine one
+ * transfer each swings by 2x. */
+static void
+repeat_throughput(int n, bool tls)
+{
+    struct server gw = {0}, wsfy = {0};
+    double *v = calloc((size_t)n * 4, sizeof(double));
+
+    gateway_start(&gw, tls);
+    for (int i = 0; i < n; i++) {
+        websockify_start(&wsfy, tls, port_of[SOURCE]);
+        v[i] = down_ws(&wsfy, tls);
+        server_stop(&wsfy);
+        v[n + i] = down_ws(&gw, tls);
+        websockify_start(&wsfy, tls, port_of[SINK]);
+        v[2 * n + i] = up_ws(&wsfy, tls);
+        server_stop(&wsfy);
+        v[3 * n + i] = up_ws(&gw, tls);
+        printf(
+            "  round %d: down websockify %.0f gateway %.0f  up websockify %.0f gateway %.0f MB/s\n",
+            i + 1, v[i], v[n + i], v[2 * n + i], v[3 * n + i]);
+        fflush(stdout);
+    }
+    double dw = median(v, n), dg = median(v + n, n), uw = median(v + 2 * n, n),
+           ug = median(v + 3 * n, n);
+    printf(
+        "%s medians of %d: down websockify %.0f gateway %.0f (%.2fx)  up websockify %.0f gateway "
+        "%.0f (%.2fx)\n",
+        tls ? "wss" : "ws", n, dw, dg, dg / dw, uw, ug, ug / uw);
+    server_stop(&gw);
+    free(v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -635,6 +678,11 @@ main(int argc, char **argv)
     while (!port_of[SOURCE] || !port_of[SINK] || !port_of[ECHO])
         usleep(1000);
 
+    if (getenv("BENCH_REPEAT")) {
+        repeat_throughput(atoi(getenv("BENCH_REPEAT")) > 0 ? atoi(getenv("BENCH_REPEAT")) : 5,
+                          getenv("BENCH_TLS") != NULL);
+        return 0;
+    }
     if (getenv("BENCH_PROFILE")) { /* one direction against the gateway, for perf */
         bool down = strcmp(getenv("BENCH_PROFILE"), "down") == 0;
         gateway_start(&gw, getenv("BENCH_TLS") != NULL);
