@@ -380,6 +380,17 @@ START_TEST(test_xff_from_an_untrusted_peer_is_ignored)
     ck_assert_int_eq(refused_code(NULL, "X-Forwarded-For: 198.51.100.2\r\n"), 4007);
     ck_assert_int_eq(gwt_wait_log_count(&g, "via=", 1, 300), 0);
     echo_ok(a, 2);
+    /* SIGHUP: now 127.0.0.1 is a trusted proxy, and the header counts. */
+    gwt_write_conf(&g, NULL, "trusted_proxies = 127.0.0.0/8\nmax_conns_per_addr = 1\n");
+    hangup_and_wait("event=reloaded", 1);
+    {
+        struct wsc *b = tunnel(NULL, "X-Forwarded-For: 198.51.100.2\r\n", err, sizeof(err));
+        ck_assert_msg(b, "%s", err);
+        echo_ok(b, 3);
+        ck_assert_int_ge(gwt_wait_log_count(&g, "addr=198.51.100.2 via=127.0.0.1", 1, 2000), 1);
+        wsc_free(b);
+    }
+    echo_ok(a, 4);
     wsc_free(a);
 }
 END_TEST
