@@ -47,6 +47,10 @@ enum {
     GW_CLOSE_BACKEND = 4010,
 };
 
+/* Capacity of the message assembly buffer kept between browser messages (RDP input
+ * instructions are far smaller); a larger one is freed after its message. */
+#define GW_MSG_KEEP (16 * 1024)
+
 /* Seconds a closing tunnel may spend sending what it queued before the close frame. */
 #define GW_CLOSE_FLUSH_S 2
 
@@ -523,7 +527,12 @@ client_rx(struct gw_tunnel *t, void *in, size_t len)
         pt_buf_append(&t->msg, in, len);
         if (final) {
             rc = t->ops->client_rx(t, t->msg.data, t->msg.len, binary, &err);
-            pt_buf_reset(&t->msg);
+            /* One large message (up to max_message) must not pin its buffer for the
+             * rest of an idle tunnel's life; small ones keep theirs for the next. */
+            if (t->msg.cap > GW_MSG_KEEP)
+                pt_buf_fini(&t->msg);
+            else
+                pt_buf_reset(&t->msg);
         }
     }
     t->in_rx = false;
