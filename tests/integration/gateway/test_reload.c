@@ -310,10 +310,13 @@ START_TEST(test_sighup_rotates_ticket_keys_origins_and_limits)
         wsc_free(b);
     }
 
-    /* Previous key dropped, another origin, a lower per-address limit. */
+    /* Previous key dropped, another origin, a lower per-address limit; and a key that
+     * needs a restart, which keeps its value and says so. */
     gwt_write_conf(&g, path,
-                   "allowed_origins = https://new.example.test\nmax_conns_per_addr = 2\n");
+                   "allowed_origins = https://new.example.test\nmax_conns_per_addr = 2\n"
+                   "max_tunnels = 1\n");
     hangup_and_wait("event=reloaded", 2);
+    ck_assert_int_ge(gwt_wait_log_count(&g, "event=reload_ignored key=max_tunnels", 1, 1000), 1);
     g.signer = new_signer;
     {
         struct wsc *a = tunnel("https://new.example.test", NULL, err, sizeof(err));
