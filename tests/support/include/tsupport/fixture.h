@@ -128,6 +128,29 @@ int tf_guest_vnc_port(const struct tf_guest *g);   /* TCP port, not a display nu
 int tf_guest_spice_port(const struct tf_guest *g); /* TCP port */
 void tf_guest_stop(struct tf_guest *g);            /* NULL-safe; destroys, undefines, frees */
 
+/*
+ * A second libvirt host on this machine (scripts/fixtures/libvirtd2.sh): an independent
+ * system libvirtd in its own mount + UTS namespace, a migration target libvirt accepts as
+ * another host. Instances @index 1-9 never collide (the script picks ports and hostname
+ * from it); give each test its own indexes and @tag. Start and stop it in the unchecked
+ * fixture (the parent process), so a failed test still stops it.
+ */
+struct tf_host2 {
+    char dir[512];  /* state directory: $PORTICO_STATE/lv2-@tag-<pid>-@letter */
+    char uri[1024]; /* qemu+unix:///system?socket=... */
+    int ports[2];   /* display port range min, max */
+};
+/* tf_host2_start() - start instance @index seeing @golden at its own path (storage not
+ * shared: overlays are the host's own). Cold start ~8 s, ~0.3 s with the cache. 0 or -1. */
+int tf_host2_start(struct tf_host2 *h, const char *tag, int index, char letter, const char *golden,
+                   struct pt_err *err);
+/* tf_host2_stop() - destroy its domains, stop it by PID, remove its directory (kept with
+ * PORTICO_KEEP_TMP). Safe on a host that never started or is stopped. */
+void tf_host2_stop(struct tf_host2 *h);
+/* tf_host2_reap_stale() - stop the @tag hosts of killed runs (a ctest timeout skips
+ * teardown): their directory names a pid that is gone. */
+void tf_host2_reap_stale(const char *tag);
+
 /* --- RDP endpoints ----------------------------------------------------------------- */
 
 struct tf_rdp;
