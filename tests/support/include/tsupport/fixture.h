@@ -91,6 +91,10 @@ int tf_slapd_add_ldif(struct tf_slapd *s, const char *ldif, struct pt_err *err);
 void tf_slapd_pause(struct tf_slapd *s);
 void tf_slapd_resume(struct tf_slapd *s);
 void tf_slapd_stop(struct tf_slapd *s); /* NULL-safe; frees */
+/* tf_slapd_broker_ldap() - the broker's [ldap] section for @s (service bind, people and
+ * groups bases, admin_group = admins) into @out; the caller appends its "pool = GROUP:POOL"
+ * lines. */
+void tf_slapd_broker_ldap(const struct tf_slapd *s, char *out, size_t n);
 
 /* --- libvirt ----------------------------------------------------------------------- */
 
@@ -112,6 +116,10 @@ const char *tf_guest_base_image(struct pt_err *err);
  * named @prefix-0001.. (explicit VNC/SPICE ports, half running) and return its path,
  * new (caller frees). Open it as "test://" + path. */
 char *tf_test_node_write(const char *prefix, int ndomains, struct pt_err *err);
+/* tf_golden_node_write() - a test:/// node with no domains and a "golden" directory pool
+ * holding /golden/base.qcow2, the image pool/ clones desktops from; written under
+ * tf_tmpdir() with @tag and the pid in its name. Returns its path, new (caller frees). */
+char *tf_golden_node_write(const char *tag, struct pt_err *err);
 
 /*
  * tf_guest_start() - a real QEMU guest under the system libvirtd (tf_libvirtd_ensure()):
