@@ -77,53 +77,6 @@ rdp_backend_worker_pid(struct gw_tunnel *t)
     return rt && rt->p ? rdp_proc_pid(rt->p) : -1;
 }
 
-/* Directions as two permissions, so "the stricter wins" is a plain AND. */
-static bool
-clip_to_desktop(enum gw_rdp_clip_dir d)
-{
-    return d == GW_RDP_CLIP_BOTH || d == GW_RDP_CLIP_TO_DESKTOP;
-}
-
-static bool
-clip_from_desktop(enum gw_rdp_clip_dir d)
-{
-    return d == GW_RDP_CLIP_BOTH || d == GW_RDP_CLIP_FROM_DESKTOP;
-}
-
-static enum gw_rdp_clip_dir
-clip_of_ticket(enum auth_clip_dir d)
-{
-    switch (d) {
-    case AUTH_CLIP_BOTH:
-        return GW_RDP_CLIP_BOTH;
-    case AUTH_CLIP_TO_DESKTOP:
-        return GW_RDP_CLIP_TO_DESKTOP;
-    case AUTH_CLIP_FROM_DESKTOP:
-        return GW_RDP_CLIP_FROM_DESKTOP;
-    case AUTH_CLIP_NONE:
-        return GW_RDP_CLIP_NONE;
-    }
-    return GW_RDP_CLIP_NONE;
-}
-
-void
-gw_rdp_conf_apply_ticket(struct gw_rdp_conf *c, const struct auth_ticket_claims *claims)
-{
-    enum gw_rdp_clip_dir pool = clip_of_ticket(claims->clip_dir);
-    bool to = clip_to_desktop(c->clipboard_dir) && clip_to_desktop(pool);
-    bool from = clip_from_desktop(c->clipboard_dir) && clip_from_desktop(pool);
-
-    c->clipboard_dir = to && from ? GW_RDP_CLIP_BOTH
-                       : to       ? GW_RDP_CLIP_TO_DESKTOP
-                       : from     ? GW_RDP_CLIP_FROM_DESKTOP
-                                  : GW_RDP_CLIP_NONE;
-    if (claims->clip_max > 0 && claims->clip_max < c->clipboard_max)
-        c->clipboard_max = claims->clip_max;
-    /* claims->audio: applied once the backend has audio output (conf.audio) */
-    /* certificates are trusted per desktop/pool as the ticket names it */
-    pt_strlcpy(c->cert_scope, claims->desktop, sizeof(c->cert_scope));
-}
-
 static int
 rdp_open(struct gw_tunnel *t, const struct auth_ticket_claims *claims, const char *secret,
          struct pt_err *err)
@@ -140,7 +93,7 @@ rdp_open(struct gw_tunnel *t, const struct auth_ticket_claims *claims, const cha
     pt_log(LOG_INFO,
            "event=rdp_policy desktop=%s ticket_version=%d pool_clipboard=%s pool_clipboard_max=%u "
            "clipboard=%s clipboard_max=%zu pool_audio=%d credentials=%s",
-           claims->desktop, claims->version, dir_names[clip_of_ticket(claims->clip_dir)],
+           claims->desktop, claims->version, dir_names[(unsigned)claims->clip_dir & 3],
            claims->clip_max, dir_names[conf.clipboard_dir & 3], conf.clipboard_max, claims->audio,
            secret ? "sealed" : "none");
     rt = pt_xcalloc(1, sizeof(*rt));
