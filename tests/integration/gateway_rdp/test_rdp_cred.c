@@ -294,6 +294,21 @@ expect_wrong_credentials(const char *ticket)
     wsc_free(c);
 }
 
+/* The number of lines of the broker's log holding both @a and @b. */
+static int
+broker_log_count(const char *a, const char *b)
+{
+    char line[4096];
+    FILE *f = fopen(broker.proc.log_path, "r");
+    int n = 0;
+
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, a) && strstr(line, b);
+    fclose(f);
+    return n;
+}
+
 /* --- tests ----------------------------------------------------------------------------- */
 
 START_TEST(test_fixed_credentials_from_the_password_file_sign_in_to_an_nla_desktop)
@@ -351,7 +366,7 @@ END_TEST
 
 START_TEST(test_single_sign_on_passes_the_users_own_password)
 {
-    struct who alice, obrien;
+    struct who alice, obrien, bob;
     char *t;
 
     /* alice's directory password is the desktop's: she gets in */
@@ -365,6 +380,53 @@ START_TEST(test_single_sign_on_passes_the_users_own_password)
     t = ticket_for(&obrien, "sso");
     expect_wrong_credentials(t);
     free(t);
+    /* the password is kept only for users of a single sign-on pool (bob is in none) */
+    login("bob", "bob-pw", &bob);
+    ck_assert_int_eq(broker_log_count("event=login result=ok user=alice ", "sso_kept=1"), 1);
+    ck_assert_int_eq(broker_log_count("event=login result=ok user=bob ", "sso_kept=0"), 1);
+    ck_assert_int_eq(broker_log_count("alice-pw", ""), 0); /* never logged */
+}
+END_TEST
+
+START_TEST(test_admin_api_takes_and_shows_the_rdp_keys_but_no_password)
+{
+    struct bk_resp r;
+    struct pt_err err = {0};
+    struct who admin;
+    json_t *spec;
+    const char *patch = "{\"spec\":{\"rdp_credentials\":\"fixed\",\"rdp_username\":\"kiosk\","
+                        "\"rdp_domain\":\"CORP\",\"clipboard\":\"from-desktop\","
+                        "\"clipboard_max\":4096,\"audio\":false}}";
+    const char *bad = "{\"spec\":{\"rdp_username\":\"ki\\nosk\"}}";
+
+    login("bob", "bob-pw", &admin);
+    ck_assert_int_eq(bk_https(broker.port, "PATCH", "/api/v1/admin/pools/fixed", admin.hdrs, patch,
+                              strlen(patch), &r, &err),
+                     0);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body.data);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(bk_https(broker.port, "PATCH", "/api/v1/admin/pools/fixed", admin.hdrs, bad,
+                              strlen(bad), &r, &err),
+                     0);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_msg(strstr(r.body.data, "control characters"), "%s", r.body.data);
+    bk_resp_fini(&r);
+    ck_assert_int_eq(
+        bk_https(broker.port, "GET", "/api/v1/admin/pools/fixed", admin.hdrs, NULL, 0, &r, &err),
+        0);
+    ck_assert_int_eq(r.status, 200);
+    spec = json_object_get(r.json, "spec");
+    ck_assert_str_eq(json_string_value(json_object_get(spec, "rdp_credentials")), "fixed");
+    ck_assert_str_eq(json_string_value(json_object_get(spec, "rdp_username")), "kiosk");
+    ck_assert_str_eq(json_string_value(json_object_get(spec, "rdp_domain")), "CORP");
+    ck_assert_msg(
+        strstr(json_string_value(json_object_get(spec, "rdp_password_file")), "/fixed.pw"), "%s",
+        r.body.data);
+    ck_assert_str_eq(json_string_value(json_object_get(spec, "clipboard")), "from-desktop");
+    ck_assert_str_eq(json_string_value(json_object_get(spec, "clipboard_max")), "4096");
+    ck_assert_str_eq(json_string_value(json_object_get(spec, "audio")), "no");
+    ck_assert_ptr_null(strstr(r.body.data, "alice-pw"));
+    bk_resp_fini(&r);
 }
 END_TEST
 
@@ -498,6 +560,7 @@ gateway_rdp_cred_suite(void)
     tcase_add_test(tc, test_a_wrong_password_file_gives_the_wrong_credentials_error);
     tcase_add_test(tc, test_a_missing_or_unsafe_password_file_is_a_503_that_names_the_pool);
     tcase_add_test(tc, test_single_sign_on_passes_the_users_own_password);
+    tcase_add_test(tc, test_admin_api_takes_and_shows_the_rdp_keys_but_no_password);
     tcase_add_test(tc,
                    test_pool_clipboard_none_keeps_browser_text_off_the_desktop_the_gateway_allows);
     suite_add_tcase(s, tc);
