@@ -168,8 +168,7 @@ void broker_sess_table_free(struct sess_table *t);
 /* broker_sess_create() - a new session for @a; fills @out (token, csrf, id). @password
  * (NULL: none) is kept sealed in the session for single sign-on. 0 or -1. */
 int broker_sess_create(struct sess_table *t, const struct auth_session *a, const char *password,
-                       int64_t now_ms,
-                       struct broker_sess *out, struct pt_err *err);
+                       int64_t now_ms, struct broker_sess *out, struct pt_err *err);
 /* broker_sess_lookup() - the live session of cookie @token into @out (refreshes its idle
  * timer). 0, or -1 if unknown, malformed or expired. */
 int broker_sess_lookup(struct sess_table *t, const char *token, int64_t now_ms,
