@@ -120,7 +120,7 @@ read_pw_file(const char *path, char *out, size_t cap, char *why, size_t whyn)
         goto out;
     }
     if ((size_t)n > AUTH_SESSION_PW_MAX || (size_t)n >= cap) {
-        snprintf(why, whyn, "it holds more than one line of at most %d bytes", AUTH_SESSION_PW_MAX);
+        snprintf(why, whyn, "it is longer than one line of at most %d bytes", AUTH_SESSION_PW_MAX);
         goto out;
     }
     for (ssize_t i = 0; i < n; i++) {
