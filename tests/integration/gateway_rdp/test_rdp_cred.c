@@ -31,6 +31,7 @@ static struct lab_shadow nla, xrdp;
 static struct gwt gw;
 static struct bk_broker broker;
 static char pwdir[512];
+static bool chowned; /* not-mine.pw belongs to another user (we run as root) */
 
 static void
 write_file(const char *name, const char *text, mode_t mode)
@@ -68,6 +69,18 @@ cred_setup(void)
     write_file("wrong.pw", "not-alice-pw\n", 0600);
     write_file("open.pw", "alice-pw\n", 0644);
     write_file("two-lines.pw", "alice-pw\nsecond line\n", 0600);
+    write_file("empty.pw", "\n", 0600);
+    write_file("not-mine.pw", "alice-pw\n", 0600);
+    {
+        char a[700], b[700];
+
+        snprintf(a, sizeof(a), "%s/not-mine.pw", pwdir);
+        /* nobody's (the broker runs as us); only root can give a file away */
+        chowned = chown(a, 65534, 65534) == 0;
+        snprintf(a, sizeof(a), "%s/fixed.pw", pwdir);
+        snprintf(b, sizeof(b), "%s/link.pw", pwdir);
+        ck_assert_int_eq(symlink(a, b), 0);
+    }
 
     snprintf(node, sizeof(node), "%s/node-rc%d.xml", tf_tmpdir(), (int)getpid());
     f = fopen(node, "w");
@@ -96,6 +109,9 @@ cred_setup(void)
             {"nofile", "", "missing.pw", true},
             {"openfile", "", "open.pw", true},
             {"pemlike", "", "two-lines.pw", true},
+            {"emptyfile", "", "empty.pw", true},
+            {"notmine", "", "not-mine.pw", true},
+            {"symlink", "", "link.pw", true},
             {"sso", "rdp_credentials = sso\n", NULL, true},
             /* xrdp shows its own login screen without credentials: log in to the Xvnc */
             {"clipboth", "clipboard = both\n", "fixed.pw", false},
@@ -343,6 +359,9 @@ START_TEST(test_a_missing_or_unsafe_password_file_is_a_503_that_names_the_pool)
         {"nofile", "cannot open it"},
         {"openfile", "chmod 600"},
         {"pemlike", "one line"},
+        {"emptyfile", "it is empty"},
+        {"notmine", "not by the broker's user"},
+        {"symlink", "cannot open it"}, /* O_NOFOLLOW: a link could point anywhere */
     };
     struct who w;
 
@@ -351,6 +370,8 @@ START_TEST(test_a_missing_or_unsafe_password_file_is_a_503_that_names_the_pool)
         struct bk_resp r;
         const char *msg;
 
+        if (!chowned && !strcmp(cases[i].pool, "notmine"))
+            continue;
         ck_assert_int_eq(launch(&w, cases[i].pool, &r), 503);
         ck_assert_str_eq(bk_resp_error_code(&r), "rdp_credentials_unavailable");
         msg = json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
