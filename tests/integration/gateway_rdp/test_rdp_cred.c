@@ -53,7 +53,11 @@ cred_setup(void)
     struct pt_err err = {0};
     char node[800], extra[2400];
     struct pt_buf sec = PT_BUF_INIT;
+    char long_user[201];
     FILE *f;
+
+    memset(long_user, 'u', 200);
+    long_user[200] = '\0';
 
     slapd = tf_slapd_start(NULL, &err);
     if (!slapd)
@@ -112,6 +116,13 @@ cred_setup(void)
             {"emptyfile", "", "empty.pw", true},
             {"notmine", "", "not-mine.pw", true},
             {"symlink", "", "link.pw", true},
+            /* 200 + 1 + 8 + 1 + 250 bytes of "user\npassword\ndomain": over 451 */
+            {"toolong",
+             "rdp_domain = "
+             "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+             "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+             "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\n",
+             "fixed.pw", true},
             {"sso", "rdp_credentials = sso\n", NULL, true},
             /* xrdp shows its own login screen without credentials: log in to the Xvnc */
             {"clipboth", "clipboard = both\n", "fixed.pw", false},
@@ -126,9 +137,10 @@ cred_setup(void)
                            pools[i].name, pools[i].on_nla ? nla.port : xrdp.port, pools[i].keys);
             if (pools[i].pw_file)
                 pt_buf_appendf(&sec,
-                               "rdp_credentials = fixed\nrdp_username = alice\n"
+                               "rdp_credentials = fixed\nrdp_username = %s\n"
                                "rdp_password_file = %s/%s\n",
-                               pwdir, pools[i].pw_file);
+                               strcmp(pools[i].name, "toolong") ? "alice" : long_user, pwdir,
+                               pools[i].pw_file);
         }
     }
     snprintf(extra, sizeof(extra),
@@ -362,6 +374,7 @@ START_TEST(test_a_missing_or_unsafe_password_file_is_a_503_that_names_the_pool)
         {"emptyfile", "it is empty"},
         {"notmine", "not by the broker's user"},
         {"symlink", "cannot open it"}, /* O_NOFOLLOW: a link could point anywhere */
+        {"toolong", "at most 451 fit in a ticket"},
     };
     struct who w;
 
@@ -375,8 +388,8 @@ START_TEST(test_a_missing_or_unsafe_password_file_is_a_503_that_names_the_pool)
         ck_assert_int_eq(launch(&w, cases[i].pool, &r), 503);
         ck_assert_str_eq(bk_resp_error_code(&r), "rdp_credentials_unavailable");
         msg = json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
-        ck_assert_msg(msg && strstr(msg, cases[i].pool) && strstr(msg, "rdp_password_file") &&
-                          strstr(msg, cases[i].says),
+        ck_assert_msg(msg && strstr(msg, cases[i].pool) && strstr(msg, cases[i].says) &&
+                          (!strcmp(cases[i].pool, "toolong") || strstr(msg, "rdp_password_file")),
                       "%s: %s", cases[i].pool, msg ? msg : "(none)");
         /* the password itself never reaches a reply */
         ck_assert_ptr_null(strstr(r.body.data, "alice-pw"));
