@@ -51,10 +51,9 @@ static void
 cred_setup(void)
 {
     struct pt_err err = {0};
-    char node[800], extra[2400];
+    char ldap[2048], extra[2400], *node;
     struct pt_buf sec = PT_BUF_INIT;
     char long_user[201];
-    FILE *f;
 
     memset(long_user, 'u', 200);
     long_user[200] = '\0';
@@ -86,19 +85,10 @@ cred_setup(void)
         ck_assert_int_eq(symlink(a, b), 0);
     }
 
-    snprintf(node, sizeof(node), "%s/node-rc%d.xml", tf_tmpdir(), (int)getpid());
-    f = fopen(node, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("<node>\n  <pool type='dir'><name>golden</name><target><path>/golden</path></target>\n"
-          "    <volume type='file'><name>base.qcow2</name><capacity unit='MiB'>64</capacity>"
-          "<target><format type='qcow2'/></target></volume>\n  </pool>\n</node>\n",
-          f);
-    fclose(f);
-    pt_buf_appendf(&sec,
-                   "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
-                   "group_base = ou=groups,%s\nadmin_group = admins\n",
-                   tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
-                   tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd));
+    node = tf_golden_node_write("rc", &err);
+    ck_assert_msg(node, "%s", err.msg);
+    tf_slapd_broker_ldap(slapd, ldap, sizeof(ldap));
+    pt_buf_appends(&sec, ldap);
     pt_buf_appendf(&sec,
                    "[hypervisor]\nuri = test://%s\nprobe = domain_state\n"
                    "reconcile_interval = 100ms\ndomain_prefix = rc%d-\n",
@@ -151,6 +141,7 @@ cred_setup(void)
     if (bk_broker_start(&broker, extra, sec.data, &err) < 0)
         ck_abort_msg("broker: %s", err.msg);
     pt_buf_fini(&sec);
+    free(node);
 }
 
 static void
