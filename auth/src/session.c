@@ -138,6 +138,7 @@ auth_session_create(struct auth_sessions *ss, const struct auth_session *s, cons
     struct auth_session rec = *s;
     int rc = -1;
 
+    memset(rec.sealed_pw, 0, sizeof(rec.sealed_pw)); /* only create() writes it */
     rec.sealed_pw_len = 0;
     if (password && strlen(password) > AUTH_SESSION_PW_MAX)
         return pt_err_set(err, PT_E_INVALID,
