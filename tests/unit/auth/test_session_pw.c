@@ -112,7 +112,7 @@ START_TEST(test_store_never_holds_the_password_or_its_key)
     ck_assert_uint_eq(d.recs[0].sealed_pw_len, 12 + strlen(PW) + 16);
     ck_assert_ptr_null(memmem(&d.recs[0], sizeof(d.recs[0]), PW, strlen(PW)));
     ck_assert_ptr_null(memmem(&d.recs[0], sizeof(d.recs[0]), "horse", 5));
-    ck_assert_ptr_null(memmem(&d.recs[0], sizeof(d.recs[0]), id, 64)); /* nor the cookie */
+    ck_assert_ptr_null(memmem(&d.recs[0], sizeof(d.recs[0]), id, 64));    /* nor the cookie */
     ck_assert_ptr_null(memmem(&d.recs[0], sizeof(d.recs[0]), "xxxx", 4)); /* caller's bytes */
     auth_sessions_free(ss);
 }
