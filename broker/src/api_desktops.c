@@ -144,7 +144,7 @@ display_work(void *arg)
         pool_desktop_display(j->ctx, j->cl.host, j->cl.domain, j->protobit, j->pw_valid_to, j->host,
                              sizeof(j->host), &j->port, j->password, sizeof(j->password), &j->err);
     if (j->rc == 0 && j->proto == AUTH_PROTO_RDP)
-        j->rdp_rc = broker_rdp_launch_load(&j->rdp, &j->rdp_err);
+        j->rdp_rc = broker_rdp_launch_load(&j->rdp, j->r->b->conf->rdp_password_dir, &j->rdp_err);
 }
 
 /* A launch that cannot get its RDP credentials: the user reads what the admin must fix. */

@@ -49,6 +49,7 @@ struct broker_conf {
     char *gateway_audience;
     char *gateway_seal_key_file;
     char *gateway_secret_file;
+    char *rdp_password_dir; /* pools' rdp_password_file must lie here; <state_dir>/rdp-passwords */
     char *web_root;
     char *event_loop;   /* "libev" or "poll" */
     char *db;           /* store location; default <state_dir>/portico.db */

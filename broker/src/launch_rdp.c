@@ -9,11 +9,13 @@
  * Every copy of a password lives in struct broker_rdp_launch and is wiped by
  * broker_rdp_launch_wipe(); none is logged.
  *
- * The password file is trusted only if it is a regular file owned by the broker's user
- * and not readable or writable by group or others (like ssh's private keys), one line of
- * at most AUTH_SESSION_PW_MAX bytes (a trailing newline is dropped). The one-line rule
- * also keeps multi-line files such as the broker's own PEM keys from being sent to a
- * desktop if an admin points a pool at one.
+ * The password file is trusted only if it lies directly in [broker] rdp_password_dir (a
+ * directory owned by the broker's user that group and others cannot write), is a regular
+ * file (not a link) owned by the broker's user and not readable or writable by group or
+ * others (like ssh's private keys), one line of at most AUTH_SESSION_PW_MAX bytes (a
+ * trailing newline is dropped). The directory rule keeps a pool admin from pointing a
+ * pool at any other secret the broker can read (its gateway secret, a key) and having it
+ * sent to a desktop they control; the one-line rule is a second fence for PEM keys.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,20 +79,54 @@ broker_rdp_launch_prepare(struct broker_rdp_launch *l, const struct pool_spec *s
     return 0;
 }
 
+/* Open @path's file if it lies directly in @dir, a directory only the broker's user can
+ * change. Returns the fd, or -1 with @why. */
+static int
+open_in_dir(const char *path, const char *dir, char *why, size_t whyn)
+{
+    const char *base = strrchr(path, '/');
+    size_t dlen = strlen(dir);
+    struct stat st;
+    int dfd, fd;
+
+    while (dlen > 1 && dir[dlen - 1] == '/')
+        dlen--;
+    if (!base || (size_t)(base - path) != dlen || strncmp(path, dir, dlen) != 0 || !base[1] ||
+        !strcmp(base + 1, ".") || !strcmp(base + 1, "..")) {
+        snprintf(why, whyn, "it is not a file directly in rdp_password_dir");
+        return -1;
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        snprintf(why, whyn, "rdp_password_dir cannot be opened: %s", strerror(errno));
+        return -1;
+    }
+    if (fstat(dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+        snprintf(why, whyn,
+                 "rdp_password_dir must be owned by the broker's user and not "
+                 "writable by group or others");
+        close(dfd);
+        return -1;
+    }
+    fd = openat(dfd, base + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        snprintf(why, whyn, "cannot open it: %s", strerror(errno));
+    close(dfd);
+    return fd;
+}
+
 /* read_pw_file() - the checks in the header comment; @why says what is wrong. */
 static int
-read_pw_file(const char *path, char *out, size_t cap, char *why, size_t whyn)
+read_pw_file(const char *path, const char *dir, char *out, size_t cap, char *why, size_t whyn)
 {
     char buf[AUTH_SESSION_PW_MAX + 3];
     struct stat st;
     ssize_t n;
     int fd, rc = -1;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) {
-        snprintf(why, whyn, "cannot open it: %s", strerror(errno));
+    fd = open_in_dir(path, dir, why, whyn);
+    if (fd < 0)
         return -1;
-    }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         snprintf(why, whyn, "it is not a regular file");
         goto out;
@@ -140,15 +176,17 @@ out:
 }
 
 int
-broker_rdp_launch_load(struct broker_rdp_launch *l, struct pt_err *err)
+broker_rdp_launch_load(struct broker_rdp_launch *l, const char *pw_dir, struct pt_err *err)
 {
     char why[200];
 
     if (l->mode != POOL_RDP_CREDS_FIXED)
         return 0;
-    if (read_pw_file(l->pw_file, l->password, sizeof(l->password), why, sizeof(why)) < 0) {
-        pt_log(LOG_ERR, "event=rdp_password_file_refused pool=%s path=%s reason=\"%s\"", l->pool,
-               l->pw_file, why);
+    if (read_pw_file(l->pw_file, pw_dir, l->password, sizeof(l->password), why, sizeof(why)) < 0) {
+        pt_log(LOG_ERR,
+               "event=rdp_password_file_refused pool=%s path=%s rdp_password_dir=%s "
+               "reason=\"%s\"",
+               l->pool, l->pw_file, pw_dir, why);
         return pt_err_set(err, PT_E_UNAVAILABLE,
                           "pool %s cannot sign in to its desktops: its RDP password file is "
                           "missing or refused (%s). An administrator must fix rdp_password_file "

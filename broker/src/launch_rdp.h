@@ -23,9 +23,10 @@ struct broker_rdp_launch {
  * again). */
 int broker_rdp_launch_prepare(struct broker_rdp_launch *l, const struct pool_spec *spec,
                               const struct broker_sess *s, struct pt_err *err);
-/* broker_rdp_launch_load() - worker: read the fixed password file. 0, or -1
- * (PT_E_UNAVAILABLE with a message for the user naming the pool and what the admin fixes). */
-int broker_rdp_launch_load(struct broker_rdp_launch *l, struct pt_err *err);
+/* broker_rdp_launch_load() - worker: read the fixed password file, which must be a
+ * file directly in @pw_dir ([broker] rdp_password_dir). 0, or -1 (PT_E_UNAVAILABLE with a
+ * message for the user naming the pool and what the admin fixes). */
+int broker_rdp_launch_load(struct broker_rdp_launch *l, const char *pw_dir, struct pt_err *err);
 /* broker_rdp_launch_seal() - loop thread: the policy claims into @tc and, unless the mode
  * is none, the sealed "user\npassword[\ndomain]" (after auth_ticket_claims_init: the
  * ticket id is the associated data). 0, or -1 (PT_E_LIMIT: too long for a ticket;

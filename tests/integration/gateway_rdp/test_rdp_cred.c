@@ -83,6 +83,15 @@ cred_setup(void)
         snprintf(a, sizeof(a), "%s/fixed.pw", pwdir);
         snprintf(b, sizeof(b), "%s/link.pw", pwdir);
         ck_assert_int_eq(symlink(a, b), 0);
+        /* a good password file, but not in rdp_password_dir */
+        snprintf(a, sizeof(a), "%s/rdp-cred-outside-%d.pw", tf_tmpdir(), (int)getpid());
+        {
+            FILE *f = fopen(a, "w");
+            ck_assert_ptr_nonnull(f);
+            fputs("alice-pw\n", f);
+            fclose(f);
+            ck_assert_int_eq(chmod(a, 0600), 0);
+        }
     }
 
     node = tf_golden_node_write("rc", &err);
@@ -106,6 +115,7 @@ cred_setup(void)
             {"emptyfile", "", "empty.pw", true},
             {"notmine", "", "not-mine.pw", true},
             {"symlink", "", "link.pw", true},
+            {"outside", "", "OUTSIDE", true},
             /* 200 + 1 + 8 + 1 + 250 bytes of "user\npassword\ndomain": over 451 */
             {"toolong",
              "rdp_domain = "
@@ -125,7 +135,12 @@ cred_setup(void)
                            "domain_type = test\nmin = 0\nmax = 2\nwarm = 0\n"
                            "protocols = rdp\ngroups = desktop-users\nrdp_port = %d\n%s",
                            pools[i].name, pools[i].on_nla ? nla.port : xrdp.port, pools[i].keys);
-            if (pools[i].pw_file)
+            if (pools[i].pw_file && !strcmp(pools[i].pw_file, "OUTSIDE"))
+                pt_buf_appendf(&sec,
+                               "rdp_credentials = fixed\nrdp_username = alice\n"
+                               "rdp_password_file = %s/rdp-cred-outside-%d.pw\n",
+                               tf_tmpdir(), (int)getpid());
+            else if (pools[i].pw_file)
                 pt_buf_appendf(&sec,
                                "rdp_credentials = fixed\nrdp_username = %s\n"
                                "rdp_password_file = %s/%s\n",
@@ -136,8 +151,8 @@ cred_setup(void)
     snprintf(extra, sizeof(extra),
              "rate_limit_rps = 0\ngateway_url = ws://127.0.0.1:%d/tunnel\n"
              "gateway_audience = %s\nticket_key_file = %s/ticket.key\n"
-             "gateway_seal_key_file = %s/seal.key.pub\n",
-             gw.port, gw.id, gw.dir, gw.dir);
+             "gateway_seal_key_file = %s/seal.key.pub\nrdp_password_dir = %s\n",
+             gw.port, gw.id, gw.dir, gw.dir, pwdir);
     if (bk_broker_start(&broker, extra, sec.data, &err) < 0)
         ck_abort_msg("broker: %s", err.msg);
     pt_buf_fini(&sec);
@@ -365,6 +380,8 @@ START_TEST(test_a_missing_or_unsafe_password_file_is_a_503_that_names_the_pool)
         {"emptyfile", "it is empty"},
         {"notmine", "not by the broker's user"},
         {"symlink", "cannot open it"}, /* O_NOFOLLOW: a link could point anywhere */
+        /* any other file the broker can read (its own secrets) is out of a pool's reach */
+        {"outside", "not a file directly in rdp_password_dir"},
         {"toolong", "at most 451 fit in a ticket"},
     };
     struct who w;
