@@ -41,6 +41,7 @@ gw_rdp_conf_defaults(struct gw_rdp_conf *c)
     c->connect_timeout_ms = 10000;
     c->clipboard_max = 256 * 1024;
     c->process_per_session = true;
+    c->audio = true;
 }
 
 void

@@ -150,6 +150,8 @@ struct rdp_metric_delta {
     uint64_t frames, held, bytes, px, enc_us;
     int64_t lag;
     int32_t connecting, connected, failed;
+    uint64_t audio_streams, audio_bytes, audio_drops; /* drops: PCM packets not sent */
+    uint64_t channel_retries;
 };
 void rdp_metrics_apply(const struct rdp_metric_delta *d);
 
@@ -191,6 +193,43 @@ void rdp_clip_fini(struct rdp_session *s);
 /* rdp_clip_from_browser() - base64 text of a finished browser clipboard stream: keep it
  * and announce it to the desktop (policy permitting). Session thread. */
 void rdp_clip_from_browser(struct rdp_session *s, const char *b64, size_t len);
+
+/* --- audio output (rdp_audio.c) ------------------------------------------------------ */
+
+#define RDP_AUDIO_STREAM 129 /* display images 0..63, cursor 64..127, clipboard 128 */
+
+struct rdp_audio {
+    pthread_mutex_t lock; /* the rdpsnd channel thread and the session thread */
+    void *event;          /* winpr HANDLE: set when PCM is buffered or the device closes */
+    /* (locked) the server's format while the device is open, and its buffered PCM */
+    bool open;
+    int rate, channels, bits;
+    uint8_t *pcm;
+    size_t len, cap;
+    uint64_t drops; /* packets that did not fit since the last flush */
+    /* session thread */
+    struct pt_buf take;
+    bool stream_open;
+    int stream_rate, stream_channels, stream_bits;
+};
+
+/* rdp_audio_register_provider() - once per process, before the first connection: the
+ * FreeRDP add-in provider that serves our rdpsnd device (and FreeRDP's own add-ins). */
+void rdp_audio_register_provider(void);
+/* rdp_audio_channel_add() - PreConnect: ask for rdpsnd (PCM only) played by our device
+ * into @s's audio (@rdp_settings is the rdpSettings *). 0 or -1. */
+int rdp_audio_channel_add(struct rdp_session *s, void *rdp_settings);
+/* rdp_audio_format_playable() - a WAVE format guacamole-common-js can play raw. */
+bool rdp_audio_format_playable(unsigned tag, unsigned channels, unsigned rate, unsigned bits);
+/* rdp_audio_mimetype() - "audio/L16;rate=44100,channels=2" etc. into @out. */
+void rdp_audio_mimetype(char *out, size_t n, int rate, int channels, int bits);
+int rdp_audio_init(struct rdp_audio *a);
+void rdp_audio_fini(struct rdp_audio *a);
+/* rdp_audio_flush() - session thread: append the buffered PCM to @out as audio stream
+ * instructions (audio once per format, blobs, end when the device closed), or drop it
+ * when @drop (the browser lags). Counts into @d. Returns PCM bytes appended. */
+uint64_t rdp_audio_flush(struct rdp_audio *a, struct pt_buf *out, bool drop,
+                         struct rdp_metric_delta *d);
 
 /* --- the session --------------------------------------------------------------------- */
 
@@ -251,6 +290,8 @@ struct rdp_session {
     bool cert_changed;      /* TOFU refused the server's certificate (rdp_trust.c) */
     void *disp_ctx;         /* (locked) DispClientContext * while the disp channel is up */
     atomic_bool disp_ready; /* the server sent its display-control caps */
+    struct rdp_audio audio;
+    bool channels_off; /* the server refused optional channels: connect without them */
 };
 
 /* rdp_session_new() - a session for @t; does not start it. Returns new (1 ref). */
@@ -271,6 +312,22 @@ bool rdp_session_finished(struct rdp_session *s, struct rdp_failure *f);
 /* rdp_session_post() - session thread: hand @b's bytes to the tunnel. Returns 0, or -1
  * if the tunnel is gone (the thread should stop). */
 int rdp_session_post(struct rdp_session *s, const struct pt_buf *b);
+
+/* --- connection settings and the channel retry (rdp_connect.c, session thread) ------ */
+
+/* rdp_connect_configure() - settings for the next connect (@rdp_settings is rdpSettings *);
+ * no optional channel once s->channels_off. */
+void rdp_connect_configure(struct rdp_session *s, void *rdp_settings);
+/* rdp_connect_want_audio() - load rdpsnd for this connect? */
+bool rdp_connect_want_audio(const struct rdp_session *s);
+/* rdp_connect_retry_without_channels() - after a failed connect with FreeRDP's
+ * @last_error: could fewer channels help (and were optional ones asked for)? */
+bool rdp_connect_retry_without_channels(struct rdp_session *s, uint32_t last_error);
+/* rdp_connect_channels_off() - switch the optional channels off for the retry, log it,
+ * and append "channels-off,<feature>..." for the browser to @out. */
+void rdp_connect_channels_off(struct rdp_session *s, uint32_t last_error, struct pt_buf *out);
+/* rdp_tcp_reachable() - does @host:@port accept a TCP connection within 2 s? */
+bool rdp_tcp_reachable(const char *host, int port);
 
 /* --- resize (rdp_resize.c, session thread) ------------------------------------------- */
 
