@@ -7,7 +7,10 @@
  * Response): xrdp does that without allow_channels=true, and so may any server whose
  * administrator disabled clipboard or sound redirection. A session that asked for
  * optional channels (cliprdr, rdpsnd + rdpdr, drdynvc + disp) and failed in the MCS
- * phase is therefore tried once more without them. The browser is told which features
+ * phase is therefore tried once more without them. FreeRDP reports that failure only as
+ * "transport failed" (as it does a hang-up during sign-in), so the cause is read from its
+ * own log line (logger com.freerdp.core.gcc, "requested N channels, got M instead"),
+ * which a callback appender turns into a per-thread flag. The browser is told which features
  * are off with "channels-off,<feature>..." (an instruction the stock client ignores; a
  * viewer may show it), and the log says so.
  */
@@ -22,11 +25,44 @@
 #include <freerdp/error.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/settings.h>
+#include <winpr/wlog.h>
 
 #include "common/log.h"
 #include "common/mem.h"
 #include "guac_proto.h"
 #include "rdp_priv.h"
+
+/* Set by FreeRDP's gcc logger on the thread whose connect saw fewer channels joined.
+ * Thread-local, not session state, because the logger has no user pointer; each session
+ * connects on its own thread and clears it before each connect. */
+static _Thread_local bool channels_refused;
+
+static BOOL
+gcc_log_message(const wLogMessage *msg)
+{
+    if (msg->TextString && strstr(msg->TextString, " channels, got "))
+        channels_refused = true;
+    return TRUE;
+}
+
+void
+rdp_connect_log_hook(void)
+{
+    static const wLogCallbacks cb = {.message = gcc_log_message};
+    wLog *log = WLog_Get("com.freerdp.core.gcc");
+
+    if (!log)
+        return;
+    WLog_SetLogLevel(log, WLOG_ERROR);
+    if (WLog_SetLogAppenderType(log, WLOG_APPENDER_CALLBACK))
+        WLog_ConfigureAppender(WLog_GetLogAppender(log), "callbacks", (void *)&cb);
+}
+
+void
+rdp_connect_begin(void)
+{
+    channels_refused = false;
+}
 
 static bool
 want_clipboard(const struct rdp_session *s)
@@ -134,12 +170,13 @@ rdp_connect_retry_without_channels(struct rdp_session *s, uint32_t last_error)
 {
     bool asked = want_clipboard(s) || want_dynamic(s) || rdp_connect_want_audio(s);
 
-    /* the channel count is checked in the MCS Connect Response; FreeRDP reports that
-     * phase as MCS_CONNECT_INITIAL_ERROR (or a bare CONNECT_FAILED), never as an
-     * authentication, DNS, TCP or TLS failure, which a retry would not change */
-    if (!asked || s->cert_changed || atomic_load(&s->stop))
+    /* the channel count is checked in the MCS Connect Response; FreeRDP 2.11 then fails
+     * the channel join and reports "transport failed" (other versions: MCS or a bare
+     * connect failure). Its log line says which it was. */
+    if (!asked || !channels_refused || s->cert_changed || atomic_load(&s->stop))
         return false;
-    return last_error == FREERDP_ERROR_MCS_CONNECT_INITIAL_ERROR ||
+    return last_error == FREERDP_ERROR_CONNECT_TRANSPORT_FAILED ||
+           last_error == FREERDP_ERROR_MCS_CONNECT_INITIAL_ERROR ||
            last_error == FREERDP_ERROR_CONNECT_FAILED;
 }
 

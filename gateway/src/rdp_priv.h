@@ -318,6 +318,10 @@ int rdp_session_post(struct rdp_session *s, const struct pt_buf *b);
 /* rdp_connect_configure() - settings for the next connect (@rdp_settings is rdpSettings *);
  * no optional channel once s->channels_off. */
 void rdp_connect_configure(struct rdp_session *s, void *rdp_settings);
+/* rdp_connect_log_hook() - once per process: watch FreeRDP's log for a server that joins
+ * fewer channels than asked. rdp_connect_begin() - before each connect, on its thread. */
+void rdp_connect_log_hook(void);
+void rdp_connect_begin(void);
 /* rdp_connect_want_audio() - load rdpsnd for this connect? */
 bool rdp_connect_want_audio(const struct rdp_session *s);
 /* rdp_connect_retry_without_channels() - after a failed connect with FreeRDP's

@@ -88,6 +88,7 @@ rdp_global_init(void)
     rdp_audio_register_provider();
     if (!getenv("WLOG_LEVEL"))
         WLog_SetLogLevel(WLog_GetRoot(), WLOG_FATAL);
+    rdp_connect_log_hook();
 }
 
 /* --- references and posting ---------------------------------------------------------- */
@@ -557,11 +558,11 @@ session_main(void *arg)
             post_failure(s, &f);
             goto out;
         }
+        rdp_connect_begin();
         if (!atomic_load(&s->stop) && freerdp_connect(inst))
             break;
         code = freerdp_get_last_error(inst->context);
-        if (s->channels_off || !rdp_connect_retry_without_channels(s, code) ||
-            !rdp_tcp_reachable(s->host, s->port)) {
+        if (s->channels_off || !rdp_connect_retry_without_channels(s, code)) {
             report(s, &(struct rdp_metric_delta){.connecting = -1, .failed = 1});
             wipe_password(s, inst->settings);
             rdp_error_describe(code, freerdp_error_info(inst), s->host, s->port, &f);
