@@ -101,6 +101,21 @@ START_TEST(test_rdp_bad_values_are_clear_errors)
 }
 END_TEST
 
+START_TEST(test_gateway_example_file_is_valid)
+{
+    struct gw_conf c;
+    struct pt_err err = {0};
+
+    ck_assert_msg(gw_conf_load(&c, PORTICO_SOURCE_DIR "/etc/portico-gateway.conf.example", &err) ==
+                      0,
+                  "%s", err.msg);
+    ck_assert(c.rdp.audio);
+    ck_assert(!c.rdp.ignore_cert);
+    ck_assert_str_eq(c.rdp.cert_trust_dir, "/var/lib/portico-gateway/rdp-trust");
+    gw_conf_free(&c);
+}
+END_TEST
+
 Suite *
 gateway_rdp_conf_suite(void)
 {
@@ -110,6 +125,7 @@ gateway_rdp_conf_suite(void)
     tcase_add_test(tc, test_rdp_section_absent_keeps_the_backend_defaults);
     tcase_add_test(tc, test_rdp_keys_reach_the_backend_settings);
     tcase_add_test(tc, test_rdp_bad_values_are_clear_errors);
+    tcase_add_test(tc, test_gateway_example_file_is_valid);
     suite_add_tcase(s, tc);
     return s;
 }
