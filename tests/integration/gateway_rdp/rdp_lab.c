@@ -275,3 +275,41 @@ lab_server_pid(int port)
         closedir(proc);
     return found;
 }
+
+int
+lab_tone_start(struct lab_tone *tn, const char *binary, int hz, struct pt_err *err)
+{
+    const char *dir = tf_tmpdir();
+    char key[600], cert[600], cmd[1400], port[16], hzs[16];
+    char *argv[] = {(char *)binary, port, cert, key, tn->log, hzs, NULL};
+
+    memset(tn, 0, sizeof(*tn));
+    snprintf(key, sizeof(key), "%s/tone-key.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/tone-cert.pem", dir);
+    /* FreeRDP 2's server TLS loads the key as RSA */
+    if (access(key, R_OK) != 0) {
+        snprintf(cmd, sizeof(cmd),
+                 "openssl req -x509 -nodes -newkey rsa:2048 -days 2 -subj /CN=127.0.0.1 "
+                 "-keyout '%s' -out '%s' 2>/dev/null",
+                 key, cert);
+        if (system(cmd) != 0)
+            return pt_err_set(err, PT_E_IO, "openssl could not make the tone server's key");
+    }
+    tn->port = tf_free_port();
+    snprintf(port, sizeof(port), "%d", tn->port);
+    snprintf(hzs, sizeof(hzs), "%d", hz);
+    snprintf(tn->log, sizeof(tn->log), "%s/tone-%d.log", dir, tn->port);
+    if (tf_proc_spawn(&tn->proc, "rdp_tone_server", argv, NULL, err) < 0)
+        return -1;
+    if (tf_wait_port(tn->port, 10000) < 0) {
+        lab_tone_stop(tn);
+        return pt_err_set(err, PT_E_TIMEOUT, "the tone server did not listen on %d", tn->port);
+    }
+    return 0;
+}
+
+void
+lab_tone_stop(struct lab_tone *tn)
+{
+    tf_proc_stop(&tn->proc, 1000);
+}

@@ -31,12 +31,6 @@
 static const struct gw_backend_ops *ops;
 static bool thread_mode;
 
-struct tone {
-    struct tf_proc proc;
-    int port;
-    char log[512];
-};
-
 static void
 configure(bool audio)
 {
@@ -51,36 +45,17 @@ configure(bool audio)
 }
 
 static void
-tone_start(struct tone *tn)
+tone_start(struct lab_tone *tn)
 {
     struct pt_err err;
-    const char *dir = tf_tmpdir();
-    PT_AUTOFREE char *key = pt_xasprintf("%s/tone-key.pem", dir);
-    PT_AUTOFREE char *cert = pt_xasprintf("%s/tone-cert.pem", dir);
-    PT_AUTOFREE char *cmd = NULL;
-    char port[16], hz[16];
-    char *argv[] = {RDP_TONE_SERVER, port, cert, key, tn->log, hz, NULL};
 
-    memset(tn, 0, sizeof(*tn));
-    /* FreeRDP 2's server TLS loads the key as RSA */
-    if (access(key, R_OK) != 0) {
-        cmd = pt_xasprintf("openssl req -x509 -nodes -newkey rsa:2048 -days 2 -subj "
-                           "/CN=127.0.0.1 -keyout '%s' -out '%s' 2>/dev/null",
-                           key, cert);
-        ck_assert_int_eq(system(cmd), 0);
-    }
-    tn->port = tf_free_port();
-    snprintf(port, sizeof(port), "%d", tn->port);
-    snprintf(hz, sizeof(hz), "%d", TONE_HZ);
-    snprintf(tn->log, sizeof(tn->log), "%s/tone-%d.log", dir, tn->port);
-    ck_assert_msg(tf_proc_spawn(&tn->proc, "rdp_tone_server", argv, NULL, &err) == 0, "%s",
-                  err.msg);
-    ck_assert_msg(tf_wait_port(tn->port, 10000) == 0, "tone server did not listen");
+    ck_assert_msg(lab_tone_start(tn, RDP_TONE_SERVER, TONE_HZ, &err) == 0, "%s", err.msg);
 }
 
 /* Does the tone server's log hold a line starting with @prefix (within @timeout_ms)? */
 static bool
-tone_log_has(const struct tone *tn, const char *prefix, char *line_out, size_t n, int timeout_ms)
+tone_log_has(const struct lab_tone *tn, const char *prefix, char *line_out, size_t n,
+             int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 100) {
         FILE *f = fopen(tn->log, "r");
@@ -183,7 +158,7 @@ analyse(const uint8_t *pcm, size_t len, int rate, double *rms, double *hz)
 
 START_TEST(test_desktop_tone_reaches_the_browser_as_pcm_of_its_frequency)
 {
-    struct tone tn;
+    struct lab_tone tn;
     struct gw_tunnel *t;
     struct gw_rdp_metrics m0, m1;
     uint8_t *pcm;
@@ -213,13 +188,13 @@ START_TEST(test_desktop_tone_reaches_the_browser_as_pcm_of_its_frequency)
     gw_rdp_metrics_get(&m1);
     ck_assert_uint_ge(m1.audio_streams, m0.audio_streams + 1);
     ck_assert_uint_ge(m1.audio_bytes, m0.audio_bytes + 176400);
-    tf_proc_stop(&tn.proc, 1000);
+    lab_tone_stop(&tn);
 }
 END_TEST
 
 START_TEST(test_audio_off_asks_the_server_for_no_sound_channel)
 {
-    struct tone tn;
+    struct lab_tone tn;
     struct gw_tunnel *t;
     struct h_insn in;
     char line[512];
@@ -241,13 +216,13 @@ START_TEST(test_audio_off_asks_the_server_for_no_sound_channel)
     }
     ops->close(t);
     h_tunnel_free(t);
-    tf_proc_stop(&tn.proc, 1000);
+    lab_tone_stop(&tn);
 }
 END_TEST
 
 START_TEST(test_a_browser_that_stops_echoing_loses_sound_not_memory)
 {
-    struct tone tn;
+    struct lab_tone tn;
     struct gw_tunnel *t;
     struct gw_rdp_metrics m0, m1;
     struct h_insn in, last_sync = {0};
@@ -291,7 +266,7 @@ START_TEST(test_a_browser_that_stops_echoing_loses_sound_not_memory)
     free(pcm);
     ops->close(t);
     h_tunnel_free(t);
-    tf_proc_stop(&tn.proc, 1000);
+    lab_tone_stop(&tn);
 }
 END_TEST
 
