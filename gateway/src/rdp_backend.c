@@ -221,6 +221,11 @@ handle(struct gw_tunnel *t, struct rdp_tunnel *rt, const struct guac_msg *m, str
         pt_err_set(err, PT_E_OK, "the browser disconnected");
         return -1;
     case GUAC_OP_ACK:
+        /* the browser cannot play the sound's format: stop sending it */
+        if (m->num[0] != RDP_AUDIO_STREAM || m->num[2] == GUAC_STATUS_SUCCESS)
+            return 0;
+        ev.type = RDP_IN_AUDIO_OFF;
+        break;
     case GUAC_OP_NOP:
     case GUAC_OP_TOUCH:
         return 0;

@@ -33,6 +33,7 @@ enum rdp_input_type {
     RDP_IN_SIZE,      /* a = width, b = height */
     RDP_IN_CLIPBOARD, /* text in clip (owned) */
     RDP_IN_SYNC,      /* a = timestamp echoed by the browser (process mode wire only) */
+    RDP_IN_AUDIO_OFF, /* the browser refused the audio stream (ack with an error) */
 };
 
 struct rdp_in_event {
@@ -291,7 +292,8 @@ struct rdp_session {
     void *disp_ctx;         /* (locked) DispClientContext * while the disp channel is up */
     atomic_bool disp_ready; /* the server sent its display-control caps */
     struct rdp_audio audio;
-    bool channels_off; /* the server refused optional channels: connect without them */
+    bool channels_off;  /* the server refused optional channels: connect without them */
+    bool audio_refused; /* the browser cannot play our audio: drop it unsent */
 };
 
 /* rdp_session_new() - a session for @t; does not start it. Returns new (1 ref). */

@@ -315,6 +315,11 @@ drain_input(struct rdp_session *s, rdpInput *in)
             break;
         case RDP_IN_SYNC: /* handled where it arrives (echo_ts) */
             break;
+        case RDP_IN_AUDIO_OFF:
+            if (!s->audio_refused)
+                pt_log(LOG_NOTICE, "%s event=rdp_audio_refused_by_browser", s->log_id);
+            s->audio_refused = true;
+            break;
         }
     }
 }
@@ -371,8 +376,10 @@ audio_pump(struct rdp_session *s)
               lag > s->conf.max_lag_ms / 2;
     /* a still screen sends no frames, so sound carries a sync of its own to keep the
      * browser's lag measured (one at a time) */
-    if (rdp_audio_flush(&s->audio, &b, lagging, &d) > 0 && nflight == 0)
+    if (rdp_audio_flush(&s->audio, &b, lagging || s->audio_refused, &d) > 0 && nflight == 0)
         append_sync(s, &b, now);
+    if (s->audio_refused)
+        d.audio_drops = 0; /* not a lag: the browser said it cannot play it */
     d.bytes = b.len;
     if (d.audio_streams || d.audio_bytes || d.audio_drops)
         report(s, &d);

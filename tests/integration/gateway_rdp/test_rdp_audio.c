@@ -270,6 +270,45 @@ START_TEST(test_a_browser_that_stops_echoing_loses_sound_not_memory)
 }
 END_TEST
 
+/* guacamole-common-js answers an audio stream it cannot play with ack ... 0x030F */
+START_TEST(test_a_browser_that_refuses_the_audio_stream_gets_no_more_sound)
+{
+    struct lab_tone tn;
+    struct gw_tunnel *t;
+    struct h_insn in;
+    char ack[64], reason[128];
+    size_t after = 0;
+    int64_t end;
+
+    configure(true);
+    tone_start(&tn);
+    t = open_rdp(tn.port);
+    ck_assert_int_eq(h_wait_op(t, ops, "audio", &in, 15000), 0);
+    snprintf(ack, sizeof(ack), "3.ack,%zu.%s,8.BAD TYPE,3.783;", strlen(in.argv[0]), in.argv[0]);
+    h_insn_fini(&in);
+    ck_assert_int_eq(h_send(t, ops, ack, reason, sizeof(reason)), 0);
+    /* what was on its way still arrives; then nothing */
+    end = pt_time_mono_ms() + 500;
+    while (pt_time_mono_ms() < end)
+        if (h_next(t, &in, 100) == 0)
+            h_insn_fini(&in);
+    end = pt_time_mono_ms() + 1500;
+    while (pt_time_mono_ms() < end) {
+        if (h_next(t, &in, 100) < 0)
+            continue;
+        if (!strcmp(in.op, "blob") && in.argc == 2 && atoll(in.argv[0]) == RDP_AUDIO_STREAM)
+            after += strlen(in.argv[1]);
+        if (!strcmp(in.op, "sync"))
+            echo_sync(t, &in);
+        h_insn_fini(&in);
+    }
+    ck_assert_msg(after == 0, "%zu base64 bytes of sound after the browser refused it", after);
+    ops->close(t);
+    h_tunnel_free(t);
+    lab_tone_stop(&tn);
+}
+END_TEST
+
 static void
 setup_thread_mode(void)
 {
@@ -294,6 +333,7 @@ gateway_rdp_audio_suite(void)
     tcase_add_test(tc, test_desktop_tone_reaches_the_browser_as_pcm_of_its_frequency);
     tcase_add_test(tc, test_audio_off_asks_the_server_for_no_sound_channel);
     tcase_add_test(tc, test_a_browser_that_stops_echoing_loses_sound_not_memory);
+    tcase_add_test(tc, test_a_browser_that_refuses_the_audio_stream_gets_no_more_sound);
     suite_add_tcase(s, tc);
     tcase_set_timeout(th, 60);
     tcase_add_unchecked_fixture(th, setup_thread_mode, teardown_thread_mode);
