@@ -148,7 +148,7 @@ dev_free(rdpsndDevicePlugin *dev)
 }
 
 /* rdpsnd's entry for subsystem "portico": the session comes in the channel's own
- * arguments ("dev:<address>", set by rdp_audio_channel_args). */
+ * arguments ("dev:<address>", set by rdp_audio_channel_add). */
 static UINT
 audio_device_entry(PFREERDP_RDPSND_DEVICE_ENTRY_POINTS ep)
 {

@@ -700,7 +700,7 @@ rdp_session_new(struct gw_tunnel *t, const char *host, int port, const char *sec
             s->domain = pt_xstrdup(nl2 + 1);
     }
     s->in_event = CreateEvent(NULL, TRUE, FALSE, NULL);
-    if (!s->in_event || rdp_audio_init(&s->audio) < 0) {
+    if (rdp_audio_init(&s->audio) < 0 || !s->in_event) {
         pt_err_set(err, PT_E_INTERNAL, "cannot create the RDP session's event");
         session_unref(s);
         return NULL;
