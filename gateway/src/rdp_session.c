@@ -4,11 +4,14 @@
  * How it works: the thread connects (TLS/NLA/RDP as the server offers), draws into
  * FreeRDP's software GDI surface (BGRX32) and waits in WaitForMultipleObjects on
  * FreeRDP's sockets plus one event the loop thread sets when it queues input or wants
- * the session to stop. Paint callbacks only mark tiles dirty; a frame is encoded and
- * posted to the tunnel (gw_tunnel_post) when at least RDP_FRAME_MS passed since the
- * last one AND the browser keeps up: every frame ends with "sync,<ms>", the browser echoes
- * it once drawn, and while too many frames/bytes are unechoed the dirty tiles simply
- * accumulate (frames combine), JPEG quality drops, and nothing queues without bound.
+ * the session to stop, and one rdpsnd's thread sets when sound is buffered (rdp_audio.c;
+ * sound is sent, or dropped while the browser lags, by audio_pump()). A server that
+ * joins fewer channels than asked is connected again without them (rdp_connect.c). Paint callbacks
+ * only mark tiles dirty; a frame is encoded and posted to the tunnel (gw_tunnel_post) when at least
+ * RDP_FRAME_MS passed since the last one AND the browser keeps up: every frame ends with
+ * "sync,<ms>", the browser echoes it once drawn, and while too many frames/bytes are unechoed the
+ * dirty tiles simply accumulate (frames combine), JPEG quality drops, and nothing queues without
+ * bound.
  *
  * Teardown order: the loop clears s->tunnel under the lock (no more posts), sets stop
  * and the event, aborts a pending connect, joins for a bounded time; the last of loop
