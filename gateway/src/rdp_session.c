@@ -361,8 +361,10 @@ append_sync(struct rdp_session *s, struct pt_buf *b, int64_t now)
     }
 }
 
-/* Send the sound buffered since the last call, or drop it while the browser lags (at
- * half the lag that holds frames: sound goes before pictures). Returns -1 if the tunnel
+/* Send the sound buffered since the last call, or drop it while the browser lags: at
+ * half the lag or bytes in flight that hold frames, so sound goes before pictures. Not
+ * by the count of frames in flight: a desktop playing video keeps several in flight
+ * while the browser keeps up, and its sound must not stutter. Returns -1 if the tunnel
  * is gone. */
 static int
 audio_pump(struct rdp_session *s)
@@ -375,8 +377,7 @@ audio_pump(struct rdp_session *s)
     int rc = 0;
 
     flow_update(s, now, &lag, &nflight, &bytes);
-    lagging = nflight >= RDP_UNECHOED_MAX - 1 || bytes >= RDP_UNECHOED_BYTES / 2 ||
-              lag > s->conf.max_lag_ms / 2;
+    lagging = bytes >= RDP_UNECHOED_BYTES / 2 || lag > s->conf.max_lag_ms / 2;
     /* a still screen sends no frames, so sound carries a sync of its own to keep the
      * browser's lag measured (one at a time) */
     if (rdp_audio_flush(&s->audio, &b, lagging || s->audio_refused, &d) > 0 && nflight == 0)
