@@ -62,7 +62,8 @@ struct gw_rdp_conf {
 
 /* gw_rdp_conf_apply_ticket() - narrow @c (a copy of the gateway's settings) by the
  * ticket's per-pool policy: clipboard direction allowed only where both allow it, the
- * smaller non-zero clipboard limit; the certificate trust scope from the ticket's desktop.
+ * smaller non-zero clipboard limit; audio only if both allow it; the certificate trust
+ * scope from the ticket's desktop.
  * Thread: any. */
 void gw_rdp_conf_apply_ticket(struct gw_rdp_conf *c, const struct auth_ticket_claims *claims);
 

@@ -93,10 +93,10 @@ rdp_open(struct gw_tunnel *t, const struct auth_ticket_claims *claims, const cha
     gw_rdp_conf_apply_ticket(&conf, claims);
     pt_log(LOG_INFO,
            "event=rdp_policy desktop=%s ticket_version=%d pool_clipboard=%s pool_clipboard_max=%u "
-           "clipboard=%s clipboard_max=%zu pool_audio=%d credentials=%s",
+           "clipboard=%s clipboard_max=%zu pool_audio=%d audio=%d credentials=%s",
            claims->desktop, claims->version, dir_names[(unsigned)claims->clip_dir & 3],
            claims->clip_max, dir_names[conf.clipboard_dir & 3], conf.clipboard_max, claims->audio,
-           secret ? "sealed" : "none");
+           conf.audio, secret ? "sealed" : "none");
     rt = pt_xcalloc(1, sizeof(*rt));
     rt->clip_stream = -1;
     rt->clip_max = conf.clipboard_max;

@@ -229,7 +229,7 @@ gw_rdp_conf_apply_ticket(struct gw_rdp_conf *c, const struct auth_ticket_claims 
                                   : GW_RDP_CLIP_NONE;
     if (claims->clip_max > 0 && claims->clip_max < c->clipboard_max)
         c->clipboard_max = claims->clip_max;
-    /* claims->audio: applied once the backend has audio output (conf.audio) */
+    c->audio = c->audio && claims->audio; /* sound only where gateway and pool allow it */
     /* certificates are trusted per desktop/pool as the ticket names it */
     pt_strlcpy(c->cert_scope, claims->desktop, sizeof(c->cert_scope));
 }

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <freerdp/codec/audio.h>
 
+#include "auth/ticket.h"
 #include "rdp_priv.h"
 
 Suite *gateway_rdp_audio_units_suite(void);
@@ -143,6 +144,26 @@ START_TEST(test_dropped_pcm_sends_nothing_and_is_counted)
 }
 END_TEST
 
+START_TEST(test_ticket_audio_switch_and_gateway_setting_must_both_allow_sound)
+{
+    struct auth_ticket_claims t;
+    struct gw_rdp_conf c;
+
+    for (int gw = 0; gw < 2; gw++) {
+        for (int pool = 0; pool < 2; pool++) {
+            memset(&c, 0, sizeof(c));
+            c.clipboard_max = 1024;
+            c.audio = gw;
+            memset(&t, 0, sizeof(t));
+            t.clip_dir = AUTH_CLIP_BOTH;
+            t.audio = pool;
+            gw_rdp_conf_apply_ticket(&c, &t);
+            ck_assert_msg(c.audio == (gw && pool), "gateway %d pool %d gave %d", gw, pool, c.audio);
+        }
+    }
+}
+END_TEST
+
 Suite *
 gateway_rdp_audio_units_suite(void)
 {
@@ -153,6 +174,7 @@ gateway_rdp_audio_units_suite(void)
     tcase_add_test(tc, test_buffered_pcm_becomes_one_stream_of_whole_frames);
     tcase_add_test(tc, test_a_new_format_ends_the_stream_and_8_bit_is_made_signed);
     tcase_add_test(tc, test_dropped_pcm_sends_nothing_and_is_counted);
+    tcase_add_test(tc, test_ticket_audio_switch_and_gateway_setting_must_both_allow_sound);
     suite_add_tcase(s, tc);
     return s;
 }
