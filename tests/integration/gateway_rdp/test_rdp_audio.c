@@ -86,6 +86,7 @@ open_rdp(int port)
     struct gw_tunnel *t = h_tunnel_new();
 
     memset(&c, 0, sizeof(c));
+    c.audio = true; /* the pool allows sound, as a ticket does by default */
     snprintf(c.host, sizeof(c.host), "127.0.0.1");
     c.port = port;
     ops = gw_rdp_backend();

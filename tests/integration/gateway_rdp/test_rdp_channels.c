@@ -57,6 +57,7 @@ open_xrdp(struct lab_shadow *lab)
 
     ck_assert_msg(lab_xrdp_start(lab, 640, 480, &err) == 0, "%s", err.msg);
     memset(&c, 0, sizeof(c));
+    c.audio = true; /* the pool allows sound, as a ticket does by default */
     snprintf(c.host, sizeof(c.host), "127.0.0.1");
     c.port = lab->port;
     ops = gw_rdp_backend();
@@ -677,6 +678,7 @@ START_TEST(test_a_server_that_joins_no_channels_is_reached_without_them)
     gw_rdp_metrics_get(&m0);
     ck_assert_msg(lab_xrdp_strict_start(&lab, 640, 480, &err) == 0, "%s", err.msg);
     memset(&c, 0, sizeof(c));
+    c.audio = true; /* the pool allows sound, as a ticket does by default */
     snprintf(c.host, sizeof(c.host), "127.0.0.1");
     c.port = lab.port;
     ops = gw_rdp_backend();
