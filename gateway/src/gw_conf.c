@@ -1,5 +1,5 @@
 /*
- * gw_conf.c - the [gateway] section of portico-gateway's INI file.
+ * gw_conf.c - the [gateway] and [rdp] sections of portico-gateway's INI file.
  *
  * Parsed at start into struct gw_conf and validated as a whole (a key that depends on
  * another is checked after the file is read); `-n` runs exactly this code and prints
@@ -49,6 +49,67 @@ static const struct pt_conf_key gw_keys[] = {
     PT_CONF_KEY_END,
 };
 
+/* [rdp] is parsed into these plain types first (what pt_conf_key_apply() knows), then
+ * checked and copied into struct gw_rdp_conf by rdp_validate(). */
+struct rdp_raw {
+    bool audio, ignore_cert, resize_by_reconnect, process_per_session;
+    int width, height, jpeg_quality, clipboard_max;
+    int64_t max_lag_ms, connect_timeout_ms;
+    char *clipboard_dir, *cert_trust_dir;
+};
+
+#define RKEY(name, type, field, lo, hi)                                                            \
+    {                                                                                              \
+        name, type, offsetof(struct rdp_raw, field), lo, hi                                        \
+    }
+
+static const struct pt_conf_key rdp_keys[] = {
+    RKEY("audio", PT_CONF_BOOL, audio, 0, 0),
+    RKEY("ignore_cert", PT_CONF_BOOL, ignore_cert, 0, 0),
+    RKEY("resize_by_reconnect", PT_CONF_BOOL, resize_by_reconnect, 0, 0),
+    RKEY("process_per_session", PT_CONF_BOOL, process_per_session, 0, 0),
+    RKEY("width", PT_CONF_INT, width, 200, 8192),
+    RKEY("height", PT_CONF_INT, height, 200, 8192),
+    RKEY("jpeg_quality", PT_CONF_INT, jpeg_quality, 30, 100),
+    RKEY("clipboard_max", PT_CONF_INT, clipboard_max, 1024, 16 * 1024 * 1024),
+    RKEY("max_lag", PT_CONF_DURATION_MS, max_lag_ms, 100, 60 * 1000),
+    RKEY("connect_timeout", PT_CONF_DURATION_MS, connect_timeout_ms, 1000, 300 * 1000),
+    RKEY("clipboard_dir", PT_CONF_STRING, clipboard_dir, 0, 0),
+    RKEY("cert_trust_dir", PT_CONF_STRING, cert_trust_dir, 0, 0),
+    PT_CONF_KEY_END,
+};
+
+struct conf_ctx {
+    struct gw_conf *c;
+    struct rdp_raw rdp;
+};
+
+static void
+rdp_raw_init(struct rdp_raw *r, const struct gw_rdp_conf *d)
+{
+    memset(r, 0, sizeof(*r));
+    r->audio = d->audio;
+    r->ignore_cert = d->ignore_cert;
+    r->resize_by_reconnect = d->resize_by_reconnect;
+    r->process_per_session = d->process_per_session;
+    r->width = d->width;
+    r->height = d->height;
+    r->jpeg_quality = d->jpeg_quality;
+    r->clipboard_max = (int)d->clipboard_max;
+    r->max_lag_ms = d->max_lag_ms;
+    r->connect_timeout_ms = d->connect_timeout_ms;
+}
+
+static void
+rdp_conf_defaults(struct gw_rdp_conf *r)
+{
+#if defined(GW_HAVE_RDP)
+    gw_rdp_conf_defaults(r);
+#else
+    memset(r, 0, sizeof(*r));
+#endif
+}
+
 void
 gw_conf_defaults(struct gw_conf *c)
 {
@@ -70,6 +131,7 @@ gw_conf_defaults(struct gw_conf *c)
      * thousands of idle tunnels. */
     c->event_lib = false;
     c->log_level = LOG_INFO;
+    rdp_conf_defaults(&c->rdp);
 }
 
 void
@@ -81,11 +143,18 @@ gw_conf_free(struct gw_conf *c)
 static int
 conf_entry(void *opaque, const struct pt_conf_entry *e, struct pt_err *err)
 {
+    struct conf_ctx *ctx = opaque;
+
+    if (strcmp(e->section, "rdp") == 0) {
+        if (!e->key)
+            return 0;
+        return pt_conf_key_apply(rdp_keys, &ctx->rdp, e, err);
+    }
     if (strcmp(e->section, "gateway") != 0) {
         /* Other programs' sections may share the file; the gateway reads only its own, but
          * a section it does not know at all is a typo worth reporting. */
         static const char *const others[] = {"broker", "ldap", "hypervisor", "pool",
-                                             "store",  "rdp",  "log",        NULL};
+                                             "store",  "log",  NULL};
         for (int i = 0; others[i]; i++)
             if (strcmp(e->section, others[i]) == 0)
                 return 0;
@@ -93,7 +162,70 @@ conf_entry(void *opaque, const struct pt_conf_entry *e, struct pt_err *err)
     }
     if (!e->key)
         return 0;
-    return pt_conf_key_apply(gw_keys, opaque, e, err);
+    return pt_conf_key_apply(gw_keys, ctx->c, e, err);
+}
+
+static int conf_validate(struct gw_conf *c, const char *fname, struct pt_err *err);
+
+/* Check [rdp] as a whole and move it into c->rdp. */
+static int
+rdp_validate(struct gw_conf *c, const struct rdp_raw *r, const char *fname, struct pt_err *err)
+{
+    struct gw_rdp_conf *o = &c->rdp;
+
+    o->audio = r->audio;
+    o->ignore_cert = r->ignore_cert;
+    o->resize_by_reconnect = r->resize_by_reconnect;
+    o->process_per_session = r->process_per_session;
+    o->width = r->width;
+    o->height = r->height;
+    o->jpeg_quality = r->jpeg_quality;
+    o->clipboard_max = (size_t)r->clipboard_max;
+    o->max_lag_ms = (int)r->max_lag_ms;
+    o->connect_timeout_ms = (int)r->connect_timeout_ms;
+#if defined(GW_HAVE_RDP)
+    if (r->clipboard_dir && gw_rdp_clip_dir_parse(r->clipboard_dir, &o->clipboard_dir) < 0)
+        return pt_err_set(err, PT_E_INVALID,
+                          "%s: [rdp] clipboard_dir = \"%s\": want both, to-desktop, "
+                          "from-desktop or none",
+                          fname, r->clipboard_dir);
+#endif
+    if (r->width % 2 != 0)
+        return pt_err_set(err, PT_E_INVALID,
+                          "%s: [rdp] width = %d: RDP wants an even width (try %d)", fname, r->width,
+                          r->width + 1);
+    if (r->cert_trust_dir) {
+        if (r->cert_trust_dir[0] != '/' || strlen(r->cert_trust_dir) >= sizeof(o->cert_trust_dir))
+            return pt_err_set(err, PT_E_INVALID,
+                              "%s: [rdp] cert_trust_dir must be an absolute path shorter than "
+                              "%zu bytes",
+                              fname, sizeof(o->cert_trust_dir));
+        if (r->ignore_cert)
+            return pt_err_set(err, PT_E_INVALID,
+                              "%s: [rdp] cert_trust_dir has no effect while ignore_cert = true; "
+                              "set ignore_cert = false to trust certificates on first use",
+                              fname);
+        pt_strlcpy(o->cert_trust_dir, r->cert_trust_dir, sizeof(o->cert_trust_dir));
+    }
+    return 0;
+}
+
+static int
+conf_load(struct gw_conf *c, const char *text, const char *fname, struct pt_err *err)
+{
+    struct conf_ctx ctx = {.c = c};
+    int rc;
+
+    gw_conf_defaults(c);
+    rdp_raw_init(&ctx.rdp, &c->rdp);
+    rc = text ? pt_conf_parse_string(text, fname, conf_entry, &ctx, err)
+              : pt_conf_parse_file(fname, conf_entry, &ctx, err);
+    if (rc == 0)
+        rc = rdp_validate(c, &ctx.rdp, fname, err);
+    pt_conf_key_free(rdp_keys, &ctx.rdp);
+    if (rc < 0)
+        return -1;
+    return conf_validate(c, fname, err);
 }
 
 static int
@@ -141,17 +273,11 @@ conf_validate(struct gw_conf *c, const char *fname, struct pt_err *err)
 int
 gw_conf_load(struct gw_conf *c, const char *path, struct pt_err *err)
 {
-    gw_conf_defaults(c);
-    if (pt_conf_parse_file(path, conf_entry, c, err) < 0)
-        return -1;
-    return conf_validate(c, path, err);
+    return conf_load(c, NULL, path, err);
 }
 
 int
 gw_conf_load_string(struct gw_conf *c, const char *text, const char *fname, struct pt_err *err)
 {
-    gw_conf_defaults(c);
-    if (pt_conf_parse_string(text, fname, conf_entry, c, err) < 0)
-        return -1;
-    return conf_validate(c, fname, err);
+    return conf_load(c, text ? text : "", fname, err);
 }

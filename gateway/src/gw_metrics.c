@@ -149,4 +149,14 @@ gw_metrics_render_rdp(const struct gw_rdp_metrics *r, struct pt_buf *b)
                    "# TYPE portico_gateway_rdp_lag_max_seconds gauge\n"
                    "portico_gateway_rdp_lag_max_seconds %lld.%03lld\n",
                    r->lag_ms_max / 1000, r->lag_ms_max % 1000);
+    counter(b, "portico_gateway_rdp_audio_streams_total",
+            "Audio streams opened in browsers (one per session and sound format).",
+            r->audio_streams);
+    counter(b, "portico_gateway_rdp_audio_bytes_total", "PCM bytes sent to browsers.",
+            r->audio_bytes);
+    counter(b, "portico_gateway_rdp_audio_drops_total",
+            "Audio packets dropped because the browser lagged.", r->audio_drops);
+    counter(b, "portico_gateway_rdp_channel_retries_total",
+            "RDP connects retried without optional channels (the server joined fewer).",
+            r->channel_retries);
 }

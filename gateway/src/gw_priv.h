@@ -18,6 +18,7 @@
 #include "auth/ticket.h"
 #include "common/err.h"
 #include "gw_backend.h"
+#include "rdp.h"
 
 /* ---- configuration ([gateway] section, gw_conf.c) --------------------------------- */
 
@@ -46,6 +47,9 @@ struct gw_conf {
     char *metrics_from;       /* addresses allowed to read /metrics */
     bool event_lib;           /* libev loop (falls back to poll if the plugin is missing) */
     int log_level;
+    /* [rdp]: the RDP backend's settings (gw_rdp_configure()); defaults when the backend
+     * is not built in, and the section is then accepted and ignored */
+    struct gw_rdp_conf rdp;
 };
 
 /* gw_conf_load() - parse @path into @c (defaults first), validate. Returns 0 or -1 with a

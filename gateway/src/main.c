@@ -91,7 +91,7 @@ main(int argc, char **argv)
 #if defined(GW_HAVE_RDP)
     /* First: it forks the RDP session launcher, which must not inherit anything secret
      * (a TLS key freshly generated below would otherwise sit in its heap). */
-    gw_rdp_configure(NULL);
+    gw_rdp_configure(&conf.rdp);
 #endif
     if (gw_tls_ensure(&conf, &err) < 0) {
         pt_log(LOG_CRIT, "event=start_failed %s", err.msg);

@@ -55,7 +55,17 @@ struct gw_rdp_conf {
     /* Run each session's FreeRDP in a process of its own (default): a crash or hang ends
      * only that session. false: a thread per session inside the gateway (tests, debug). */
     bool process_per_session;
+    /* Play the desktop's sound in the browser (rdpsnd, PCM as a Guacamole audio stream).
+     * Costs up to ~235 KB/s per session while sound plays (44.1 kHz stereo, base64). */
+    bool audio;
 };
+
+/* gw_rdp_conf_apply_ticket() - narrow @c (a copy of the gateway's settings) by the
+ * ticket's per-pool policy: clipboard direction allowed only where both allow it, the
+ * smaller non-zero clipboard limit; audio only if both allow it; the certificate trust
+ * scope from the ticket's desktop.
+ * Thread: any. */
+void gw_rdp_conf_apply_ticket(struct gw_rdp_conf *c, const struct auth_ticket_claims *claims);
 
 /* gw_rdp_conf_defaults() - fill @c with the defaults above. Thread: any. */
 void gw_rdp_conf_defaults(struct gw_rdp_conf *c);
@@ -77,6 +87,10 @@ struct gw_rdp_metrics {
     unsigned long long sessions_connecting, sessions_connected; /* gauges */
     unsigned long long sessions_failed;                         /* connect failures */
     long long lag_ms_max;                                       /* worst sync-echo lag seen (ms) */
+    unsigned long long audio_streams;   /* audio streams opened in browsers (one per format) */
+    unsigned long long audio_bytes;     /* PCM bytes sent (before base64) */
+    unsigned long long audio_drops;     /* PCM packets dropped because the browser lagged */
+    unsigned long long channel_retries; /* connects retried without optional channels */
 };
 
 /* gw_rdp_metrics_get() - a snapshot of the counters. Thread: any. */

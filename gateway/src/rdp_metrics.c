@@ -15,6 +15,7 @@ static struct {
     atomic_ullong encode_hist[GW_RDP_ENCODE_BUCKETS];
     atomic_ullong connecting, connected, failed;
     atomic_llong lag_ms_max;
+    atomic_ullong audio_streams, audio_bytes, audio_drops, channel_retries;
 } m;
 
 void
@@ -31,6 +32,10 @@ gw_rdp_metrics_get(struct gw_rdp_metrics *out)
     out->sessions_connected = atomic_load(&m.connected);
     out->sessions_failed = atomic_load(&m.failed);
     out->lag_ms_max = atomic_load(&m.lag_ms_max);
+    out->audio_streams = atomic_load(&m.audio_streams);
+    out->audio_bytes = atomic_load(&m.audio_bytes);
+    out->audio_drops = atomic_load(&m.audio_drops);
+    out->channel_retries = atomic_load(&m.channel_retries);
 }
 
 void
@@ -52,6 +57,10 @@ rdp_metrics_apply(const struct rdp_metric_delta *d)
     atomic_fetch_add(&m.connecting, (unsigned long long)(long long)d->connecting);
     atomic_fetch_add(&m.connected, (unsigned long long)(long long)d->connected);
     atomic_fetch_add(&m.failed, (unsigned long long)(long long)d->failed);
+    atomic_fetch_add(&m.audio_streams, d->audio_streams);
+    atomic_fetch_add(&m.audio_bytes, d->audio_bytes);
+    atomic_fetch_add(&m.audio_drops, d->audio_drops);
+    atomic_fetch_add(&m.channel_retries, d->channel_retries);
     if (d->lag > atomic_load(&m.lag_ms_max))
         atomic_store(&m.lag_ms_max, d->lag);
 }

@@ -33,6 +33,7 @@ enum rdp_input_type {
     RDP_IN_SIZE,      /* a = width, b = height */
     RDP_IN_CLIPBOARD, /* text in clip (owned) */
     RDP_IN_SYNC,      /* a = timestamp echoed by the browser (process mode wire only) */
+    RDP_IN_AUDIO_OFF, /* the browser refused the audio stream (ack with an error) */
 };
 
 struct rdp_in_event {
@@ -102,7 +103,14 @@ enum rdp_tile_kind {
 struct rdp_display_stats {
     uint64_t frames, bytes, pixels_changed, encode_us;
     uint64_t tiles_solid, tiles_png, tiles_jpeg, tiles_same, copies;
+    uint64_t tiles_refreshed; /* lossy tiles sent again losslessly once they settled */
 };
+
+/* A JPEG tile left unchanged this long is sent again as PNG ("build to lossless"), so a
+ * photo or a page that stops moving ends up exact; tiles that keep changing (video) are
+ * never refreshed. RDP_LOSSLESS_BUDGET tiles at most per frame keep the burst small. */
+#define RDP_LOSSLESS_MS     1000
+#define RDP_LOSSLESS_BUDGET 64
 
 struct rdp_display {
     int width, height;
@@ -111,6 +119,9 @@ struct rdp_display {
     int tiles_x, tiles_y;
     int next_stream;
     int jpeg_quality, jpeg_quality_max;
+    int64_t *lossy_ms; /* per tile: when it was last sent lossy (monotonic ms); 0 = exact */
+    int refresh_ms;    /* RDP_LOSSLESS_MS; 0 = never refresh */
+    int64_t now_ms;    /* tests pin the clock here; 0 = CLOCK_MONOTONIC */
     struct rdp_display_stats st;
 };
 
@@ -119,13 +130,16 @@ void rdp_display_fini(struct rdp_display *d);
 /* rdp_display_resize() - new surface size: appends "size" to @out and marks all dirty. */
 void rdp_display_resize(struct rdp_display *d, int w, int h, struct pt_buf *out);
 void rdp_display_mark(struct rdp_display *d, int x, int y, int w, int h);
+/* rdp_display_pending() - true if a tile changed, or a lossy tile is due a lossless
+ * refresh (only while JPEG quality is at its maximum: not while the browser lags). */
 bool rdp_display_pending(const struct rdp_display *d);
 /* rdp_display_classify() - what a tile should become; exposed for unit tests. @pal
  * receives up to 256 colours (0xRRGGBB) and *@npal their count for RDP_TILE_PNG. */
 enum rdp_tile_kind rdp_display_classify(const uint8_t *px, int stride, int w, int h, uint32_t *pal,
                                         int *npal);
 /* rdp_display_flush() - encode every dirty tile of @fb (BGRX32, @stride) that differs
- * from what was sent into @out, and remember it as sent. Returns changed pixels. */
+ * from what was sent into @out, and remember it as sent; then refresh settled lossy
+ * tiles (at most RDP_LOSSLESS_BUDGET). Returns changed pixels (refreshes not counted). */
 uint64_t rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride,
                            struct pt_buf *out);
 
@@ -137,6 +151,8 @@ struct rdp_metric_delta {
     uint64_t frames, held, bytes, px, enc_us;
     int64_t lag;
     int32_t connecting, connected, failed;
+    uint64_t audio_streams, audio_bytes, audio_drops; /* drops: PCM packets not sent */
+    uint64_t channel_retries;
 };
 void rdp_metrics_apply(const struct rdp_metric_delta *d);
 
@@ -178,6 +194,43 @@ void rdp_clip_fini(struct rdp_session *s);
 /* rdp_clip_from_browser() - base64 text of a finished browser clipboard stream: keep it
  * and announce it to the desktop (policy permitting). Session thread. */
 void rdp_clip_from_browser(struct rdp_session *s, const char *b64, size_t len);
+
+/* --- audio output (rdp_audio.c) ------------------------------------------------------ */
+
+#define RDP_AUDIO_STREAM 129 /* display images 0..63, cursor 64..127, clipboard 128 */
+
+struct rdp_audio {
+    pthread_mutex_t lock; /* the rdpsnd channel thread and the session thread */
+    void *event;          /* winpr HANDLE: set when PCM is buffered or the device closes */
+    /* (locked) the server's format while the device is open, and its buffered PCM */
+    bool open;
+    int rate, channels, bits;
+    uint8_t *pcm;
+    size_t len, cap;
+    uint64_t drops; /* packets that did not fit since the last flush */
+    /* session thread */
+    struct pt_buf take;
+    bool stream_open;
+    int stream_rate, stream_channels, stream_bits;
+};
+
+/* rdp_audio_register_provider() - once per process, before the first connection: the
+ * FreeRDP add-in provider that serves our rdpsnd device (and FreeRDP's own add-ins). */
+void rdp_audio_register_provider(void);
+/* rdp_audio_channel_add() - PreConnect: ask for rdpsnd (PCM only) played by our device
+ * into @s's audio (@rdp_settings is the rdpSettings *). 0 or -1. */
+int rdp_audio_channel_add(struct rdp_session *s, void *rdp_settings);
+/* rdp_audio_format_playable() - a WAVE format guacamole-common-js can play raw. */
+bool rdp_audio_format_playable(unsigned tag, unsigned channels, unsigned rate, unsigned bits);
+/* rdp_audio_mimetype() - "audio/L16;rate=44100,channels=2" etc. into @out. */
+void rdp_audio_mimetype(char *out, size_t n, int rate, int channels, int bits);
+int rdp_audio_init(struct rdp_audio *a);
+void rdp_audio_fini(struct rdp_audio *a);
+/* rdp_audio_flush() - session thread: append the buffered PCM to @out as audio stream
+ * instructions (audio once per format, blobs, end when the device closed), or drop it
+ * when @drop (the browser lags). Counts into @d. Returns PCM bytes appended. */
+uint64_t rdp_audio_flush(struct rdp_audio *a, struct pt_buf *out, bool drop,
+                         struct rdp_metric_delta *d);
 
 /* --- the session --------------------------------------------------------------------- */
 
@@ -238,6 +291,9 @@ struct rdp_session {
     bool cert_changed;      /* TOFU refused the server's certificate (rdp_trust.c) */
     void *disp_ctx;         /* (locked) DispClientContext * while the disp channel is up */
     atomic_bool disp_ready; /* the server sent its display-control caps */
+    struct rdp_audio audio;
+    bool channels_off;  /* the server refused optional channels: connect without them */
+    bool audio_refused; /* the browser cannot play our audio: drop it unsent */
 };
 
 /* rdp_session_new() - a session for @t; does not start it. Returns new (1 ref). */
@@ -258,6 +314,26 @@ bool rdp_session_finished(struct rdp_session *s, struct rdp_failure *f);
 /* rdp_session_post() - session thread: hand @b's bytes to the tunnel. Returns 0, or -1
  * if the tunnel is gone (the thread should stop). */
 int rdp_session_post(struct rdp_session *s, const struct pt_buf *b);
+
+/* --- connection settings and the channel retry (rdp_connect.c, session thread) ------ */
+
+/* rdp_connect_configure() - settings for the next connect (@rdp_settings is rdpSettings *);
+ * no optional channel once s->channels_off. */
+void rdp_connect_configure(struct rdp_session *s, void *rdp_settings);
+/* rdp_connect_log_hook() - once per process: watch FreeRDP's log for a server that joins
+ * fewer channels than asked. rdp_connect_begin() - before each connect, on its thread. */
+void rdp_connect_log_hook(void);
+void rdp_connect_begin(void);
+/* rdp_connect_want_audio() - load rdpsnd for this connect? */
+bool rdp_connect_want_audio(const struct rdp_session *s);
+/* rdp_connect_retry_without_channels() - after a failed connect with FreeRDP's
+ * @last_error: could fewer channels help (and were optional ones asked for)? */
+bool rdp_connect_retry_without_channels(struct rdp_session *s, uint32_t last_error);
+/* rdp_connect_channels_off() - switch the optional channels off for the retry, log it,
+ * and append "channels-off,<feature>..." for the browser to @out. */
+void rdp_connect_channels_off(struct rdp_session *s, uint32_t last_error, struct pt_buf *out);
+/* rdp_tcp_reachable() - does @host:@port accept a TCP connection within 2 s? */
+bool rdp_tcp_reachable(const char *host, int port);
 
 /* --- resize (rdp_resize.c, session thread) ------------------------------------------- */
 

@@ -4,11 +4,14 @@
  * How it works: the thread connects (TLS/NLA/RDP as the server offers), draws into
  * FreeRDP's software GDI surface (BGRX32) and waits in WaitForMultipleObjects on
  * FreeRDP's sockets plus one event the loop thread sets when it queues input or wants
- * the session to stop. Paint callbacks only mark tiles dirty; a frame is encoded and
- * posted to the tunnel (gw_tunnel_post) when at least RDP_FRAME_MS passed since the
- * last one AND the browser keeps up: every frame ends with "sync,<ms>", the browser echoes
- * it once drawn, and while too many frames/bytes are unechoed the dirty tiles simply
- * accumulate (frames combine), JPEG quality drops, and nothing queues without bound.
+ * the session to stop, and one rdpsnd's thread sets when sound is buffered (rdp_audio.c;
+ * sound is sent, or dropped while the browser lags, by audio_pump()). A server that
+ * joins fewer channels than asked is connected again without them (rdp_connect.c). Paint callbacks
+ * only mark tiles dirty; a frame is encoded and posted to the tunnel (gw_tunnel_post) when at least
+ * RDP_FRAME_MS passed since the last one AND the browser keeps up: every frame ends with
+ * "sync,<ms>", the browser echoes it once drawn, and while too many frames/bytes are unechoed the
+ * dirty tiles simply accumulate (frames combine), JPEG quality drops, and nothing queues without
+ * bound.
  *
  * Teardown order: the loop clears s->tunnel under the lock (no more posts), sets stop
  * and the event, aborts a pending connect, joins for a bounded time; the last of loop
@@ -83,10 +86,12 @@ rdp_global_init(void)
 {
     /* skip AUTODETECT's ~300 ms primitives benchmark on the first connection */
     primitives_set_hints(PRIMITIVES_ONLY_CPU);
-    /* channels (cliprdr, drdynvc) are built into libfreerdp-client: find them there */
-    freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0);
+    /* channels (cliprdr, drdynvc, rdpsnd) are built into libfreerdp-client; our rdpsnd
+     * device comes from rdp_audio.c */
+    rdp_audio_register_provider();
     if (!getenv("WLOG_LEVEL"))
         WLog_SetLogLevel(WLog_GetRoot(), WLOG_FATAL);
+    rdp_connect_log_hook();
 }
 
 /* --- references and posting ---------------------------------------------------------- */
@@ -104,6 +109,7 @@ session_unref(struct rdp_session *s)
         CloseHandle(s->in_event);
     pthread_mutex_destroy(&s->lock);
     rdp_clip_fini(s);
+    rdp_audio_fini(&s->audio);
     free(s->user);
     pt_free_secret(s->password);
     free(s->domain);
@@ -254,7 +260,11 @@ cb_desktop_resize(rdpContext *c)
 static BOOL
 cb_pre_connect(freerdp *instance)
 {
-    return rdp_channels_load(ctx_session(instance->context), instance->context) == 0;
+    struct rdp_session *s = ctx_session(instance->context);
+
+    if (rdp_connect_want_audio(s) && rdp_audio_channel_add(s, instance->settings) < 0)
+        return FALSE;
+    return rdp_channels_load(s, instance->context) == 0;
 }
 
 static BOOL
@@ -266,6 +276,9 @@ cb_post_connect(freerdp *instance)
     if (!gdi_init(instance, PIXEL_FORMAT_BGRX32))
         return FALSE;
     rdp_pointer_register(c);
+    for (UINT32 i = 0; i < c->settings->ChannelCount; i++)
+        pt_debug("%s event=rdp_channel_requested name=%s", s->log_id,
+                 c->settings->ChannelDefArray[i].name);
     instance->update->BeginPaint = cb_begin_paint;
     instance->update->EndPaint = cb_end_paint;
     instance->update->DesktopResize = cb_desktop_resize;
@@ -305,6 +318,11 @@ drain_input(struct rdp_session *s, rdpInput *in)
             break;
         case RDP_IN_SYNC: /* handled where it arrives (echo_ts) */
             break;
+        case RDP_IN_AUDIO_OFF:
+            if (!s->audio_refused)
+                pt_log(LOG_NOTICE, "%s event=rdp_audio_refused_by_browser", s->log_id);
+            s->audio_refused = true;
+            break;
         }
     }
 }
@@ -329,6 +347,52 @@ flow_update(struct rdp_session *s, int64_t now, int64_t *lag, size_t *nflight, s
     *lag = keep ? now - s->flight[0].ts : 0;
 }
 
+/* End @b with "sync,<ms>" and count it in flight until the browser echoes it. */
+static void
+append_sync(struct rdp_session *s, struct pt_buf *b, int64_t now)
+{
+    if (now <= s->last_sync_sent)
+        now = s->last_sync_sent + 1; /* sync timestamps must differ to be echoed */
+    guac_enc(b, "sync", "i", (long long)now);
+    s->last_sync_sent = now;
+    if (s->nflight < sizeof(s->flight) / sizeof(s->flight[0])) {
+        s->flight[s->nflight].ts = now;
+        s->flight[s->nflight++].bytes = b->len;
+    }
+}
+
+/* Send the sound buffered since the last call, or drop it while the browser lags: at
+ * half the lag or bytes in flight that hold frames, so sound goes before pictures. Not
+ * by the count of frames in flight: a desktop playing video keeps several in flight
+ * while the browser keeps up, and its sound must not stutter. Returns -1 if the tunnel
+ * is gone. */
+static int
+audio_pump(struct rdp_session *s)
+{
+    int64_t now = mono_ms(), lag;
+    size_t nflight, bytes;
+    struct pt_buf b = PT_BUF_INIT;
+    struct rdp_metric_delta d = {0};
+    bool lagging;
+    int rc = 0;
+
+    flow_update(s, now, &lag, &nflight, &bytes);
+    lagging = bytes >= RDP_UNECHOED_BYTES / 2 || lag > s->conf.max_lag_ms / 2;
+    /* a still screen sends no frames, so sound carries a sync of its own to keep the
+     * browser's lag measured (one at a time) */
+    if (rdp_audio_flush(&s->audio, &b, lagging || s->audio_refused, &d) > 0 && nflight == 0)
+        append_sync(s, &b, now);
+    if (s->audio_refused)
+        d.audio_drops = 0; /* not a lag: the browser said it cannot play it */
+    d.bytes = b.len;
+    if (d.audio_streams || d.audio_bytes || d.audio_drops)
+        report(s, &d);
+    if (b.len)
+        rc = rdp_session_post(s, &b);
+    pt_buf_fini(&b);
+    return rc;
+}
+
 /* Encode and post one frame if one is due and the browser keeps up. Returns -1 if the
  * tunnel is gone. *@wait_ms is set to when to look again. */
 static int
@@ -343,8 +407,20 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
     *wait_ms = 100;
     if (post_pending(s) < 0)
         return -1;
-    if (!rdp_display_pending(&s->disp))
-        return 0;
+    if (!rdp_display_pending(&s->disp)) {
+        if (s->disp.jpeg_quality >= s->disp.jpeg_quality_max)
+            return 0;
+        /* idle after lagging: recover the quality here too, or the lossless refresh of
+         * settled tiles (which waits for full quality) would never come */
+        flow_update(s, now, &lag, &nflight, &bytes);
+        if (lag >= 100)
+            return 0;
+        s->disp.jpeg_quality += 5;
+        if (s->disp.jpeg_quality > s->disp.jpeg_quality_max)
+            s->disp.jpeg_quality = s->disp.jpeg_quality_max;
+        if (!rdp_display_pending(&s->disp))
+            return 0;
+    }
     if (now - s->last_flush_ms < RDP_FRAME_MS) {
         *wait_ms = (int)(RDP_FRAME_MS - (now - s->last_flush_ms));
         return 0;
@@ -359,6 +435,7 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
         s->disp.jpeg_quality -= 10; /* lagging: cheaper frames */
     else if (lag < 100 && s->disp.jpeg_quality < s->disp.jpeg_quality_max)
         s->disp.jpeg_quality += 5;
+
     if (nflight >= RDP_UNECHOED_MAX || bytes >= RDP_UNECHOED_BYTES || lag > s->conf.max_lag_ms) {
         s->held_frames++;
         {
@@ -376,14 +453,7 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
         pt_buf_fini(&frame);
         return 0;
     }
-    if (now <= s->last_sync_sent)
-        now = s->last_sync_sent + 1; /* sync timestamps must differ to be echoed */
-    guac_enc(&frame, "sync", "i", (long long)now);
-    s->last_sync_sent = now;
-    if (s->nflight < sizeof(s->flight) / sizeof(s->flight[0])) {
-        s->flight[s->nflight].ts = now;
-        s->flight[s->nflight++].bytes = frame.len;
-    }
+    append_sync(s, &frame, now);
     s->disp.st.frames++;
     s->disp.st.bytes += frame.len;
     {
@@ -396,49 +466,6 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
 }
 
 /* --- the thread ---------------------------------------------------------------------- */
-
-static void
-configure(struct rdp_session *s, rdpSettings *st)
-{
-    bool creds = s->password && s->password[0];
-
-    freerdp_settings_set_string(st, FreeRDP_ServerHostname, s->host);
-    freerdp_settings_set_uint32(st, FreeRDP_ServerPort, (UINT32)s->port);
-    if (s->user)
-        freerdp_settings_set_string(st, FreeRDP_Username, s->user);
-    if (creds)
-        freerdp_settings_set_string(st, FreeRDP_Password, s->password);
-    if (s->domain)
-        freerdp_settings_set_string(st, FreeRDP_Domain, s->domain);
-    freerdp_settings_set_uint32(st, FreeRDP_DesktopWidth, (UINT32)s->conf.width);
-    freerdp_settings_set_uint32(st, FreeRDP_DesktopHeight, (UINT32)s->conf.height);
-    freerdp_settings_set_uint32(st, FreeRDP_ColorDepth, 32);
-    freerdp_settings_set_bool(st, FreeRDP_SoftwareGdi, TRUE);
-    freerdp_settings_set_bool(st, FreeRDP_IgnoreCertificate, s->conf.ignore_cert);
-    freerdp_settings_set_bool(st, FreeRDP_AutoLogonEnabled, creds);
-    /* offer every security protocol; NLA needs credentials to be worth offering */
-    freerdp_settings_set_bool(st, FreeRDP_TlsSecurity, TRUE);
-    freerdp_settings_set_bool(st, FreeRDP_RdpSecurity, TRUE);
-    freerdp_settings_set_bool(st, FreeRDP_NlaSecurity, creds);
-    freerdp_settings_set_uint32(st, FreeRDP_TcpConnectTimeout, (UINT32)s->conf.connect_timeout_ms);
-    /* no RemoteFX/NSCodec: servers then send lossless bitmaps, which decode cheaply and
-     * let the display encoder see exact pixels (unchanged tiles, scrolls). Measured with
-     * bench/rdp: RemoteFX cost 2-6x the frame rate on scrolling text. */
-    freerdp_settings_set_bool(st, FreeRDP_RemoteFxCodec, FALSE);
-    freerdp_settings_set_bool(st, FreeRDP_NSCodec, FALSE);
-    /* Channels: only those we serve. FreeRDP 2.11 fails the connection when a server
-     * that disallows channels (xrdp without allow_channels) joins fewer than requested,
-     * so nothing is asked for that has no use here (encomsp/remdesk are on by default).
-     * cliprdr's add-in is loaded in PreConnect (rdp_channels_load). */
-    freerdp_settings_set_bool(st, FreeRDP_EncomspVirtualChannel, FALSE);
-    freerdp_settings_set_bool(st, FreeRDP_RemdeskVirtualChannel, FALSE);
-    freerdp_settings_set_bool(st, FreeRDP_AudioPlayback, FALSE);
-    /* drdynvc + disp: resize in place where the server offers it (rdp_resize.c) */
-    freerdp_settings_set_bool(st, FreeRDP_SupportDynamicChannels, !s->conf.resize_by_reconnect);
-    freerdp_settings_set_bool(st, FreeRDP_SupportDisplayControl, !s->conf.resize_by_reconnect);
-    freerdp_settings_set_bool(st, FreeRDP_RedirectClipboard,
-                              s->conf.clipboard_dir != GW_RDP_CLIP_NONE);
-}
 
 void
 rdp_wipe_settings_password(void *rdp_settings)
@@ -457,37 +484,6 @@ wipe_password(struct rdp_session *s, rdpSettings *st)
     rdp_wipe_settings_password(st);
     pt_free_secret(s->password);
     s->password = NULL;
-}
-
-/* Does @host:@port accept a TCP connection within 2 s? (after FreeRDP failed) */
-static bool
-tcp_reachable(const char *host, int port)
-{
-    struct addrinfo hints, *res = NULL;
-    char portstr[16];
-    bool ok = false;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    if (getaddrinfo(host, portstr, &hints, &res) != 0)
-        return false;
-    for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
-        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        struct pollfd pfd = {fd, POLLOUT, 0};
-        int e = 0;
-        socklen_t el = sizeof(e);
-
-        if (fd < 0)
-            continue;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
-            (errno == EINPROGRESS && poll(&pfd, 1, 2000) == 1 &&
-             getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0))
-            ok = true;
-        close(fd);
-    }
-    freeaddrinfo(res);
-    return ok;
 }
 
 static void
@@ -511,6 +507,44 @@ post_uuid(struct rdp_session *s)
     pt_buf_fini(&b);
 }
 
+/* A FreeRDP instance set up for @s and published as s->instance (so a detach can abort
+ * its connect), or NULL. */
+static freerdp *
+instance_new(struct rdp_session *s)
+{
+    freerdp *inst = freerdp_new();
+
+    if (!inst)
+        return NULL;
+    inst->PreConnect = cb_pre_connect;
+    inst->PostConnect = cb_post_connect;
+    inst->ContextSize = sizeof(struct rdp_ctx);
+    if (!freerdp_context_new(inst)) {
+        freerdp_free(inst);
+        return NULL;
+    }
+    ((struct rdp_ctx *)inst->context)->s = s;
+    rdp_connect_configure(s, inst->settings);
+    rdp_trust_configure(s, inst);
+    pthread_mutex_lock(&s->lock);
+    s->instance = inst;
+    pthread_mutex_unlock(&s->lock);
+    return inst;
+}
+
+static void
+instance_free(struct rdp_session *s, freerdp *inst)
+{
+    pthread_mutex_lock(&s->lock);
+    s->instance = NULL;
+    pthread_mutex_unlock(&s->lock);
+    rdp_wipe_settings_password(inst->settings);
+    if (inst->context && inst->context->gdi)
+        gdi_free(inst);
+    freerdp_context_free(inst);
+    freerdp_free(inst);
+}
+
 static void *
 session_main(void *arg)
 {
@@ -523,40 +557,43 @@ session_main(void *arg)
     pthread_once(&rdp_once, rdp_global_init);
     report(s, &(struct rdp_metric_delta){.connecting = 1});
     post_uuid(s);
-    inst = freerdp_new();
-    inst->PreConnect = cb_pre_connect;
-    inst->PostConnect = cb_post_connect;
-    inst->ContextSize = sizeof(struct rdp_ctx);
-    if (!freerdp_context_new(inst)) {
-        freerdp_free(inst);
-        inst = NULL;
-        report(s, &(struct rdp_metric_delta){.connecting = -1, .failed = 1});
-        rdp_error_describe(0xFFFFFFFF, 0, s->host, s->port, &f);
-        post_failure(s, &f);
-        goto out;
-    }
-    ((struct rdp_ctx *)inst->context)->s = s;
     had_creds = s->password && s->password[0];
-    configure(s, inst->settings);
-    rdp_trust_configure(s, inst);
-    pthread_mutex_lock(&s->lock);
-    s->instance = inst;
-    pthread_mutex_unlock(&s->lock);
+    for (;;) {
+        uint32_t code;
+        struct pt_buf note = PT_BUF_INIT;
 
-    if (atomic_load(&s->stop) || !freerdp_connect(inst)) {
-        uint32_t code = freerdp_get_last_error(inst->context);
-
-        report(s, &(struct rdp_metric_delta){.connecting = -1, .failed = 1});
-        wipe_password(s, inst->settings);
-        rdp_error_describe(code, freerdp_error_info(inst), s->host, s->port, &f);
-        if (!atomic_load(&s->stop) && tcp_reachable(s->host, s->port))
-            rdp_error_refine_reachable(code, had_creds, s->host, s->port, &f);
-        if (s->cert_changed)
-            rdp_trust_describe_change(s, &f);
-        pt_log(LOG_NOTICE, "%s event=rdp_connect_failed after_ms=%lld code=0x%08x reason=\"%s\"",
-               s->log_id, (long long)(mono_ms() - t0), code, f.reason);
-        post_failure(s, &f);
-        goto out;
+        inst = instance_new(s);
+        if (!inst) {
+            report(s, &(struct rdp_metric_delta){.connecting = -1, .failed = 1});
+            rdp_error_describe(0xFFFFFFFF, 0, s->host, s->port, &f);
+            post_failure(s, &f);
+            goto out;
+        }
+        rdp_connect_begin();
+        if (!atomic_load(&s->stop) && freerdp_connect(inst))
+            break;
+        code = freerdp_get_last_error(inst->context);
+        if (s->channels_off || !rdp_connect_retry_without_channels(s, code)) {
+            report(s, &(struct rdp_metric_delta){.connecting = -1, .failed = 1});
+            wipe_password(s, inst->settings);
+            rdp_error_describe(code, freerdp_error_info(inst), s->host, s->port, &f);
+            if (!atomic_load(&s->stop) && rdp_tcp_reachable(s->host, s->port))
+                rdp_error_refine_reachable(code, had_creds, s->host, s->port, &f);
+            if (s->cert_changed)
+                rdp_trust_describe_change(s, &f);
+            pt_log(LOG_NOTICE,
+                   "%s event=rdp_connect_failed after_ms=%lld code=0x%08x reason=\"%s\"", s->log_id,
+                   (long long)(mono_ms() - t0), code, f.reason);
+            post_failure(s, &f);
+            goto out;
+        }
+        /* once more on a fresh instance, without the optional channels */
+        instance_free(s, inst);
+        inst = NULL;
+        rdp_connect_channels_off(s, code, &note);
+        report(s, &(struct rdp_metric_delta){.channel_retries = 1});
+        rdp_session_post(s, &note);
+        pt_buf_fini(&note);
     }
     /* FreeRDP's copy goes now; ours stays for a resize reconnect (rdp_resize.c) and is
      * wiped when the session ends */
@@ -578,16 +615,19 @@ session_main(void *arg)
             post_failure(s, &f);
             break;
         }
-        n = freerdp_get_event_handles(inst->context, h, MAXIMUM_WAIT_OBJECTS - 1);
+        n = freerdp_get_event_handles(inst->context, h, MAXIMUM_WAIT_OBJECTS - 2);
         if (n == 0)
             break;
         h[n++] = s->in_event;
+        h[n++] = s->audio.event;
         if (maybe_flush(s, inst->context->gdi, &wait_ms) < 0)
             break;
         if (resize_wait < wait_ms)
             wait_ms = resize_wait;
         WaitForMultipleObjects(n, h, FALSE, (DWORD)wait_ms);
         drain_input(s, inst->input);
+        if (audio_pump(s) < 0)
+            break;
         if (!freerdp_check_event_handles(inst->context)) {
             if (!atomic_load(&s->stop)) {
                 rdp_error_describe(freerdp_get_last_error(inst->context), freerdp_error_info(inst),
@@ -616,15 +656,10 @@ out:
     if (connected)
         report(s, &(struct rdp_metric_delta){.connected = -1});
     pthread_mutex_lock(&s->lock);
-    s->instance = NULL;
     s->finished = true;
     pthread_mutex_unlock(&s->lock);
-    if (inst) {
-        if (inst->context && inst->context->gdi)
-            gdi_free(inst);
-        freerdp_context_free(inst);
-        freerdp_free(inst);
-    }
+    if (inst)
+        instance_free(s, inst);
     rdp_display_fini(&s->disp);
     pt_buf_fini(&s->out);
     session_unref(s);
@@ -669,7 +704,7 @@ rdp_session_new(struct gw_tunnel *t, const char *host, int port, const char *sec
             s->domain = pt_xstrdup(nl2 + 1);
     }
     s->in_event = CreateEvent(NULL, TRUE, FALSE, NULL);
-    if (!s->in_event) {
+    if (rdp_audio_init(&s->audio) < 0 || !s->in_event) {
         pt_err_set(err, PT_E_INTERNAL, "cannot create the RDP session's event");
         session_unref(s);
         return NULL;

@@ -126,6 +126,59 @@ lab_shadow_nla_start(struct lab_shadow *s, int w, int h, const char *user, const
     return 0;
 }
 
+int
+lab_xrdp_strict_start(struct lab_shadow *s, int w, int h, struct pt_err *err)
+{
+    int vnc_port = 0, n = getpid();
+    char dir[512], cmd[1200], ini_path[600];
+    char *argv[] = {"xrdp", "--nodaemon", "--config", ini_path, NULL};
+    FILE *f;
+
+    memset(s, 0, sizeof(*s));
+    s->xvnc = tf_xvnc_start(w, h, &vnc_port, err);
+    if (!s->xvnc)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s/xrdp-strict-%d-%d", tf_tmpdir(), n, vnc_port);
+    mkdir(dir, 0700);
+    mkdir("/run/xrdp", 0755);
+    mkdir("/run/xrdp/sockdir", 01777);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+             "-days 2 -subj /CN=127.0.0.1 -keyout key.pem -out cert.pem 2>/dev/null",
+             dir);
+    if (system(cmd) != 0) {
+        lab_shadow_stop(s);
+        return pt_err_set(err, PT_E_IO, "openssl could not make xrdp's certificate");
+    }
+    s->port = tf_free_port();
+    snprintf(ini_path, sizeof(ini_path), "%s/xrdp.ini", dir);
+    f = fopen(ini_path, "w");
+    if (!f) {
+        lab_shadow_stop(s);
+        return pt_err_set(err, PT_E_IO, "cannot write %s", ini_path);
+    }
+    /* tsupport's xrdp ini, but allow_channels=false: xrdp then joins no channel at all */
+    fprintf(f,
+            "[Globals]\nini_version=1\nfork=false\nport=tcp://127.0.0.1:%d\n"
+            "security_layer=negotiate\ncertificate=%s/cert.pem\nkey_file=%s/key.pem\n"
+            "ssl_protocols=TLSv1.2, TLSv1.3\nautorun=vnc-any\nmax_bpp=32\n"
+            "allow_channels=false\n[Logging]\nLogFile=%s/xrdp.log\nLogLevel=INFO\n"
+            "EnableSyslog=false\n[vnc-any]\nname=vnc-any\nlib=libvnc.so\n"
+            "ip=127.0.0.1\nport=%d\nusername=na\npassword=\n",
+            s->port, dir, dir, dir, vnc_port);
+    fclose(f);
+    if (tf_proc_spawn(&s->shadow, "xrdp-strict", argv, NULL, err) < 0) {
+        lab_shadow_stop(s);
+        return -1;
+    }
+    if (tf_wait_port(s->port, 10000) < 0) {
+        lab_shadow_stop(s);
+        return pt_err_set(err, PT_E_TIMEOUT, "xrdp (no channels) did not listen on %d", s->port);
+    }
+    pt_strlcpy(s->display_str, tf_xvnc_display(s->xvnc), sizeof(s->display_str));
+    return 0;
+}
+
 void
 lab_shadow_stop(struct lab_shadow *s)
 {
@@ -221,4 +274,42 @@ lab_server_pid(int port)
     if (proc)
         closedir(proc);
     return found;
+}
+
+int
+lab_tone_start(struct lab_tone *tn, const char *binary, int hz, struct pt_err *err)
+{
+    const char *dir = tf_tmpdir();
+    char key[600], cert[600], cmd[1400], port[16], hzs[16];
+    char *argv[] = {(char *)binary, port, cert, key, tn->log, hzs, NULL};
+
+    memset(tn, 0, sizeof(*tn));
+    snprintf(key, sizeof(key), "%s/tone-key.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/tone-cert.pem", dir);
+    /* FreeRDP 2's server TLS loads the key as RSA */
+    if (access(key, R_OK) != 0) {
+        snprintf(cmd, sizeof(cmd),
+                 "openssl req -x509 -nodes -newkey rsa:2048 -days 2 -subj /CN=127.0.0.1 "
+                 "-keyout '%s' -out '%s' 2>/dev/null",
+                 key, cert);
+        if (system(cmd) != 0)
+            return pt_err_set(err, PT_E_IO, "openssl could not make the tone server's key");
+    }
+    tn->port = tf_free_port();
+    snprintf(port, sizeof(port), "%d", tn->port);
+    snprintf(hzs, sizeof(hzs), "%d", hz);
+    snprintf(tn->log, sizeof(tn->log), "%s/tone-%d.log", dir, tn->port);
+    if (tf_proc_spawn(&tn->proc, "rdp_tone_server", argv, NULL, err) < 0)
+        return -1;
+    if (tf_wait_port(tn->port, 10000) < 0) {
+        lab_tone_stop(tn);
+        return pt_err_set(err, PT_E_TIMEOUT, "the tone server did not listen on %d", tn->port);
+    }
+    return 0;
+}
+
+void
+lab_tone_stop(struct lab_tone *tn)
+{
+    tf_proc_stop(&tn->proc, 1000);
 }

@@ -25,7 +25,20 @@ int lab_shadow_nla_start(struct lab_shadow *s, int w, int h, const char *user, c
                          struct pt_err *err);
 /* lab_xrdp_start() - Xvnc at @w x @h behind xrdp (any credentials, AutoLogon). */
 int lab_xrdp_start(struct lab_shadow *s, int w, int h, struct pt_err *err);
+/* lab_xrdp_strict_start() - the same behind an xrdp with allow_channels=false, which
+ * joins none of the channels a client asks for (tsupport's fixture allows them). */
+int lab_xrdp_strict_start(struct lab_shadow *s, int w, int h, struct pt_err *err);
 void lab_shadow_stop(struct lab_shadow *s);
+
+/* The TEST SERVER tests/support/servers/rdp_tone_server.c (@binary): an RDP server that
+ * plays a sine of @hz over rdpsnd and logs what it saw to @log. */
+struct lab_tone {
+    struct tf_proc proc;
+    int port;
+    char log[512];
+};
+int lab_tone_start(struct lab_tone *tn, const char *binary, int hz, struct pt_err *err);
+void lab_tone_stop(struct lab_tone *tn);
 /* lab_x() - run an X client (argv[0] is looked up in PATH) on @s's display, wait for it,
  * and return its exit status; its output goes to @out_path when not NULL. */
 int lab_x(const struct lab_shadow *s, const char *out_path, char *const argv[]);

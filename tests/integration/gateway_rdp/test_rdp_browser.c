@@ -76,6 +76,41 @@ START_TEST(test_stock_guacamole_client_in_chromium_copies_and_pastes_both_ways)
 }
 END_TEST
 
+#if defined(RDP_TONE_SERVER)
+START_TEST(test_stock_guacamole_client_in_chromium_gets_a_raw_audio_player_for_the_sound)
+{
+    struct lab_tone tn;
+    struct pt_err err;
+    struct gwt g;
+    char url[64], script[1024];
+    char *ticket;
+    int rc;
+
+    ck_assert_msg(lab_tone_start(&tn, RDP_TONE_SERVER, 440, &err) == 0, "%s", err.msg);
+    gwt_start(&g, false, NULL);
+    ticket = gwt_ticket(&g, AUTH_PROTO_RDP, "127.0.0.1", tn.port, 2, NULL, 0, 0, NULL);
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/tunnel", g.port);
+    snprintf(script, sizeof(script), "%s/tests/integration/gateway_rdp/rdp_audio_view.js",
+             tf_source_dir());
+    {
+        char mime[] = "audio/L16;rate=44100,channels=2";
+        char *args[] = {url, ticket, mime, NULL};
+        rc = tf_node_run(script, args, 90000, &err);
+    }
+    free(ticket);
+    if (rc != 0) {
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "grep -v level=debug %s | tail -30 >&2", g.proc.log_path);
+        if (system(cmd) != 0)
+            fprintf(stderr, "gateway log: %s\n", g.proc.log_path);
+    }
+    gwt_stop(&g);
+    lab_tone_stop(&tn);
+    ck_assert_msg(rc == 0, "rdp_audio_view.js: rc %d %s", rc, rc < 0 ? err.msg : "(see log)");
+}
+END_TEST
+#endif
+
 Suite *gateway_rdp_browser_suite(void);
 Suite *
 gateway_rdp_browser_suite(void)
@@ -86,6 +121,10 @@ gateway_rdp_browser_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_stock_guacamole_client_in_chromium_draws_the_desktop);
     tcase_add_test(tc, test_stock_guacamole_client_in_chromium_copies_and_pastes_both_ways);
+#if defined(RDP_TONE_SERVER)
+    tcase_add_test(tc,
+                   test_stock_guacamole_client_in_chromium_gets_a_raw_audio_player_for_the_sound);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

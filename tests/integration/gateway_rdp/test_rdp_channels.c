@@ -57,6 +57,7 @@ open_xrdp(struct lab_shadow *lab)
 
     ck_assert_msg(lab_xrdp_start(lab, 640, 480, &err) == 0, "%s", err.msg);
     memset(&c, 0, sizeof(c));
+    c.audio = true; /* the pool allows sound, as a ticket does by default */
     snprintf(c.host, sizeof(c.host), "127.0.0.1");
     c.port = lab->port;
     ops = gw_rdp_backend();
@@ -659,6 +660,57 @@ START_TEST(test_after_xrdp_login_the_vnc_screen_size_is_taken_and_drawn)
 }
 END_TEST
 
+/* xrdp with allow_channels=false joins none of the channels asked for; FreeRDP 2.11 then
+ * fails the connection. The session retries once without its optional channels, says
+ * which features are off, and draws. */
+START_TEST(test_a_server_that_joins_no_channels_is_reached_without_them)
+{
+    struct lab_shadow lab;
+    struct pt_err err;
+    struct auth_ticket_claims c;
+    struct gw_tunnel *t = h_tunnel_new();
+    struct gw_rdp_metrics m0, m1;
+    struct h_insn in;
+    bool off_clip = false, off_audio = false, off_disp = false, drawn = false;
+    int64_t end;
+
+    configure(GW_RDP_CLIP_BOTH);
+    gw_rdp_metrics_get(&m0);
+    ck_assert_msg(lab_xrdp_strict_start(&lab, 640, 480, &err) == 0, "%s", err.msg);
+    memset(&c, 0, sizeof(c));
+    c.audio = true; /* the pool allows sound, as a ticket does by default */
+    snprintf(c.host, sizeof(c.host), "127.0.0.1");
+    c.port = lab.port;
+    ops = gw_rdp_backend();
+    ck_assert_msg(ops->open(t, &c, "na\nsecret-pw", &err) == 0, "open: %s", err.msg);
+    end = pt_time_mono_ms() + 20000;
+    while (!drawn && pt_time_mono_ms() < end) {
+        if (h_next(t, &in, 200) < 0)
+            continue;
+        if (!strcmp(in.op, "error"))
+            ck_abort_msg("error: %s", in.argc ? in.argv[0] : "");
+        if (!strcmp(in.op, "channels-off")) {
+            for (int i = 0; i < in.argc; i++) {
+                off_clip |= !strcmp(in.argv[i], "clipboard");
+                off_audio |= !strcmp(in.argv[i], "audio");
+                off_disp |= !strcmp(in.argv[i], "display-control");
+            }
+        }
+        if (!strcmp(in.op, "img") || !strcmp(in.op, "rect"))
+            drawn = true;
+        h_insn_fini(&in);
+    }
+    ck_assert_msg(drawn, "nothing drawn after the retry");
+    ck_assert_msg(off_clip && off_audio && off_disp, "channels-off: clip=%d audio=%d disp=%d",
+                  off_clip, off_audio, off_disp);
+    gw_rdp_metrics_get(&m1);
+    ck_assert_uint_eq(m1.channel_retries, m0.channel_retries + 1);
+    ops->close(t);
+    h_tunnel_free(t);
+    lab_shadow_stop(&lab);
+}
+END_TEST
+
 static void
 setup_thread_mode(void)
 {
@@ -684,6 +736,7 @@ gateway_rdp_channels_suite(void)
     tcase_add_test(tc, test_clipboard_policy_to_desktop_keeps_desktop_text_from_the_browser);
     tcase_add_test(tc, test_clipboard_policy_none_keeps_browser_text_off_the_desktop);
     tcase_add_test(tc, test_clipboard_over_the_size_limit_is_cut_or_refused);
+    tcase_add_test(tc, test_a_server_that_joins_no_channels_is_reached_without_them);
     suite_add_tcase(s, tc);
     tc = tcase_create("resize");
     tcase_set_timeout(tc, 60);

@@ -166,7 +166,7 @@ START_TEST(test_huge_header_with_many_entries_is_linear_and_bounded)
 }
 END_TEST
 
-START_TEST(test_the_example_config_loads)
+START_TEST(test_the_example_config_trusts_no_proxy)
 {
     char path[1024];
     struct gw_conf c;
@@ -193,7 +193,7 @@ gateway_xff_suite(void)
     tcase_add_test(tc, test_malformed_entries_stop_at_the_last_vouched_hop);
     tcase_add_test(tc, test_ports_brackets_ipv6_and_mapped_forms_are_canonical);
     tcase_add_test(tc, test_huge_header_with_many_entries_is_linear_and_bounded);
-    tcase_add_test(tc, test_the_example_config_loads);
+    tcase_add_test(tc, test_the_example_config_trusts_no_proxy);
     suite_add_tcase(s, tc);
     return s;
 }
