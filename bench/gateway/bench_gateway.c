@@ -3,8 +3,8 @@
  * websockify, in one run, printed as ratios (issue 7's targets in brackets).
  *
  *   bench_gateway PORTICO_GATEWAY_BINARY [--quick]
- *   BENCH_REPEAT=N [BENCH_TLS=1] bench_gateway ...   throughput only, N alternating rounds,
- *                                                    medians and their ratios
+ *   BENCH_REPEAT=N [BENCH_TLS=1] bench_gateway ...   throughput and 64-byte round trips,
+ *                                                    N alternating rounds, medians, ratios
  *
  * Backends live in this process: a source (endless bytes), a sink (counts bytes), and an
  * epoll echo server that holds thousands of connections. The client is the tests' small
@@ -617,14 +617,14 @@ median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* BENCH_REPEAT=N: websockify and the gateway alternate N times for each throughput figure
- * (ws or, with BENCH_TLS, wss), and the medians are compared: on a shared machine one
- * transfer each swings by 2x. */
+/* BENCH_REPEAT=N: websockify and the gateway alternate N times for each throughput and
+ * round-trip figure (ws or, with BENCH_TLS, wss), and the medians are compared: on a
+ * shared machine one measurement each swings by 2x. */
 static void
 repeat_throughput(int n, bool tls)
 {
     struct server gw = {0}, wsfy = {0};
-    double *v = calloc((size_t)n * 4, sizeof(double));
+    double *v = calloc((size_t)n * 8, sizeof(double)), *r = v + 4 * n;
 
     gateway_start(&gw, tls);
     for (int i = 0; i < n; i++) {
@@ -636,9 +636,14 @@ repeat_throughput(int n, bool tls)
         v[2 * n + i] = up_ws(&wsfy, tls);
         server_stop(&wsfy);
         v[3 * n + i] = up_ws(&gw, tls);
-        printf(
-            "  round %d: down websockify %.0f gateway %.0f  up websockify %.0f gateway %.0f MB/s\n",
-            i + 1, v[i], v[n + i], v[2 * n + i], v[3 * n + i]);
+        websockify_start(&wsfy, tls, port_of[ECHO]);
+        rtt_ws(&wsfy, tls, &r[i], &r[n + i]);
+        server_stop(&wsfy);
+        rtt_ws(&gw, tls, &r[2 * n + i], &r[3 * n + i]);
+        printf("  round %d: down websockify %.0f gateway %.0f  up websockify %.0f gateway %.0f MB/s"
+               "  rtt64 p50/p99 websockify %.0f/%.0f gateway %.0f/%.0f us\n",
+               i + 1, v[i], v[n + i], v[2 * n + i], v[3 * n + i], r[i], r[n + i], r[2 * n + i],
+               r[3 * n + i]);
         fflush(stdout);
     }
     double dw = median(v, n), dg = median(v + n, n), uw = median(v + 2 * n, n),
@@ -647,6 +652,11 @@ repeat_throughput(int n, bool tls)
         "%s medians of %d: down websockify %.0f gateway %.0f (%.2fx)  up websockify %.0f gateway "
         "%.0f (%.2fx)\n",
         tls ? "wss" : "ws", n, dw, dg, dg / dw, uw, ug, ug / uw);
+    double w50 = median(r, n), w99 = median(r + n, n), g50 = median(r + 2 * n, n),
+           g99 = median(r + 3 * n, n);
+    printf("%s rtt64 medians of %d: p50 websockify %.1f gateway %.1f us (%.2fx)  p99 websockify "
+           "%.1f gateway %.1f us (%.2fx)\n",
+           tls ? "wss" : "ws", n, w50, g50, g50 / w50, w99, g99, g99 / w99);
     server_stop(&gw);
     free(v);
 }
