@@ -408,6 +408,16 @@ gw_new(const struct gw_conf *c, struct pt_err *err)
     if (!g->ctx)
         goto error;
     pt_err_clear(err);
+    /* Now, not on some later loop event: lws 4.1.6 with an event library initialises the
+     * vhost's protocols lazily, and a WebSocket accepted before that (one waiting when the
+     * loop first runs, e.g. right after a TCP health-check probe) was upgraded onto
+     * protocol 0, "http", because the "default" pvo that makes "binary" serve requests
+     * naming no subprotocol was not applied yet: 101, then silence (tests/unit/gateway/
+     * test_gw_loop.c). poll() ran the init before its first accept. */
+    if (lws_protocol_init(g->ctx)) {
+        pt_err_set(err, PT_E_UNAVAILABLE, "cannot initialise the WebSocket protocols");
+        goto error;
+    }
     g->vhost = lws_get_vhost_by_name(g->ctx, "default");
     tick_start(g);
     g->reporter = gw_reporter_new(g->ctx, c, &g->metrics, err);

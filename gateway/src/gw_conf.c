@@ -62,11 +62,10 @@ gw_conf_defaults(struct gw_conf *c)
     c->connect_timeout_ms = 5000;
     c->metrics = true;
     c->metrics_from = pt_xstrdup("127.0.0.1 ::1");
-    /* Off by default: lws 4.1.6 under its libev plugin sometimes loses a WebSocket after
-     * the 101 (a TCP connect-and-close probe just before makes it likely; see
-     * docs/gateway.md and bench/gateway/probe_stall.py). poll() is correct, if costlier at
-     * thousands of idle tunnels. */
-    c->event_lib = false;
+    /* libev: lws's poll() loop walks every descriptor per wake-up (~90% of a core at 1,000
+     * idle tunnels, libev ~5%). The WebSocket it used to lose after the 101 was a protocol
+     * init lws ran too late (gw_new() now runs it; docs/gateway.md). */
+    c->event_lib = true;
     c->log_level = LOG_INFO;
 }
 
