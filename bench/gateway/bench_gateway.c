@@ -249,8 +249,9 @@ gateway_start(struct server *s, bool tls)
         f,
         "[gateway]\nlisten = 127.0.0.1:%d\ntls = %s\nstate_dir = %s\nid = bench\nevent_lib = yes\n"
         "ticket_key = %s.pub\nmax_conns_per_addr = 100000\nmax_tunnels = 12000\n"
-        "log_level = warning\nkeepalive = 10m\n",
-        s->port, tls ? "yes" : "no", dir, key);
+        "log_level = warning\nkeepalive = 10m\n%s\n",
+        s->port, tls ? "yes" : "no", dir, key,
+        getenv("BENCH_GW_CONF") ? getenv("BENCH_GW_CONF") : ""); /* e.g. "workers = 2" */
     fclose(f);
     char *argv[] = {(char *)gw_bin, (char *)"-c", conf, NULL};
     char *wrapped[] = {getenv("BENCH_WRAP"), (char *)gw_bin, (char *)"-c", conf, NULL};
@@ -482,6 +483,41 @@ rtt_ws(const struct server *s, bool tls, double *p50, double *p99)
     rtt_stats(v, RTT_N, p50, p99);
 }
 
+/* 64-byte round trips only: raw TCP, websockify and the gateway in turns, RTT_ROUNDS
+ * rounds of RTT_N each, so load changes hit all three alike; medians of the rounds. */
+#define RTT_ROUNDS 5
+
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return v[n / 2];
+}
+
+static void
+rtt_side_by_side(struct server *gw, bool tls)
+{
+    struct server wsfy = {0};
+    double r50[RTT_ROUNDS], r99[RTT_ROUNDS], w50[RTT_ROUNDS], w99[RTT_ROUNDS], g50[RTT_ROUNDS],
+        g99[RTT_ROUNDS];
+
+    websockify_start(&wsfy, tls, port_of[ECHO]);
+    for (int i = 0; i < RTT_ROUNDS; i++) {
+        rtt_raw(&r50[i], &r99[i]);
+        rtt_ws(&wsfy, tls, &w50[i], &w99[i]);
+        rtt_ws(gw, tls, &g50[i], &g99[i]);
+    }
+    server_stop(&wsfy);
+    double rp50 = median(r50, RTT_ROUNDS), rp99 = median(r99, RTT_ROUNDS),
+           wp50 = median(w50, RTT_ROUNDS), wp99 = median(w99, RTT_ROUNDS),
+           gp50 = median(g50, RTT_ROUNDS), gp99 = median(g99, RTT_ROUNDS);
+    printf("rtt64 %s, median of %d rounds x %d: raw p50 %.1f p99 %.1f us; websockify p50 %.1f "
+           "p99 %.1f us; gateway p50 %.1f p99 %.1f us\n  ratios gw/websockify: p50 %.2f "
+           "[<=0.5] p99 %.2f [<=0.5]\n",
+           tls ? "wss" : "ws", RTT_ROUNDS, RTT_N, rp50, rp99, wp50, wp99, gp50, gp99, gp50 / wp50,
+           gp99 / wp99);
+}
+
 static long
 rss_kib(pid_t pid)
 {
@@ -636,6 +672,11 @@ main(int argc, char **argv)
             mem_and_cpu(&gw, getenv("BENCH_TLS") != NULL, &kib, &cpu, &opened);
             printf("%d tunnels, %.1f KiB per tunnel; 1,000 x 1 msg/s: %.1f%% of a core\n", opened,
                    kib, cpu);
+            server_stop(&gw);
+            return 0;
+        }
+        if (strcmp(getenv("BENCH_PROFILE"), "rtt") == 0) {
+            rtt_side_by_side(&gw, getenv("BENCH_TLS") != NULL);
             server_stop(&gw);
             return 0;
         }

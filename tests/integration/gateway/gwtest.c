@@ -42,6 +42,12 @@ wait_log(const char *path, const char *needle, int timeout_ms)
     return -1;
 }
 
+int
+gwt_wait_log(const struct gwt *g, const char *needle, int timeout_ms)
+{
+    return wait_log(g->proc.log_path, needle, timeout_ms);
+}
+
 static const struct gwt *gwt_current; /* the last gateway started in this process */
 
 void

@@ -30,6 +30,9 @@ struct gwt {
  * the port. Aborts the test on failure. */
 void gwt_start(struct gwt *g, bool tls, const char *extra);
 void gwt_stop(struct gwt *g);
+/* gwt_wait_log() - 0 once a line of the gateway's log contains @needle, -1 after
+ * @timeout_ms. */
+int gwt_wait_log(const struct gwt *g, const char *needle, int timeout_ms);
 /* gwt_dump_state() - print the gateway's process state, sockets and thread stacks to
  * stderr (diagnosis of a test that waited in vain). */
 void gwt_dump_state(const struct gwt *g);
