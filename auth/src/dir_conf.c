@@ -46,6 +46,7 @@ auth_dir_conf_fini(struct auth_dir_conf *c)
     free(c->user_filter);
     free(c->login_attrs);
     free(c->display_attr);
+    free(c->sso_user_attr);
     free(c->group_base);
     free(c->group_name_attr);
     free(c->member_of_attr);
@@ -127,6 +128,7 @@ auth_dir_conf_apply(struct auth_dir_conf *c, const struct pt_conf_entry *e, stru
         {"user_filter", offsetof(struct auth_dir_conf, user_filter)},
         {"login_attrs", offsetof(struct auth_dir_conf, login_attrs)},
         {"display_attr", offsetof(struct auth_dir_conf, display_attr)},
+        {"sso_user_attr", offsetof(struct auth_dir_conf, sso_user_attr)},
         {"group_base", offsetof(struct auth_dir_conf, group_base)},
         {"group_name_attr", offsetof(struct auth_dir_conf, group_name_attr)},
         {"member_of_attr", offsetof(struct auth_dir_conf, member_of_attr)},
@@ -281,6 +283,7 @@ auth_dir_new(const struct auth_dir_conf *conf, struct pt_err *err)
     c->user_filter = DUP(conf->user_filter);
     c->login_attrs = DUP(conf->login_attrs);
     c->display_attr = DUP(conf->display_attr);
+    c->sso_user_attr = DUP(conf->sso_user_attr);
     c->group_base = DUP(conf->group_base);
     c->group_name_attr = pt_xstrdup(conf->group_name_attr ? conf->group_name_attr : "cn");
     c->member_of_attr = pt_xstrdup(conf->member_of_attr ? conf->member_of_attr : "memberOf");
@@ -363,6 +366,7 @@ auth_dir_user_free(struct auth_dir_user *u)
     free(u->dn);
     free(u->login);
     free(u->display);
+    free(u->sso_user);
     for (size_t i = 0; i < u->n_groups; i++) {
         free(u->groups[i].dn);
         free(u->groups[i].name);

@@ -98,6 +98,8 @@ user_entry(LDAP *ld, LDAPMessage *e, void *opaque, struct pt_err *err)
     x->u->dn = pt_xstrdup(dn);
     ldap_memfree(dn);
     x->u->display = first_value(ld, e, conf->display_attr);
+    if (conf->sso_user_attr && *conf->sso_user_attr)
+        x->u->sso_user = first_value(ld, e, conf->sso_user_attr);
     x->uid_value = first_value(ld, e, x->d->login_attrs[0]);
     x->u->disabled = is_disabled(conf, ld, e);
     if (conf->group_modes & AUTH_DIR_GROUPS_MEMBER_OF) {
@@ -119,7 +121,7 @@ user_entry(LDAP *ld, LDAPMessage *e, void *opaque, struct pt_err *err)
     return 0;
 }
 
-/* user_attrs() - the attributes to read from a user entry; fills @a (size >= 5). */
+/* user_attrs() - the attributes to read from a user entry; fills @a (size >= 6). */
 static void
 user_attrs(const struct auth_dir *d, char **a)
 {
@@ -128,6 +130,8 @@ user_attrs(const struct auth_dir *d, char **a)
     a[n++] = d->login_attrs[0];
     if (d->conf.display_attr && *d->conf.display_attr)
         a[n++] = d->conf.display_attr;
+    if (d->conf.sso_user_attr && *d->conf.sso_user_attr)
+        a[n++] = d->conf.sso_user_attr;
     if (d->conf.group_modes & AUTH_DIR_GROUPS_MEMBER_OF)
         a[n++] = d->conf.member_of_attr;
     if (d->conf.disabled_mode != AUTH_DIR_DISABLED_NONE)
@@ -139,7 +143,7 @@ static int
 find_user(struct auth_dir_conn *c, const char *login, struct user_ctx *x, struct pt_err *err)
 {
     const struct auth_dir *d = c->dir;
-    char *esc = dir_filter_escape(login), *attrs[5];
+    char *esc = dir_filter_escape(login), *attrs[6];
     struct pt_buf f = PT_BUF_INIT;
     int rc;
 
@@ -160,7 +164,7 @@ find_user(struct auth_dir_conn *c, const char *login, struct user_ctx *x, struct
 static int
 read_entry(struct auth_dir_conn *c, const char *dn, struct user_ctx *x, struct pt_err *err)
 {
-    char *attrs[5];
+    char *attrs[6];
     int rc;
 
     user_attrs(c->dir, attrs);

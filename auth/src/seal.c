@@ -151,12 +151,10 @@ out:
     return rc;
 }
 
-/* aead() - ChaCha20-Poly1305 in one shot; @enc 1 seals (writes the tag), 0 opens (checks
- * it). Returns 0, or -1 (for opening: authentication failed). */
-static int
-aead(int enc, const unsigned char key[SEAL_KEY], const unsigned char nonce[SEAL_NONCE],
-     const void *aad, size_t aad_len, const unsigned char *in, size_t n, unsigned char *out,
-     unsigned char tag[SEAL_TAG])
+int
+auth_aead(int enc, const unsigned char key[SEAL_KEY], const unsigned char nonce[SEAL_NONCE],
+          const void *aad, size_t aad_len, const unsigned char *in, size_t n, unsigned char *out,
+          unsigned char tag[SEAL_TAG])
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int len = 0, rc = -1;
@@ -202,8 +200,8 @@ auth_seal(const struct auth_sealer *s, const void *secret, size_t len, const voi
         goto out;
     if (derive(eph, s->peer, p, s->pub, key) < 0)
         goto out;
-    if (aead(1, key, p + SEAL_PUB, aad, aad_len, secret, len, p + SEAL_PUB + SEAL_NONCE,
-             p + SEAL_PUB + SEAL_NONCE + len) < 0)
+    if (auth_aead(1, key, p + SEAL_PUB, aad, aad_len, secret, len, p + SEAL_PUB + SEAL_NONCE,
+                  p + SEAL_PUB + SEAL_NONCE + len) < 0)
         goto out;
     *out_len = len + AUTH_SEAL_OVERHEAD;
     rc = 0;
@@ -238,8 +236,8 @@ auth_unseal(const struct auth_seal_key *k, const unsigned char *in, size_t len, 
         goto out;
     }
     memcpy(tag, in + 1 + SEAL_PUB + SEAL_NONCE + n, SEAL_TAG);
-    if (aead(0, key, in + 1 + SEAL_PUB, aad, aad_len, in + 1 + SEAL_PUB + SEAL_NONCE, n, out, tag) <
-        0) {
+    if (auth_aead(0, key, in + 1 + SEAL_PUB, aad, aad_len, in + 1 + SEAL_PUB + SEAL_NONCE, n, out,
+                  tag) < 0) {
         pt_wipe(out, cap);
         pt_err_set(err, PT_E_AUTH,
                    "unseal: authentication failed (altered, or sealed for another gateway key)");

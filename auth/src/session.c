@@ -17,6 +17,7 @@
 
 #include "common/mem.h"
 #include "common/str.h"
+#include "session_priv.h"
 
 struct auth_sessions {
     struct auth_session_conf conf;
@@ -35,9 +36,9 @@ hex_encode(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* id_decode() - 64 lower-case hex characters → 32 bytes; -1 for anything else. */
-static int
-id_decode(const char *id, unsigned char raw[32])
+/* auth_session_id_decode() - 64 lower-case hex characters → 32 bytes; -1 for anything else. */
+int
+auth_session_id_decode(const char *id, unsigned char raw[32])
 {
     if (!id || strnlen(id, AUTH_SESSION_ID_LEN + 1) != AUTH_SESSION_ID_LEN)
         return -1;
@@ -55,7 +56,7 @@ id_key(const char *id, unsigned char key[AUTH_SESSION_KEY_LEN])
 {
     unsigned char raw[32];
 
-    if (id_decode(id, raw) < 0)
+    if (auth_session_id_decode(id, raw) < 0)
         return -1;
     SHA256(raw, sizeof(raw), key);
     pt_wipe(raw, sizeof(raw));
@@ -106,7 +107,7 @@ auth_session_csrf(const char *id, char out[AUTH_SESSION_CSRF_LEN + 1])
     unsigned char raw[32], mac[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
-    if (id_decode(id, raw) < 0)
+    if (auth_session_id_decode(id, raw) < 0)
         return -1;
     HMAC(EVP_sha256(), raw, sizeof(raw), (const unsigned char *)label, sizeof(label) - 1, mac, &n);
     pt_wipe(raw, sizeof(raw));
@@ -129,18 +130,28 @@ auth_session_csrf_check(const char *id, const char *token)
 }
 
 int
-auth_session_create(struct auth_sessions *ss, const struct auth_session *s, int64_t now_ms,
-                    char id[AUTH_SESSION_ID_LEN + 1], char csrf[AUTH_SESSION_CSRF_LEN + 1],
-                    struct pt_err *err)
+auth_session_create(struct auth_sessions *ss, const struct auth_session *s, const char *password,
+                    int64_t now_ms, char id[AUTH_SESSION_ID_LEN + 1],
+                    char csrf[AUTH_SESSION_CSRF_LEN + 1], struct pt_err *err)
 {
     unsigned char raw[32], key[AUTH_SESSION_KEY_LEN];
     struct auth_session rec = *s;
     int rc = -1;
 
+    memset(rec.sealed_pw, 0, sizeof(rec.sealed_pw)); /* only create() writes it */
+    rec.sealed_pw_len = 0;
+    if (password && strlen(password) > AUTH_SESSION_PW_MAX)
+        return pt_err_set(err, PT_E_INVALID,
+                          "session: a password over %d bytes cannot be kept for single sign-on",
+                          AUTH_SESSION_PW_MAX);
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         return pt_err_set(err, PT_E_INTERNAL, "session: the random generator failed");
     hex_encode(raw, sizeof(raw), id);
     SHA256(raw, sizeof(raw), key);
+    if (password && auth_session_seal_pw(raw, &rec, password, err) < 0) {
+        pt_wipe(raw, sizeof(raw));
+        goto out;
+    }
     pt_wipe(raw, sizeof(raw));
     rec.created_ms = now_ms;
     rec.last_seen_ms = now_ms;
@@ -152,6 +163,7 @@ auth_session_create(struct auth_sessions *ss, const struct auth_session *s, int6
     auth_session_csrf(id, csrf);
     rc = 0;
 out:
+    pt_wipe(&rec, sizeof(rec));
     if (rc < 0)
         pt_wipe(id, AUTH_SESSION_ID_LEN + 1);
     return rc;

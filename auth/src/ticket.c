@@ -77,13 +77,20 @@ char *
 auth_signer_sign(const struct auth_signer *s, const struct auth_ticket_claims *c,
                  struct pt_err *err)
 {
+    return auth_signer_sign_version(s, c, AUTH_TICKET_PAYLOAD_V2, err);
+}
+
+char *
+auth_signer_sign_version(const struct auth_signer *s, const struct auth_ticket_claims *c,
+                         int version, struct pt_err *err)
+{
     unsigned char payload[AUTH_TICKET_PAYLOAD_MAX], sig[AUTH_TICKET_SIG_LEN];
     size_t plen_b64, siglen = sizeof(sig), prefix = strlen(AUTH_TICKET_PREFIX), total;
     EVP_MD_CTX *md = NULL;
     char *out = NULL;
     long plen;
 
-    plen = auth_ticket_payload_encode(c, s->kid, payload, err);
+    plen = auth_ticket_payload_encode(c, s->kid, version, payload, err);
     if (plen < 0)
         goto out;
     plen_b64 = b64url_encoded_len((size_t)plen);

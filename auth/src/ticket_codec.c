@@ -1,13 +1,23 @@
 /*
- * ticket_codec.c - the v1 binary payload of a ticket, and the names of its enums.
+ * ticket_codec.c - the binary payload of a ticket (v1 and v2), and the names of its enums.
  *
  * Layout (integers big-endian, strings u16 length + bytes, no NUL, no control bytes):
- *   u8 version(1) | kid[8] | id[16] | str session_id(<=64) | str user(<=255)
+ *   u8 version(1|2) | kid[8] | id[16] | str session_id(<=64) | str user(<=255)
  *   | str desktop(<=127) | u8 proto | str host(<=255) | u16 port | str audience(<=127)
  *   | i64 issued_at | i64 expires_at | u16 max_conns | bytes sealed(<=512)
+ *   v2 only: | u8 clip_dir(0..3) | u32 clip_max(<=AUTH_CLIP_MAX_LIMIT) | u8 flags
+ *   (flags bit 0: audio; any other bit set is malformed, so a later flag cannot be
+ *   silently ignored by an older gateway).
  * The decoder reads through a cursor that refuses to pass the end, checks each length
  * against the destination field before copying, and calls anything left over malformed.
  * It runs on bytes whose signature was already checked, but it is fuzzed as if it did not.
+ *
+ * Why the gateway still accepts v1: a v1 ticket is signed by our own broker key like a
+ * v2 one, so accepting it lets nobody forge anything; it only means "no per-pool policy",
+ * which is exactly what a v1 broker (that had none) meant. Refusing v1 would turn the
+ * upgrade of a gateway ahead of its brokers into an outage for every launch. A v2 broker
+ * never writes v1, so a pool's policy cannot be dropped by a downgrade either. Tickets
+ * live seconds; v1 support can go once no v1 broker remains (docs/auth.md).
  */
 #include <string.h>
 
@@ -37,6 +47,34 @@ auth_proto_parse(const char *s, enum auth_proto *out)
     for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++) {
         if (strcmp(s, auth_proto_str(all[i])) == 0) {
             *out = all[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *
+auth_clip_dir_str(enum auth_clip_dir d)
+{
+    switch (d) {
+    case AUTH_CLIP_BOTH:
+        return "both";
+    case AUTH_CLIP_TO_DESKTOP:
+        return "to-desktop";
+    case AUTH_CLIP_FROM_DESKTOP:
+        return "from-desktop";
+    case AUTH_CLIP_NONE:
+        return "none";
+    }
+    return "?";
+}
+
+int
+auth_clip_dir_parse(const char *s, enum auth_clip_dir *out)
+{
+    for (int i = AUTH_CLIP_BOTH; s && i <= AUTH_CLIP_NONE; i++) {
+        if (strcmp(s, auth_clip_dir_str((enum auth_clip_dir)i)) == 0) {
+            *out = (enum auth_clip_dir)i;
             return 0;
         }
     }
@@ -90,6 +128,9 @@ auth_ticket_claims_init(struct auth_ticket_claims *c, int64_t now_ms, int64_t tt
     c->issued_at = now_ms;
     c->expires_at = now_ms + (ttl_ms > 0 ? ttl_ms : AUTH_TICKET_DEFAULT_TTL);
     c->max_conns = 1;
+    c->clip_dir = AUTH_CLIP_BOTH;
+    c->audio = true;
+    c->version = AUTH_TICKET_PAYLOAD_V2;
     return 0;
 }
 
@@ -113,6 +154,14 @@ put_u16(struct wcur *w, unsigned v)
 {
     unsigned char b[2] = {(unsigned char)(v >> 8), (unsigned char)v};
     put(w, b, 2);
+}
+
+static void
+put_u32(struct wcur *w, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    put(w, b, 4);
 }
 
 static void
@@ -166,11 +215,14 @@ hex_nibble(char c)
 
 long
 auth_ticket_payload_encode(const struct auth_ticket_claims *c,
-                           const unsigned char kid[AUTH_TICKET_KID_LEN], unsigned char *out,
-                           struct pt_err *err)
+                           const unsigned char kid[AUTH_TICKET_KID_LEN], int version,
+                           unsigned char *out, struct pt_err *err)
 {
     struct wcur w = {out, 0, AUTH_TICKET_PAYLOAD_MAX};
-    unsigned char id[16], ver = AUTH_TICKET_PAYLOAD_V1, proto;
+    unsigned char id[16], ver = (unsigned char)version, proto, b;
+
+    if (version != AUTH_TICKET_PAYLOAD_V1 && version != AUTH_TICKET_PAYLOAD_V2)
+        return pt_err_set(err, PT_E_INVALID, "ticket: unknown payload version %d", version);
 
     if (strnlen(c->id, sizeof(c->id)) != 32)
         return pt_err_set(err, PT_E_INVALID, "ticket: id must be 32 hex digits");
@@ -193,6 +245,12 @@ auth_ticket_payload_encode(const struct auth_ticket_claims *c,
                           AUTH_TICKET_MAX_TTL);
     if (c->sealed_len > sizeof(c->sealed))
         return pt_err_set(err, PT_E_INVALID, "ticket: sealed secret too long");
+    if ((unsigned)c->clip_dir > AUTH_CLIP_NONE)
+        return pt_err_set(err, PT_E_INVALID, "ticket: unknown clipboard direction %d",
+                          (int)c->clip_dir);
+    if (c->clip_max > AUTH_CLIP_MAX_LIMIT)
+        return pt_err_set(err, PT_E_INVALID, "ticket: clip_max %u over %u bytes", c->clip_max,
+                          AUTH_CLIP_MAX_LIMIT);
 
     put(&w, &ver, 1);
     put(&w, kid, AUTH_TICKET_KID_LEN);
@@ -213,6 +271,13 @@ auth_ticket_payload_encode(const struct auth_ticket_claims *c,
     put_u16(&w, (unsigned)c->max_conns);
     put_u16(&w, (unsigned)c->sealed_len);
     put(&w, c->sealed, c->sealed_len);
+    if (version == AUTH_TICKET_PAYLOAD_V2) {
+        b = (unsigned char)c->clip_dir;
+        put(&w, &b, 1);
+        put_u32(&w, c->clip_max);
+        b = c->audio ? 1 : 0;
+        put(&w, &b, 1);
+    }
     return (long)w.n;
 }
 
@@ -252,6 +317,13 @@ get_u16(struct rcur *r)
     return b ? (unsigned)b[0] << 8 | b[1] : 0;
 }
 
+static uint32_t
+get_u32(struct rcur *r)
+{
+    const unsigned char *b = take(r, 4);
+    return b ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3] : 0;
+}
+
 static int64_t
 get_i64(struct rcur *r)
 {
@@ -288,7 +360,7 @@ auth_ticket_payload_kid(const unsigned char *p, size_t n, unsigned char kid[AUTH
 {
     if (n < 1 + AUTH_TICKET_KID_LEN)
         return AUTH_TICKET_MALFORMED;
-    if (p[0] != AUTH_TICKET_PAYLOAD_V1)
+    if (p[0] != AUTH_TICKET_PAYLOAD_V1 && p[0] != AUTH_TICKET_PAYLOAD_V2)
         return AUTH_TICKET_BAD_VERSION;
     memcpy(kid, p + 1, AUTH_TICKET_KID_LEN);
     return AUTH_TICKET_OK;
@@ -300,13 +372,15 @@ auth_ticket_payload_decode(const unsigned char *p, size_t n, struct auth_ticket_
     static const char hex[] = "0123456789abcdef";
     struct rcur r = {p, n, 0, false};
     const unsigned char *id;
-    unsigned proto, sealed_len;
+    unsigned proto, sealed_len, clip_dir = AUTH_CLIP_BOTH, flags = 1;
+    int version;
 
     memset(out, 0, sizeof(*out));
     if (n > AUTH_TICKET_PAYLOAD_MAX)
         return AUTH_TICKET_MALFORMED;
-    if (n >= 1 && p[0] != AUTH_TICKET_PAYLOAD_V1)
+    if (n >= 1 && p[0] != AUTH_TICKET_PAYLOAD_V1 && p[0] != AUTH_TICKET_PAYLOAD_V2)
         return AUTH_TICKET_BAD_VERSION;
+    version = n >= 1 ? p[0] : 0;
     take(&r, 1 + AUTH_TICKET_KID_LEN);
     id = take(&r, 16);
     for (size_t i = 0; id && i < 16; i++) {
@@ -333,12 +407,21 @@ auth_ticket_payload_decode(const unsigned char *p, size_t n, struct auth_ticket_
     } else {
         r.bad = true;
     }
+    if (version == AUTH_TICKET_PAYLOAD_V2) {
+        clip_dir = get_u8(&r);
+        out->clip_max = get_u32(&r);
+        flags = get_u8(&r);
+    }
     if (r.bad || r.off != n || proto > AUTH_PROTO_VNC || out->port < 1 || out->max_conns < 1 ||
         out->max_conns > AUTH_TICKET_MAX_CONNS || out->expires_at <= out->issued_at ||
-        (uint64_t)out->expires_at - (uint64_t)out->issued_at > AUTH_TICKET_MAX_TTL) {
+        (uint64_t)out->expires_at - (uint64_t)out->issued_at > AUTH_TICKET_MAX_TTL ||
+        clip_dir > AUTH_CLIP_NONE || out->clip_max > AUTH_CLIP_MAX_LIMIT || (flags & ~1u) != 0) {
         memset(out, 0, sizeof(*out));
         return AUTH_TICKET_MALFORMED;
     }
     out->proto = (enum auth_proto)proto;
+    out->clip_dir = (enum auth_clip_dir)clip_dir;
+    out->audio = (flags & 1) != 0;
+    out->version = version;
     return AUTH_TICKET_OK;
 }

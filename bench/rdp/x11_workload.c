@@ -9,6 +9,8 @@
  * Prints "changed_px N" at exit: the pixels its drawing changed (each scroll step changes
  * the whole terminal; a window move changes the union of its old and new rectangles; a
  * photo frame the whole screen), the denominator of the benchmark's per-megapixel figures.
+ * Then it keeps its last picture on the screen until its standard input closes, so the
+ * benchmark can compare what the browser shows with what the screen shows.
  */
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
@@ -230,6 +232,9 @@ main(int argc, char **argv)
     }
     printf("changed_px %llu seconds %.3f\n", changed, now_s() - t0);
     fflush(stdout);
+    XSync(dpy, False);
+    while (getchar() != EOF)
+        ;
     XCloseDisplay(dpy);
     return 0;
 }

@@ -15,12 +15,15 @@
  * (pool_desktop_display(), which reads them through hv.h, since the broker never includes
  * hypervisor/), on a worker because libvirt blocks. The password is valid for the
  * ticket's lifetime plus a margin for the gateway's connects, and only sealed into it.
+ * RDP desktops sign in with the pool's credentials instead (launch_rdp.c: none, a fixed
+ * account, or the user's own sign-in), and every ticket carries the pool's session policy.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "app_priv.h"
 #include "common/mem.h"
+#include "launch_rdp.h"
 
 #ifdef PORTICO_HAVE_POOL
 
@@ -127,6 +130,9 @@ struct ticket_job {
     int64_t pw_valid_to; /* epoch seconds */
     struct pt_err err;
     int rc;
+    struct broker_rdp_launch rdp; /* credentials and policy (wiped) */
+    struct pt_err rdp_err;
+    int rdp_rc;
 };
 
 static void
@@ -137,6 +143,23 @@ display_work(void *arg)
     j->rc =
         pool_desktop_display(j->ctx, j->cl.host, j->cl.domain, j->protobit, j->pw_valid_to, j->host,
                              sizeof(j->host), &j->port, j->password, sizeof(j->password), &j->err);
+    if (j->rc == 0 && j->proto == AUTH_PROTO_RDP)
+        j->rdp_rc = broker_rdp_launch_load(&j->rdp, j->r->b->conf->rdp_password_dir, &j->rdp_err);
+}
+
+/* A launch that cannot get its RDP credentials: the user reads what the admin must fix. */
+static void
+rdp_refused(struct ticket_job *j, const struct pt_err *err)
+{
+    struct broker_req *r = j->r;
+
+    broker_audit(r->b, r->sess.a.user, "launch", j->cl.desktop, "rdp_credentials_unavailable",
+                 j->rdp.pool);
+    if (err->code == PT_E_INTERNAL) {
+        broker_req_error_pt(r, err);
+        return;
+    }
+    broker_req_error(r, 503, "rdp_credentials_unavailable", "%s", err->msg);
 }
 
 /* Mint the ticket and reply (loop thread). */
@@ -155,6 +178,10 @@ ticket_done(void *arg)
         broker_req_error_pt(r, &j->err);
         goto out;
     }
+    if (j->rdp_rc < 0) {
+        rdp_refused(j, &j->rdp_err);
+        goto out;
+    }
     if (auth_ticket_claims_init(&tc, pt_time_wall_ms(), c->ticket_ttl_ms, &err) < 0) {
         broker_req_error_pt(r, &err);
         goto out;
@@ -167,8 +194,13 @@ ticket_done(void *arg)
     pt_strlcpy(tc.audience, c->gateway_audience, sizeof(tc.audience));
     tc.proto = j->proto;
     tc.max_conns = c->ticket_max_conns;
-    if (j->password[0] && a->sealer &&
-        auth_ticket_seal_secret(a->sealer, &tc, j->password, &err) < 0) {
+    if (j->proto == AUTH_PROTO_RDP) {
+        if (broker_rdp_launch_seal(&j->rdp, a->sealer, &tc, &err) < 0) {
+            rdp_refused(j, &err);
+            goto wipe;
+        }
+    } else if (j->password[0] && a->sealer &&
+               auth_ticket_seal_secret(a->sealer, &tc, j->password, &err) < 0) {
         broker_req_error_pt(r, &err);
         goto wipe;
     }
@@ -192,16 +224,24 @@ wipe:
     pt_free_secret(ticket);
 out:
     pt_wipe(j->password, sizeof(j->password));
+    broker_rdp_launch_wipe(&j->rdp);
     free(j);
 }
 
 static void
-reply_ticket(struct broker_req *r, struct pool_ctx *ctx, const struct pool_claim *cl,
-             unsigned protobit, enum auth_proto proto, int64_t t0_ms)
+reply_ticket(struct broker_req *r, struct pool_ctx *ctx, const struct pool_spec *spec,
+             const struct pool_claim *cl, unsigned protobit, enum auth_proto proto, int64_t t0_ms)
 {
     struct ticket_job *j;
+    struct pt_err err = {0};
 
     j = pt_xcalloc(1, sizeof(*j));
+    if (proto == AUTH_PROTO_RDP && broker_rdp_launch_prepare(&j->rdp, spec, &r->sess, &err) < 0) {
+        broker_rdp_launch_wipe(&j->rdp);
+        free(j);
+        broker_req_error(r, 401, "sign_in_again", "%s", err.msg);
+        return;
+    }
     j->r = r;
     j->ctx = ctx;
     j->cl = *cl;
@@ -256,6 +296,15 @@ launch(struct broker_req *r)
                          want ? want : "any protocol");
         return;
     }
+    /* single sign-on needs the password kept at sign-in: ask for it before claiming */
+    if (proto == AUTH_PROTO_RDP && spec->rdp_credentials == POOL_RDP_CREDS_SSO &&
+        r->session->a.sealed_pw_len == 0) {
+        broker_req_error(r, 401, "sign_in_again",
+                         "pool %s signs you in to its desktop with your own password, which "
+                         "this session does not hold; sign in again",
+                         r->params[0]);
+        return;
+    }
     memset(&cl, 0, sizeof(cl));
     if (pool_claim(ctx, r->params[0], r->session->a.user, &cl, &err) < 0) {
         broker_audit(r->b, r->session->a.user, "launch", r->params[0], pt_errc_str(err.code),
@@ -284,7 +333,7 @@ launch(struct broker_req *r)
                                         (json_int_t)cl.expected_wait_ms, "retry_after_ms", 1000));
         return;
     }
-    reply_ticket(r, ctx, &cl, bit, proto, t0);
+    reply_ticket(r, ctx, spec, &cl, bit, proto, t0);
 }
 
 static void

@@ -4,7 +4,10 @@
  *
  * Sign-in binds to the directory on a worker (auth/directory.h blocks), then creates the
  * session on the loop. The password is copied into the job, the request body and the
- * JSON string holding it are wiped at once, and the copy is wiped when the bind is done.
+ * JSON string holding it are wiped at once, and the copy is wiped once the session exists.
+ * When one of the user's pools signs in to its RDP desktops with the user's own password
+ * (rdp_credentials = sso), the session keeps it sealed (auth/session.h); otherwise the
+ * broker forgets it with the bind.
  * The session cookie is HttpOnly, Secure, SameSite=Strict; the CSRF token travels in the
  * JSON body and must come back in X-CSRF-Token on every state-changing call.
  */
@@ -147,8 +150,6 @@ login_work(void *arg)
 #else
     j->rc = pt_err_set(&j->err, PT_E_UNAVAILABLE, "built without auth/");
 #endif
-    pt_free_secret(j->password);
-    j->password = NULL;
 }
 
 static const char *
@@ -260,6 +261,38 @@ session_pools(struct broker *b, const struct auth_dir_user *du, struct auth_sess
     (void)b;
 }
 
+/* Whether one of the session's pools passes the user's own password to its RDP desktops:
+ * only then is the password kept (sealed) in the session. */
+static bool
+session_needs_password(struct broker *b, const struct auth_session *as)
+{
+#ifdef PORTICO_HAVE_POOL
+    struct pool_ctx *ctx = broker_app_pool_ctx(b);
+    const char *p = as->pools;
+
+    while (ctx && *p) {
+        size_t len = strcspn(p, "\n");
+        char name[POOL_NAME_MAX];
+        const struct pool_spec *spec;
+
+        if (len && len < sizeof(name)) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+            spec = pool_ctx_pool_get(ctx, name);
+            if (spec && spec->rdp_credentials == POOL_RDP_CREDS_SSO &&
+                (spec->protocols & POOL_PROTO_RDP))
+                return true;
+        }
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+#endif
+    (void)b;
+    (void)as;
+    return false;
+}
+
 static void
 login_done(void *arg)
 {
@@ -269,6 +302,7 @@ login_done(void *arg)
     struct auth_session as;
     struct pt_err err = {0};
     char cookie[256];
+    bool keep_pw;
 
     if (j->rc < 0) {
         login_fail(j);
@@ -280,7 +314,19 @@ login_done(void *arg)
         pt_strlcpy(as.display, j->du->display, sizeof(as.display));
     as.admin = j->du->admin;
     session_pools(r->b, j->du, &as);
-    if (broker_sess_create(r->b->sessions, &as, pt_time_wall_ms(), s, &err) < 0) {
+    keep_pw = session_needs_password(r->b, &as);
+    if (keep_pw) {
+        /* the desktop login: the directory's sso_user_attr, else the sign-in name */
+        pt_strlcpy(as.sso_user, j->du->sso_user ? j->du->sso_user : as.user, sizeof(as.sso_user));
+        if (strlen(j->password) > AUTH_SESSION_PW_MAX) {
+            pt_logc(&r->log, LOG_WARNING,
+                    "event=sso_password_not_kept user=%s reason=longer_than_%d_bytes", as.user,
+                    AUTH_SESSION_PW_MAX);
+            keep_pw = false;
+        }
+    }
+    if (broker_sess_create(r->b->sessions, &as, keep_pw ? j->password : NULL, pt_time_wall_ms(), s,
+                           &err) < 0) {
         broker_req_error_pt(r, &err);
         goto out;
     }
@@ -289,8 +335,9 @@ login_done(void *arg)
     if (j->app->throttle)
         auth_throttle_success(j->app->throttle, j->user);
 #endif
-    pt_logc(&r->log, LOG_NOTICE, "event=login result=ok user=%s session=%s admin=%d peer=%s",
-            s->a.user, s->id, s->a.admin, r->peer);
+    pt_logc(&r->log, LOG_NOTICE,
+            "event=login result=ok user=%s session=%s admin=%d sso_kept=%d peer=%s", s->a.user,
+            s->id, s->a.admin, keep_pw, r->peer);
     broker_audit(r->b, s->a.user, "login", s->id, "ok", NULL);
     snprintf(cookie, sizeof(cookie), COOKIE_NAME "=%s; Path=/; HttpOnly; Secure; SameSite=Strict",
              s->token);
@@ -298,6 +345,8 @@ login_done(void *arg)
     pt_wipe(cookie, sizeof(cookie));
     broker_req_reply_json(r, 200, broker_session_json(r->b, s->id, &s->a, s->csrf));
 out:
+    pt_free_secret(j->password);
+    j->password = NULL;
 #ifdef PORTICO_HAVE_AUTH
     auth_dir_user_free(j->du);
 #endif

@@ -49,6 +49,7 @@ struct broker_conf {
     char *gateway_audience;
     char *gateway_seal_key_file;
     char *gateway_secret_file;
+    char *rdp_password_dir; /* pools' rdp_password_file must lie here; <state_dir>/rdp-passwords */
     char *web_root;
     char *event_loop;   /* "libev" or "poll" */
     char *db;           /* store location; default <state_dir>/portico.db */
@@ -165,9 +166,10 @@ struct sess_table;
 /* broker_sess_table_new() - sessions that end after @idle_ms unused or @ttl_ms. New. */
 struct sess_table *broker_sess_table_new(int64_t idle_ms, int64_t ttl_ms);
 void broker_sess_table_free(struct sess_table *t);
-/* broker_sess_create() - a new session for @a; fills @out (token, csrf, id). 0 or -1. */
-int broker_sess_create(struct sess_table *t, const struct auth_session *a, int64_t now_ms,
-                       struct broker_sess *out, struct pt_err *err);
+/* broker_sess_create() - a new session for @a; fills @out (token, csrf, id). @password
+ * (NULL: none) is kept sealed in the session for single sign-on. 0 or -1. */
+int broker_sess_create(struct sess_table *t, const struct auth_session *a, const char *password,
+                       int64_t now_ms, struct broker_sess *out, struct pt_err *err);
 /* broker_sess_lookup() - the live session of cookie @token into @out (refreshes its idle
  * timer). 0, or -1 if unknown, malformed or expired. */
 int broker_sess_lookup(struct sess_table *t, const char *token, int64_t now_ms,

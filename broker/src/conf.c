@@ -37,6 +37,7 @@ static const struct pt_conf_key broker_keys[] = {
     {"gateway_audience", PT_CONF_STRING, OFF(gateway_audience), 0, 0},
     {"gateway_seal_key_file", PT_CONF_STRING, OFF(gateway_seal_key_file), 0, 0},
     {"gateway_secret_file", PT_CONF_STRING, OFF(gateway_secret_file), 0, 0},
+    {"rdp_password_dir", PT_CONF_STRING, OFF(rdp_password_dir), 0, 0},
     {"web_root", PT_CONF_STRING, OFF(web_root), 0, 0},
     {"event_loop", PT_CONF_STRING, OFF(event_loop), 0, 0},
     {"log_level", PT_CONF_LOGLEVEL, OFF(log_level), 0, 0},
@@ -80,6 +81,7 @@ static const char *const ldap_keys[] = {
     "user_filter",
     "login_attrs",
     "display_attr",
+    "sso_user_attr",
     "groups",
     "group_base",
     "group_name_attr",
@@ -101,11 +103,33 @@ static const char *const hypervisor_keys[] = {
 };
 static const char *const host_keys[] = {"uri", "max_desktops", "mem_reserve", "storage_pool", NULL};
 static const char *const pool_keys[] = {
-    "image",       "image_version", "template",     "domain_type",
-    "vcpus",       "memory",        "protocols",    "rdp_port",
-    "min",         "max",           "warm",         "parked",
-    "assignment",  "on_logoff",     "idle_timeout", "disconnected_timeout",
-    "max_session", "groups",        "hosts",        "schedule",
+    "image",
+    "image_version",
+    "template",
+    "domain_type",
+    "vcpus",
+    "memory",
+    "protocols",
+    "rdp_port",
+    "min",
+    "max",
+    "warm",
+    "parked",
+    "assignment",
+    "on_logoff",
+    "idle_timeout",
+    "disconnected_timeout",
+    "max_session",
+    "groups",
+    "hosts",
+    "schedule",
+    "rdp_credentials",
+    "rdp_username",
+    "rdp_domain",
+    "rdp_password_file",
+    "clipboard",
+    "clipboard_max",
+    "audio",
     NULL,
 };
 
@@ -270,6 +294,12 @@ conf_finish(struct broker_conf *c, const char *fname, struct pt_err *err)
         c->ticket_key_file = join(c->state_dir, "ticket.key");
     if (!c->db)
         c->db = join(c->state_dir, "portico.db");
+    if (!c->rdp_password_dir)
+        c->rdp_password_dir = join(c->state_dir, "rdp-passwords");
+    if (c->rdp_password_dir[0] != '/')
+        return pt_err_set(err, PT_E_INVALID,
+                          "%s: [broker] rdp_password_dir = %s: expected an absolute path", fname,
+                          c->rdp_password_dir);
     if (!c->event_loop)
         c->event_loop = pt_xstrdup("libev");
     if (strcmp(c->event_loop, "libev") != 0 && strcmp(c->event_loop, "poll") != 0)

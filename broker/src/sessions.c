@@ -85,13 +85,13 @@ idx_remove(struct sess_table *t, struct idx_entry *e)
 }
 
 int
-broker_sess_create(struct sess_table *t, const struct auth_session *a, int64_t now_ms,
-                   struct broker_sess *out, struct pt_err *err)
+broker_sess_create(struct sess_table *t, const struct auth_session *a, const char *password,
+                   int64_t now_ms, struct broker_sess *out, struct pt_err *err)
 {
     struct idx_entry *e;
 
     memset(out, 0, sizeof(*out));
-    if (auth_session_create(t->ss, a, now_ms, out->token, out->csrf, err) < 0)
+    if (auth_session_create(t->ss, a, password, now_ms, out->token, out->csrf, err) < 0)
         return -1;
     out->a = *a;
     out->a.created_ms = out->a.last_seen_ms = now_ms;
@@ -247,8 +247,8 @@ broker_sess_table_free(struct sess_table *t)
 }
 
 int
-broker_sess_create(struct sess_table *t, const struct auth_session *a, int64_t now_ms,
-                   struct broker_sess *out, struct pt_err *err)
+broker_sess_create(struct sess_table *t, const struct auth_session *a, const char *password,
+                   int64_t now_ms, struct broker_sess *out, struct pt_err *err)
 {
     return pt_err_set(err, PT_E_UNAVAILABLE, "built without auth/");
 }

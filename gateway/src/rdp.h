@@ -57,6 +57,12 @@ struct gw_rdp_conf {
     bool process_per_session;
 };
 
+/* gw_rdp_conf_apply_ticket() - narrow @c (a copy of the gateway's settings) by the
+ * ticket's per-pool policy: clipboard direction allowed only where both allow it, the
+ * smaller non-zero clipboard limit; the certificate trust scope from the ticket's desktop.
+ * Thread: any. */
+void gw_rdp_conf_apply_ticket(struct gw_rdp_conf *c, const struct auth_ticket_claims *claims);
+
 /* gw_rdp_conf_defaults() - fill @c with the defaults above. Thread: any. */
 void gw_rdp_conf_defaults(struct gw_rdp_conf *c);
 

@@ -23,6 +23,7 @@ struct rdp_tunnel {
     struct guac_parser parser;
     int64_t clip_stream; /* the browser's open clipboard stream, or -1 */
     struct pt_buf clip;
+    size_t clip_max; /* this tunnel's clipboard limit (gateway config and ticket) */
 };
 
 static struct gw_rdp_conf rdp_conf;
@@ -82,14 +83,22 @@ rdp_open(struct gw_tunnel *t, const struct auth_ticket_claims *claims, const cha
 {
     struct rdp_tunnel *rt;
     struct gw_rdp_conf conf;
+    static const char *const dir_names[] = {"both", "to-desktop", "from-desktop", "none"};
 
     if (!rdp_conf_set)
         gw_rdp_configure(NULL);
-    /* certificates are trusted per desktop/pool as the ticket names it */
+    /* the pool's policy from the ticket on top of the gateway's own: the stricter wins */
     conf = rdp_conf;
-    pt_strlcpy(conf.cert_scope, claims->desktop, sizeof(conf.cert_scope));
+    gw_rdp_conf_apply_ticket(&conf, claims);
+    pt_log(LOG_INFO,
+           "event=rdp_policy desktop=%s ticket_version=%d pool_clipboard=%s pool_clipboard_max=%u "
+           "clipboard=%s clipboard_max=%zu pool_audio=%d credentials=%s",
+           claims->desktop, claims->version, dir_names[(unsigned)claims->clip_dir & 3],
+           claims->clip_max, dir_names[conf.clipboard_dir & 3], conf.clipboard_max, claims->audio,
+           secret ? "sealed" : "none");
     rt = pt_xcalloc(1, sizeof(*rt));
     rt->clip_stream = -1;
+    rt->clip_max = conf.clipboard_max;
     if (rdp_conf.process_per_session) {
         rt->p = rdp_proc_open(t, claims->host, claims->port, secret, &conf, err);
         if (!rt->p) {
@@ -193,8 +202,8 @@ handle(struct gw_tunnel *t, struct rdp_tunnel *rt, const struct guac_msg *m, str
     case GUAC_OP_BLOB:
         if (m->num[0] != rt->clip_stream)
             return 0; /* a stream we refused or never opened */
-        if (rt->clip.len + m->argl[1] / 4 * 3 > rdp_conf.clipboard_max) {
-            pt_err_set(err, PT_E_LIMIT, "clipboard text over %zu bytes", rdp_conf.clipboard_max);
+        if (rt->clip.len + m->argl[1] / 4 * 3 > rt->clip_max) {
+            pt_err_set(err, PT_E_LIMIT, "clipboard text over %zu bytes", rt->clip_max);
             return refuse(t, err, GUAC_STATUS_CLIENT_OVERRUN);
         }
         pt_buf_append(&rt->clip, m->argv[1], m->argl[1]); /* decoded when the stream ends */

@@ -10,6 +10,10 @@
  * whose quality the session lowers while the browser lags. Horizontal runs of tiles of
  * the same kind in a row are sent as one image to keep the instruction count down.
  *
+ * Build to lossless: a tile sent as JPEG that then stays unchanged for RDP_LOSSLESS_MS is
+ * sent again as PNG, a bounded number per frame and only while the browser keeps up, so
+ * whatever stops moving ends up exact on the screen (text over a photo included).
+ *
  * Scrolling: before the tiles, a large dirty area is checked for a vertical shift of
  * what the browser already has (row hashes vote for an offset). If most rows moved, one
  * "copy" moves them in the browser and in our copy, and only the rows that are really
@@ -40,11 +44,23 @@ now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static int64_t
+mono_now_ms(const struct rdp_display *d)
+{
+    struct timespec ts;
+
+    if (d->now_ms)
+        return d->now_ms;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1; /* never 0: 0 = exact */
+}
+
 void
 rdp_display_init(struct rdp_display *d, int jpeg_quality)
 {
     memset(d, 0, sizeof(*d));
     d->jpeg_quality = d->jpeg_quality_max = jpeg_quality;
+    d->refresh_ms = RDP_LOSSLESS_MS;
 }
 
 void
@@ -52,8 +68,10 @@ rdp_display_fini(struct rdp_display *d)
 {
     free(d->sent);
     free(d->dirty);
+    free(d->lossy_ms);
     d->sent = NULL;
     d->dirty = NULL;
+    d->lossy_ms = NULL;
 }
 
 void
@@ -61,12 +79,14 @@ rdp_display_resize(struct rdp_display *d, int w, int h, struct pt_buf *out)
 {
     free(d->sent);
     free(d->dirty);
+    free(d->lossy_ms);
     d->width = w;
     d->height = h;
     d->sent = pt_xcalloc((size_t)w * (size_t)h, 4);
     d->tiles_x = (w + RDP_TILE - 1) / RDP_TILE;
     d->tiles_y = (h + RDP_TILE - 1) / RDP_TILE;
     d->dirty = pt_xmalloc((size_t)d->tiles_x * (size_t)d->tiles_y);
+    d->lossy_ms = pt_xcalloc((size_t)d->tiles_x * (size_t)d->tiles_y, sizeof(*d->lossy_ms));
     memset(d->dirty, TILE_FORCE, (size_t)d->tiles_x * (size_t)d->tiles_y);
     guac_enc(out, "size", "iii", 0LL, (long long)w, (long long)h);
 }
@@ -92,12 +112,37 @@ rdp_display_mark(struct rdp_display *d, int x, int y, int w, int h)
                 d->dirty[ty * d->tiles_x + tx] = TILE_DIRTY;
 }
 
+/* Lossy tiles may be refreshed now: refreshing is on and the browser is not lagging (the
+ * session lowers JPEG quality while it lags). */
+static bool
+refresh_allowed(const struct rdp_display *d)
+{
+    return d->refresh_ms > 0 && d->lossy_ms && d->jpeg_quality >= d->jpeg_quality_max;
+}
+
+static bool
+refresh_due(const struct rdp_display *d, size_t i, int64_t now)
+{
+    return d->lossy_ms[i] && now - d->lossy_ms[i] >= d->refresh_ms;
+}
+
 bool
 rdp_display_pending(const struct rdp_display *d)
 {
     size_t n = (size_t)d->tiles_x * (size_t)d->tiles_y;
+    int64_t now;
 
-    return d->dirty && (memchr(d->dirty, TILE_DIRTY, n) || memchr(d->dirty, TILE_FORCE, n));
+    if (!d->dirty)
+        return false;
+    if (memchr(d->dirty, TILE_DIRTY, n) || memchr(d->dirty, TILE_FORCE, n))
+        return true;
+    if (!refresh_allowed(d))
+        return false;
+    now = mono_now_ms(d);
+    for (size_t i = 0; i < n; i++)
+        if (refresh_due(d, i, now))
+            return true;
+    return false;
 }
 
 enum rdp_tile_kind
@@ -202,6 +247,48 @@ row_hash(const uint8_t *p, size_t n)
     return h;
 }
 
+/* A copy may have moved lossy pixels anywhere in [x0,x1) x [y0,y1): if any tile there was
+ * lossy, count them all as lossy (a refresh of an exact tile only costs a small PNG). */
+static void
+mark_moved_lossy(struct rdp_display *d, int x0, int y0, int x1, int y1)
+{
+    int64_t newest = 0;
+
+    for (int ty = y0 / RDP_TILE; ty <= (y1 - 1) / RDP_TILE; ty++)
+        for (int tx = x0 / RDP_TILE; tx <= (x1 - 1) / RDP_TILE; tx++)
+            if (d->lossy_ms[ty * d->tiles_x + tx] > newest)
+                newest = d->lossy_ms[ty * d->tiles_x + tx];
+    if (!newest)
+        return;
+    for (int ty = y0 / RDP_TILE; ty <= (y1 - 1) / RDP_TILE; ty++)
+        for (int tx = x0 / RDP_TILE; tx <= (x1 - 1) / RDP_TILE; tx++)
+            d->lossy_ms[ty * d->tiles_x + tx] = newest;
+}
+
+/* Send settled lossy tiles again as PNG, at most RDP_LOSSLESS_BUDGET per frame. */
+static void
+refresh_lossy(struct rdp_display *d, const uint8_t *fb, int stride, int64_t now, struct pt_buf *out)
+{
+    int budget = RDP_LOSSLESS_BUDGET;
+
+    if (!refresh_allowed(d))
+        return;
+    for (int ty = 0; ty < d->tiles_y && budget > 0; ty++) {
+        int y = ty * RDP_TILE, h = d->height - y < RDP_TILE ? d->height - y : RDP_TILE;
+
+        for (int tx = 0; tx < d->tiles_x && budget > 0; tx++) {
+            int x = tx * RDP_TILE, w = d->width - x < RDP_TILE ? d->width - x : RDP_TILE;
+
+            if (!refresh_due(d, (size_t)(ty * d->tiles_x + tx), now))
+                continue;
+            emit_image(d, fb, stride, RDP_TILE_PNG, x, y, w, h, out);
+            d->lossy_ms[ty * d->tiles_x + tx] = 0;
+            d->st.tiles_refreshed++;
+            budget--;
+        }
+    }
+}
+
 /* Find dy such that the new row y equals the sent row y + dy over most of
  * [x0,x1) x [y0,y1); emit "copy" and apply it to d->sent. Returns true if it did. */
 static bool
@@ -262,6 +349,7 @@ detect_scroll(struct rdp_display *d, const uint8_t *fb, int stride, int x0, int 
                         d->sent + ((size_t)(src + r) * (size_t)d->width + (size_t)x0) * 4, rowb);
         }
         d->st.copies++;
+        mark_moved_lossy(d, x0, y0, x1, y1);
     }
     return true;
 }
@@ -270,6 +358,7 @@ uint64_t
 rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride, struct pt_buf *out)
 {
     uint64_t t0 = now_us(), changed = 0;
+    int64_t now = mono_now_ms(d);
     enum rdp_tile_kind kinds[512];
     uint32_t colour[512];
     int bx0 = d->tiles_x, by0 = d->tiles_y, bx1 = -1, by1 = -1, ndirty = 0;
@@ -323,6 +412,8 @@ rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride, struct p
                 end++;
             xe = end * RDP_TILE < d->width ? end * RDP_TILE : d->width;
             w = xe - x;
+            for (int k = tx; k < end; k++)
+                d->lossy_ms[ty * d->tiles_x + k] = kinds[tx] == RDP_TILE_JPEG ? now : 0;
             if (kinds[tx] == RDP_TILE_SOLID) {
                 emit_solid(fb + (size_t)y * (size_t)stride + (size_t)x * 4, x, y, w, h, out);
                 d->st.tiles_solid += (uint64_t)(end - tx);
@@ -338,6 +429,7 @@ rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride, struct p
         }
     }
     memset(d->dirty, TILE_CLEAN, (size_t)d->tiles_x * (size_t)d->tiles_y);
+    refresh_lossy(d, fb, stride, now, out);
     d->st.pixels_changed += changed;
     d->st.encode_us += now_us() - t0;
     return changed;

@@ -102,7 +102,14 @@ enum rdp_tile_kind {
 struct rdp_display_stats {
     uint64_t frames, bytes, pixels_changed, encode_us;
     uint64_t tiles_solid, tiles_png, tiles_jpeg, tiles_same, copies;
+    uint64_t tiles_refreshed; /* lossy tiles sent again losslessly once they settled */
 };
+
+/* A JPEG tile left unchanged this long is sent again as PNG ("build to lossless"), so a
+ * photo or a page that stops moving ends up exact; tiles that keep changing (video) are
+ * never refreshed. RDP_LOSSLESS_BUDGET tiles at most per frame keep the burst small. */
+#define RDP_LOSSLESS_MS     1000
+#define RDP_LOSSLESS_BUDGET 64
 
 struct rdp_display {
     int width, height;
@@ -111,6 +118,9 @@ struct rdp_display {
     int tiles_x, tiles_y;
     int next_stream;
     int jpeg_quality, jpeg_quality_max;
+    int64_t *lossy_ms; /* per tile: when it was last sent lossy (monotonic ms); 0 = exact */
+    int refresh_ms;    /* RDP_LOSSLESS_MS; 0 = never refresh */
+    int64_t now_ms;    /* tests pin the clock here; 0 = CLOCK_MONOTONIC */
     struct rdp_display_stats st;
 };
 
@@ -119,13 +129,16 @@ void rdp_display_fini(struct rdp_display *d);
 /* rdp_display_resize() - new surface size: appends "size" to @out and marks all dirty. */
 void rdp_display_resize(struct rdp_display *d, int w, int h, struct pt_buf *out);
 void rdp_display_mark(struct rdp_display *d, int x, int y, int w, int h);
+/* rdp_display_pending() - true if a tile changed, or a lossy tile is due a lossless
+ * refresh (only while JPEG quality is at its maximum: not while the browser lags). */
 bool rdp_display_pending(const struct rdp_display *d);
 /* rdp_display_classify() - what a tile should become; exposed for unit tests. @pal
  * receives up to 256 colours (0xRRGGBB) and *@npal their count for RDP_TILE_PNG. */
 enum rdp_tile_kind rdp_display_classify(const uint8_t *px, int stride, int w, int h, uint32_t *pal,
                                         int *npal);
 /* rdp_display_flush() - encode every dirty tile of @fb (BGRX32, @stride) that differs
- * from what was sent into @out, and remember it as sent. Returns changed pixels. */
+ * from what was sent into @out, and remember it as sent; then refresh settled lossy
+ * tiles (at most RDP_LOSSLESS_BUDGET). Returns changed pixels (refreshes not counted). */
 uint64_t rdp_display_flush(struct rdp_display *d, const uint8_t *fb, int stride,
                            struct pt_buf *out);
 

@@ -343,8 +343,20 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
     *wait_ms = 100;
     if (post_pending(s) < 0)
         return -1;
-    if (!rdp_display_pending(&s->disp))
-        return 0;
+    if (!rdp_display_pending(&s->disp)) {
+        if (s->disp.jpeg_quality >= s->disp.jpeg_quality_max)
+            return 0;
+        /* idle after lagging: recover the quality here too, or the lossless refresh of
+         * settled tiles (which waits for full quality) would never come */
+        flow_update(s, now, &lag, &nflight, &bytes);
+        if (lag >= 100)
+            return 0;
+        s->disp.jpeg_quality += 5;
+        if (s->disp.jpeg_quality > s->disp.jpeg_quality_max)
+            s->disp.jpeg_quality = s->disp.jpeg_quality_max;
+        if (!rdp_display_pending(&s->disp))
+            return 0;
+    }
     if (now - s->last_flush_ms < RDP_FRAME_MS) {
         *wait_ms = (int)(RDP_FRAME_MS - (now - s->last_flush_ms));
         return 0;
@@ -359,6 +371,7 @@ maybe_flush(struct rdp_session *s, rdpGdi *gdi, int *wait_ms)
         s->disp.jpeg_quality -= 10; /* lagging: cheaper frames */
     else if (lag < 100 && s->disp.jpeg_quality < s->disp.jpeg_quality_max)
         s->disp.jpeg_quality += 5;
+
     if (nflight >= RDP_UNECHOED_MAX || bytes >= RDP_UNECHOED_BYTES || lag > s->conf.max_lag_ms) {
         s->held_frames++;
         {

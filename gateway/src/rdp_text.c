@@ -2,7 +2,7 @@
  * rdp_text.c - the clipboard's text conversions, free of FreeRDP so unit tests link them
  * alone: UTF-16LE <-> UTF-8 (strict on the UTF-8 side, U+FFFD for lone surrogates on the
  * Windows side), base64 as guacamole-common-js sends it (blobs padded one by one), and
- * the clipboard direction policy's names.
+ * the clipboard direction policy: its names, and how a ticket narrows the gateway's.
  */
 #include <string.h>
 
@@ -185,4 +185,51 @@ gw_rdp_clip_dir_parse(const char *str, enum gw_rdp_clip_dir *out)
         }
     }
     return -1;
+}
+
+/* Directions as two permissions, so "the stricter wins" is a plain AND. */
+static bool
+clip_to_desktop(enum gw_rdp_clip_dir d)
+{
+    return d == GW_RDP_CLIP_BOTH || d == GW_RDP_CLIP_TO_DESKTOP;
+}
+
+static bool
+clip_from_desktop(enum gw_rdp_clip_dir d)
+{
+    return d == GW_RDP_CLIP_BOTH || d == GW_RDP_CLIP_FROM_DESKTOP;
+}
+
+static enum gw_rdp_clip_dir
+clip_of_ticket(enum auth_clip_dir d)
+{
+    switch (d) {
+    case AUTH_CLIP_BOTH:
+        return GW_RDP_CLIP_BOTH;
+    case AUTH_CLIP_TO_DESKTOP:
+        return GW_RDP_CLIP_TO_DESKTOP;
+    case AUTH_CLIP_FROM_DESKTOP:
+        return GW_RDP_CLIP_FROM_DESKTOP;
+    case AUTH_CLIP_NONE:
+        return GW_RDP_CLIP_NONE;
+    }
+    return GW_RDP_CLIP_NONE;
+}
+
+void
+gw_rdp_conf_apply_ticket(struct gw_rdp_conf *c, const struct auth_ticket_claims *claims)
+{
+    enum gw_rdp_clip_dir pool = clip_of_ticket(claims->clip_dir);
+    bool to = clip_to_desktop(c->clipboard_dir) && clip_to_desktop(pool);
+    bool from = clip_from_desktop(c->clipboard_dir) && clip_from_desktop(pool);
+
+    c->clipboard_dir = to && from ? GW_RDP_CLIP_BOTH
+                       : to       ? GW_RDP_CLIP_TO_DESKTOP
+                       : from     ? GW_RDP_CLIP_FROM_DESKTOP
+                                  : GW_RDP_CLIP_NONE;
+    if (claims->clip_max > 0 && claims->clip_max < c->clipboard_max)
+        c->clipboard_max = claims->clip_max;
+    /* claims->audio: applied once the backend has audio output (conf.audio) */
+    /* certificates are trusted per desktop/pool as the ticket names it */
+    pt_strlcpy(c->cert_scope, claims->desktop, sizeof(c->cert_scope));
 }

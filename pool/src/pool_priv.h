@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "common/str.h"
 #include "hypervisor/hv.h"
 #include "pool/pool.h"
 #include "store/store.h"
@@ -210,5 +211,10 @@ int pool_desktop_release(struct pool_ctx *ctx, struct pool_entry *pe, struct sto
 /* pool_spec.c */
 int pool_schedule_parse(const char *value, struct pool_schedule *out, struct pt_err *err);
 bool pool_list_has(const char *list, const char *item);
+/* RDP keys of a spec (pool_spec_rdp.c): set returns 0, -1 with @err, or 1 for a key that is
+ * not one of them; check is pool_spec_check()'s part for them; format appends their lines. */
+int pool_spec_set_rdp(struct pool_spec *s, const char *key, const char *value, struct pt_err *err);
+int pool_spec_check_rdp(const struct pool_spec *s, struct pt_err *err);
+void pool_spec_format_rdp(const struct pool_spec *s, struct pt_buf *b);
 
 #endif

@@ -51,6 +51,7 @@ pool_spec_new(const char *name, struct pt_err *err)
     s->warm = 1;
     s->assignment = POOL_ASSIGN_FLOATING;
     s->on_logoff = POOL_LOGOFF_REFRESH;
+    s->audio = true;
     return s;
 }
 
@@ -67,6 +68,9 @@ pool_spec_free(struct pool_spec *s)
     free(s->groups);
     free(s->hosts);
     free(s->schedules);
+    free(s->rdp_username);
+    free(s->rdp_domain);
+    free(s->rdp_password_file);
     free(s);
 }
 
@@ -89,6 +93,9 @@ pool_spec_dup(const struct pool_spec *s)
     d->domain_type = dup_opt(s->domain_type);
     d->groups = dup_opt(s->groups);
     d->hosts = dup_opt(s->hosts);
+    d->rdp_username = dup_opt(s->rdp_username);
+    d->rdp_domain = dup_opt(s->rdp_domain);
+    d->rdp_password_file = dup_opt(s->rdp_password_file);
     d->schedules = NULL;
     if (s->nschedules) {
         d->schedules = pt_xcalloc(s->nschedules, sizeof(*d->schedules));
@@ -246,8 +253,13 @@ pool_schedule_parse(const char *value, struct pool_schedule *out, struct pt_err 
 int
 pool_spec_set(struct pool_spec *s, const char *key, const char *value, struct pt_err *err)
 {
+    int rc;
+
     if (!key || !value)
         return pt_err_set(err, PT_E_INVALID, "pool '%s': key and value required", s->name);
+    rc = pool_spec_set_rdp(s, key, value, err);
+    if (rc <= 0)
+        return rc;
     if (strcmp(key, "image") == 0)
         return set_str(&s->image, value);
     if (strcmp(key, "image_version") == 0) {
@@ -343,7 +355,7 @@ pool_spec_check(const struct pool_spec *s, struct pt_err *err)
         return pt_err_set(err, PT_E_INVALID,
                           "pool '%s': warm (%d) + parked (%d) is larger than max (%d)", s->name,
                           s->warm, s->parked, s->max_size);
-    return 0;
+    return pool_spec_check_rdp(s, err);
 }
 
 static void
@@ -399,6 +411,7 @@ pool_spec_format(const struct pool_spec *s)
         pt_buf_appendf(&b, "schedule = %s\n", r);
         free(r);
     }
+    pool_spec_format_rdp(s, &b);
     return pt_buf_steal(&b);
 }
 

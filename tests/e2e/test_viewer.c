@@ -75,7 +75,7 @@ stack_start(struct stack *s, const char *pool, const char *proto, int port)
 {
     struct pt_err err = {0};
     struct pt_buf conf = PT_BUF_INIT;
-    char path[800], exe[700], node[700];
+    char path[800], exe[700], ldap[1024], *node;
     const char *bd = getenv("PORTICO_BUILD_DIR");
     char *argv[4];
     static int seq;
@@ -86,25 +86,21 @@ stack_start(struct stack *s, const char *pool, const char *proto, int port)
     ck_assert_int_eq(mkdir(s->dir, 0700), 0);
     s->slapd = tf_slapd_start(NULL, &err);
     ck_assert_msg(s->slapd, "slapd: %s", err.msg);
-    snprintf(node, sizeof(node), "%s/node.xml", s->dir);
-    write_file(node, "<node>\n  <pool type='dir'><name>golden</name><target><path>/golden</path>"
-                     "</target>\n    <volume type='file'><name>base.qcow2</name><capacity "
-                     "unit='MiB'>64</capacity><target><format type='qcow2'/></target></volume>\n"
-                     "  </pool>\n</node>\n");
+    node = tf_golden_node_write("vw", &err);
+    ck_assert_msg(node, "%s", err.msg);
+    tf_slapd_broker_ldap(s->slapd, ldap, sizeof(ldap));
     s->broker_port = tf_free_port();
     s->gw_port = tf_free_port();
     pt_buf_appendf(&conf,
                    "[broker]\nlisten = 127.0.0.1:%d\nstate_dir = %s/state\nworkers = 2\n"
                    "rate_limit_rps = 0\nweb_root = %s\n"
                    "gateway_url = wss://127.0.0.1:%d/tunnel\n"
-                   "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
-                   "group_base = ou=groups,%s\nadmin_group = admins\npool = desktop-users:%s\n"
+                   "%spool = desktop-users:%s\n"
                    "[hypervisor]\nuri = test://%s\nprobe = domain_state\n"
                    "reconcile_interval = 100ms\ndomain_prefix = vw%d-\n",
-                   s->broker_port, s->dir, e2e_web_root(), s->gw_port, tf_slapd_uri(s->slapd),
-                   tf_slapd_admin_dn(s->slapd), tf_slapd_admin_pw(s->slapd),
-                   tf_slapd_base_dn(s->slapd), tf_slapd_base_dn(s->slapd), pool, node,
+                   s->broker_port, s->dir, e2e_web_root(), s->gw_port, ldap, pool, node,
                    (int)getpid());
+    free(node);
     pool_section(&conf, s->dir, pool, proto, port);
     snprintf(path, sizeof(path), "%s/broker.conf", s->dir);
     write_file(path, conf.data);

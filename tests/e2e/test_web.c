@@ -25,25 +25,18 @@ static void
 web_setup(void)
 {
     struct pt_err err = {0};
-    char sections[3072], node[800], extra[1400];
-    FILE *f;
+    char sections[3072], ldap[1024], *node, extra[1400];
 
     e2e_require_web_root();
     slapd = tf_slapd_start(NULL, &err);
     if (!slapd)
         ck_abort_msg("slapd: %s", err.msg);
-    snprintf(node, sizeof(node), "%s/node-w%d.xml", tf_tmpdir(), (int)getpid());
-    /* a test:/// node holding the golden image pool/ clones desktops from */
-    f = fopen(node, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("<node>\n  <pool type='dir'><name>golden</name><target><path>/golden</path></target>\n"
-          "    <volume type='file'><name>base.qcow2</name><capacity unit='MiB'>64</capacity>"
-          "<target><format type='qcow2'/></target></volume>\n  </pool>\n</node>\n",
-          f);
-    fclose(f);
+    node = tf_golden_node_write("w", &err);
+    if (!node)
+        ck_abort_msg("%s", err.msg);
+    tf_slapd_broker_ldap(slapd, ldap, sizeof(ldap));
     snprintf(sections, sizeof(sections),
-             "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
-             "group_base = ou=groups,%s\nadmin_group = admins\npool = desktop-users:eng\n"
+             "%spool = desktop-users:eng\n"
              "pool = desktop-users:win\n"
              "[hypervisor]\nuri = test://%s\nprobe = domain_state\n"
              "reconcile_interval = 100ms\ndomain_prefix = wb%d-\n"
@@ -51,8 +44,8 @@ web_setup(void)
              "min = 0\nmax = 4\nwarm = 1\nprotocols = spice,vnc\n"
              "[pool \"win\"]\nimage = /golden/base.qcow2\nmemory = 128\ndomain_type = test\n"
              "min = 0\nmax = 2\nwarm = 0\nprotocols = rdp\n",
-             tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
-             tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd), node, (int)getpid());
+             ldap, node, (int)getpid());
+    free(node);
     snprintf(extra, sizeof(extra),
              "rate_limit_rps = 0\nweb_root = %s\n"
              "gateway_url = wss://127.0.0.1:9/tunnel\n",

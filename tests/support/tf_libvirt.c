@@ -166,3 +166,26 @@ tf_test_node_write(const char *prefix, int ndomains, struct pt_err *err)
     pt_buf_fini(&b);
     return path;
 }
+
+char *
+tf_golden_node_write(const char *tag, struct pt_err *err)
+{
+    char path[700];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/node-%s-%d.xml", tf_tmpdir(), tag, (int)getpid());
+    f = fopen(path, "w");
+    if (!f) {
+        pt_err_set(err, PT_E_IO, "cannot write %s", path);
+        return NULL;
+    }
+    fputs("<node>\n  <pool type='dir'><name>golden</name><target><path>/golden</path></target>\n"
+          "    <volume type='file'><name>base.qcow2</name><capacity unit='MiB'>64</capacity>"
+          "<target><format type='qcow2'/></target></volume>\n  </pool>\n</node>\n",
+          f);
+    if (fclose(f) != 0) {
+        pt_err_set(err, PT_E_IO, "cannot write %s", path);
+        return NULL;
+    }
+    return pt_xstrdup(path);
+}

@@ -335,33 +335,41 @@ tf_proc_wait_ready(struct tf_proc *p, int port, int timeout_ms, struct pt_err *e
     }
 }
 
+/* Run @argv to its end (killed after @timeout_ms) and reap its process group: nothing
+ * of a finished command may linger. Fills @p (its log) and *@status. */
+static int
+run_to_end(struct tf_proc *p, const char *name, char *const argv[], char *const envp[],
+           int timeout_ms, int *status, struct pt_err *err)
+{
+    int64_t deadline = pt_time_mono_ms() + timeout_ms;
+    int st = 0, i;
+
+    if (tf_proc_spawn(p, name, argv, envp, err) < 0)
+        return -1;
+    while (waitpid(p->pid, &st, WNOHANG) != p->pid) {
+        if (pt_time_mono_ms() >= deadline) {
+            tf_proc_stop(p, 0);
+            tf_proc_print_log(p, 60);
+            return pt_err_set(err, PT_E_TIMEOUT, "%s (%s) did not finish within %d ms; log %s",
+                              name, argv[0], timeout_ms, p->log_path);
+        }
+        tf_sleep_ms(2);
+    }
+    i = slot_find(p->pid);
+    kill(-p->pid, SIGKILL);
+    slot_release(i);
+    *status = status_code(st);
+    return 0;
+}
+
 int
 tf_run_status(const char *name, char *const argv[], char *const envp[], int timeout_ms, int *status,
               struct pt_err *err)
 {
     struct tf_proc p;
-    int64_t deadline = pt_time_mono_ms() + timeout_ms;
-    int st = 0, i;
-    pid_t w;
 
-    if (tf_proc_spawn(&p, name, argv, envp, err) < 0)
+    if (run_to_end(&p, name, argv, envp, timeout_ms, status, err) < 0)
         return -1;
-    for (;;) {
-        w = waitpid(p.pid, &st, WNOHANG);
-        if (w == p.pid)
-            break;
-        if (pt_time_mono_ms() >= deadline) {
-            tf_proc_stop(&p, 0);
-            tf_proc_print_log(&p, 60);
-            return pt_err_set(err, PT_E_TIMEOUT, "%s (%s) did not finish within %d ms; log %s",
-                              name, argv[0], timeout_ms, p.log_path);
-        }
-        tf_sleep_ms(2);
-    }
-    i = slot_find(p.pid);
-    kill(-p.pid, SIGKILL); /* nothing of a finished command may linger */
-    slot_release(i);
-    *status = status_code(st);
     if (*status != 0)
         tf_proc_print_log(&p, 60);
     return 0;
@@ -385,30 +393,11 @@ tf_run_capture(const char *name, char *const argv[], int timeout_ms, int *status
                struct pt_err *err)
 {
     struct tf_proc p;
-    int64_t deadline = pt_time_mono_ms() + timeout_ms;
-    int st = 0, i;
-    pid_t w;
 
     if (out)
         *out = NULL;
-    if (tf_proc_spawn(&p, name, argv, NULL, err) < 0)
+    if (run_to_end(&p, name, argv, NULL, timeout_ms, status, err) < 0)
         return -1;
-    for (;;) {
-        w = waitpid(p.pid, &st, WNOHANG);
-        if (w == p.pid)
-            break;
-        if (pt_time_mono_ms() >= deadline) {
-            tf_proc_stop(&p, 0);
-            tf_proc_print_log(&p, 60);
-            return pt_err_set(err, PT_E_TIMEOUT, "%s (%s) did not finish within %d ms; log %s",
-                              name, argv[0], timeout_ms, p.log_path);
-        }
-        tf_sleep_ms(2);
-    }
-    i = slot_find(p.pid);
-    kill(-p.pid, SIGKILL);
-    slot_release(i);
-    *status = status_code(st);
     if (out) {
         FILE *f = fopen(p.log_path, "re");
         struct pt_buf b = PT_BUF_INIT;

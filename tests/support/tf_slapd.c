@@ -346,3 +346,13 @@ tf_slapd_stop(struct tf_slapd *s)
     pt_wipe(s->admin_pw, sizeof(s->admin_pw));
     free(s);
 }
+
+void
+tf_slapd_broker_ldap(const struct tf_slapd *s, char *out, size_t n)
+{
+    snprintf(out, n,
+             "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
+             "group_base = ou=groups,%s\nadmin_group = admins\n",
+             tf_slapd_uri(s), tf_slapd_admin_dn(s), tf_slapd_admin_pw(s), tf_slapd_base_dn(s),
+             tf_slapd_base_dn(s));
+}

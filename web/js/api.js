@@ -21,8 +21,9 @@ export function setCsrf(token) {
   csrf = token || '';
 }
 
-/* Codes that mean the session cookie no longer names a live session. */
-const SESSION_GONE = new Set(['not_signed_in', 'session_expired']);
+/* Codes that mean the session cookie no longer names a live session, or (sign_in_again)
+ * one that cannot launch a single sign-on desktop until the user signs in once more. */
+const SESSION_GONE = new Set(['not_signed_in', 'session_expired', 'sign_in_again']);
 
 /*
  * api() - one call; resolves to the parsed body (or {} for an empty one) with .status set,
@@ -63,7 +64,7 @@ export async function api(method, path, body, opts = {}) {
   const message = err.message || `The broker answered ${res.status} ${res.statusText}.`;
   const retryAfter = Number(res.headers.get('Retry-After')) || 0;
   if (res.status === 401 && SESSION_GONE.has(code) && !opts.noRedirect) {
-    goSignIn(code === 'session_expired' ? 'expired' : 'signin');
+    goSignIn(code === 'session_expired' ? 'expired' : code === 'sign_in_again' ? 'sso' : 'signin');
   }
   throw new ApiError(res.status, code, message, retryAfter);
 }

@@ -15,6 +15,7 @@ const NOTICES = {
   signin: 'Sign in to continue.',
   signed_out: 'You are signed out.',
   ended: 'An administrator ended your session. Sign in again to continue.',
+  sso: 'That desktop signs you in with your own password. Sign in again to continue.',
 };
 
 /* What a failed sign-in tells the person, by the broker's code. The broker's own message

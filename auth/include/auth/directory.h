@@ -88,6 +88,9 @@ struct auth_dir_conf {
     char *user_filter;  /* "(objectClass=inetOrgPerson)"; AD: "(objectClass=user)" */
     char *login_attrs;  /* "uid"; AD: "sAMAccountName userPrincipalName" (any may match) */
     char *display_attr; /* "displayName" */
+    /* the desktop login for single sign-on pools (e.g. AD "sAMAccountName"); NULL/"" = the
+     * name the user signed in with */
+    char *sso_user_attr;
 
     unsigned group_modes;  /* AUTH_DIR_GROUPS_MEMBER | AUTH_DIR_GROUPS_UNIQUE_MEMBER */
     char *group_base;      /* required unless group_modes is MEMBER_OF alone */
@@ -116,6 +119,7 @@ int auth_dir_conf_add_pool(struct auth_dir_conf *c, const char *group, const cha
  * auth_dir_conf_apply() - one key of an INI [ldap] section (conf.h callback style):
  * uri (repeatable), starttls, ca_file, connect_timeout, op_timeout, bind (search|template),
  * bind_dn, bind_pw, bind_dn_template, user_base, user_filter, login_attrs, display_attr,
+ * sso_user_attr,
  * groups (space separated: member unique_member member_of member_uid), group_base,
  * group_name_attr, member_of_attr, nest_depth, page_size, disabled (none|present|bitmask|
  * equals), disabled_attr, disabled_value, disabled_mask, admin_group,
@@ -156,8 +160,9 @@ struct auth_dir_group {
  * auth_dir_user_free(). */
 struct auth_dir_user {
     char *dn;
-    char *login;   /* as typed (the directory matched it, case-insensitively) */
-    char *display; /* display_attr, or NULL */
+    char *login;    /* as typed (the directory matched it, case-insensitively) */
+    char *display;  /* display_attr, or NULL */
+    char *sso_user; /* sso_user_attr's value, or NULL (then the desktop login is ->login) */
     bool disabled;
     struct auth_dir_group *groups;
     size_t n_groups;

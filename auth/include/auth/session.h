@@ -12,6 +12,13 @@
  * broker can later keep sessions in the shared store; the in-memory store below is the
  * only implementation today, so sessions do not survive a broker restart yet.
  *
+ * Single sign-on: when a pool passes the user's own sign-in to the desktop, the broker
+ * keeps the password in the session record, sealed (ChaCha20-Poly1305) under a key derived
+ * from the session id. The table holds only SHA-256 of the id, so a dump of the broker's
+ * heap between requests, or of a future shared store holding these records, yields
+ * ciphertext nobody can open without the browser's cookie. The record is wiped when the
+ * session ends (sign-out, expiry, an admin ending it).
+ *
  * Thread: every function may be called from any thread (the memory store locks).
  */
 #ifndef PT_AUTH_SESSION_H
@@ -23,9 +30,11 @@
 
 #include "common/err.h"
 
-#define AUTH_SESSION_ID_LEN   64 /* hex characters */
-#define AUTH_SESSION_CSRF_LEN 64
-#define AUTH_SESSION_KEY_LEN  32 /* SHA-256 of the id: the table key */
+#define AUTH_SESSION_ID_LEN        64 /* hex characters */
+#define AUTH_SESSION_CSRF_LEN      64
+#define AUTH_SESSION_KEY_LEN       32  /* SHA-256 of the id: the table key */
+#define AUTH_SESSION_PW_MAX        256 /* bytes of a sign-in password kept for single sign-on */
+#define AUTH_SESSION_PW_SEALED_MAX (12 + AUTH_SESSION_PW_MAX + 16) /* nonce, text, tag */
 
 /* One session as stored: plain data, fixed size, so a store can copy or serialise it. */
 struct auth_session {
@@ -35,6 +44,11 @@ struct auth_session {
     bool admin;
     int64_t created_ms;   /* wall clock */
     int64_t last_seen_ms; /* wall clock, refreshed by auth_session_lookup() */
+    char sso_user[256];   /* the desktop login for single sign-on ("" = none kept) */
+    /* the sign-in password for single sign-on, sealed (see above; 0 = none kept). Only
+     * auth_session_create() writes it and only auth_session_password() opens it. */
+    unsigned char sealed_pw[AUTH_SESSION_PW_SEALED_MAX];
+    size_t sealed_pw_len;
 };
 
 /* auth_session_has_pool() - true if @pool is among @s->pools. */
@@ -82,14 +96,25 @@ struct auth_sessions *auth_sessions_new(const struct auth_session_conf *conf,
 void auth_sessions_free(struct auth_sessions *ss);
 
 /*
- * auth_session_create() - a new session for @s (user, display, pools, admin; the times are
- * set here from @now_ms). Writes the id and its CSRF token (NUL-terminated hex) into @id and
- * @csrf. Returns 0, or -1 (PT_E_LIMIT when the table is full, PT_E_INTERNAL if the random
- * generator failed).
+ * auth_session_create() - a new session for @s (user, display, pools, admin, sso_user; the
+ * times are set here from @now_ms). @password (NULL: none) is kept sealed for single
+ * sign-on under a key derived from the new id; @s's own sealed_pw is ignored. Writes the id
+ * and its CSRF token (NUL-terminated hex) into @id and @csrf. Returns 0, or -1 (PT_E_LIMIT
+ * when the table is full, PT_E_INVALID for a password over AUTH_SESSION_PW_MAX bytes,
+ * PT_E_INTERNAL if the random generator or the cipher failed).
  */
-int auth_session_create(struct auth_sessions *ss, const struct auth_session *s, int64_t now_ms,
-                        char id[AUTH_SESSION_ID_LEN + 1], char csrf[AUTH_SESSION_CSRF_LEN + 1],
-                        struct pt_err *err);
+int auth_session_create(struct auth_sessions *ss, const struct auth_session *s,
+                        const char *password, int64_t now_ms, char id[AUTH_SESSION_ID_LEN + 1],
+                        char csrf[AUTH_SESSION_CSRF_LEN + 1], struct pt_err *err);
+/*
+ * auth_session_password() - open the single sign-on password of @s, the record of session
+ * @id (as auth_session_lookup() returned it), into @out (capacity @cap >
+ * AUTH_SESSION_PW_MAX is always enough; NUL-terminated). The caller wipes @out with
+ * pt_wipe(). Returns 0, or -1: PT_E_NOTFOUND when none was kept, PT_E_AUTH when it does
+ * not open with @id (another session's record, or altered), PT_E_INVALID for a short @cap.
+ */
+int auth_session_password(const char *id, const struct auth_session *s, char *out, size_t cap,
+                          struct pt_err *err);
 /*
  * auth_session_lookup() - the session for @id, if it exists and has not expired; refreshes
  * its idle timer. Returns 0 and fills @out, or -1 with PT_E_AUTH ("not signed in" for an

@@ -11,6 +11,11 @@
  * bounded before anything is decoded, base64url is strict (no padding, no stray bytes,
  * canonical trailing bits), and nothing is allocated from the input.
  *
+ * Payload versions: the signer writes v2 (v1 plus the per-pool session policy: clipboard
+ * direction and size limit, audio). The verifier also accepts v1, decoded with the policy
+ * that v1 brokers meant (no pool restriction: the gateway's own configuration alone), so
+ * gateways can be upgraded before brokers; see ticket_codec.c for why that is safe.
+ *
  * This header is the only part of auth/ the gateway links (libportico_auth_ticket: OpenSSL
  * only, no LDAP). Thread: any; objects are immutable after load except the ledger, which
  * belongs to one thread. Tickets, keys and sealed secrets are never logged.
@@ -32,6 +37,20 @@
 #define AUTH_SEALED_MAX         512     /* bytes of a sealed blob (sizeof claims.sealed) */
 #define AUTH_SEAL_OVERHEAD      61      /* version + ephemeral key + nonce + tag */
 #define AUTH_SECRET_MAX         (AUTH_SEALED_MAX - AUTH_SEAL_OVERHEAD) /* 451 bytes */
+
+/* Which way clipboard text may flow in a session (a pool's `clipboard` key). The values
+ * are the wire encoding: stable, appended only. */
+enum auth_clip_dir {
+    AUTH_CLIP_BOTH = 0,
+    AUTH_CLIP_TO_DESKTOP = 1,   /* browser -> desktop only */
+    AUTH_CLIP_FROM_DESKTOP = 2, /* desktop -> browser only */
+    AUTH_CLIP_NONE = 3,
+};
+#define AUTH_CLIP_MAX_LIMIT (16u * 1024 * 1024) /* largest clip_max a ticket may carry */
+/* auth_clip_dir_str() - "both", "to-desktop", "from-desktop", "none" ("?" otherwise). */
+const char *auth_clip_dir_str(enum auth_clip_dir d);
+/* auth_clip_dir_parse() - the reverse; 0, or -1 for anything else (@out untouched). */
+int auth_clip_dir_parse(const char *s, enum auth_clip_dir *out);
 
 enum auth_proto {
     AUTH_PROTO_RDP,
@@ -57,12 +76,19 @@ struct auth_ticket_claims {
     int max_conns;             /* connections allowed within the window, 1..64 */
     unsigned char sealed[512]; /* secret sealed for the gateway; sealed_len 0 if none */
     size_t sealed_len;
+    /* v2: the pool's session policy, applied by the gateway on top of its own config (the
+     * stricter of the two wins). A v1 ticket decodes as BOTH / 0 / true: no pool limit. */
+    enum auth_clip_dir clip_dir;
+    uint32_t clip_max; /* bytes of clipboard text, 0 = no pool limit; <= AUTH_CLIP_MAX_LIMIT */
+    bool audio;        /* false: the session gets no audio output */
+    int version;       /* payload version it was decoded from (set by the verifier) */
 };
 
 /*
  * auth_ticket_claims_init() - zero @c, give it a fresh random id, issued_at = @now_ms,
- * expires_at = @now_ms + @ttl_ms (AUTH_TICKET_DEFAULT_TTL if @ttl_ms <= 0), max_conns 1.
- * The caller fills the rest. Returns 0, or -1 if the random generator failed.
+ * expires_at = @now_ms + @ttl_ms (AUTH_TICKET_DEFAULT_TTL if @ttl_ms <= 0), max_conns 1,
+ * the permissive policy (clipboard both ways, no pool limit, audio on). The caller fills
+ * the rest. Returns 0, or -1 if the random generator failed.
  */
 int auth_ticket_claims_init(struct auth_ticket_claims *c, int64_t now_ms, int64_t ttl_ms,
                             struct pt_err *err);
@@ -73,7 +99,7 @@ enum auth_ticket_reject {
     AUTH_TICKET_OK = 0,
     AUTH_TICKET_MALFORMED,      /* bad structure, base64url, field or truncation */
     AUTH_TICKET_TOO_LONG,       /* longer than AUTH_TICKET_MAX_LEN: not even decoded */
-    AUTH_TICKET_BAD_VERSION,    /* "ptN." with N != 1, or a payload version we do not know */
+    AUTH_TICKET_BAD_VERSION,    /* "ptN." with N != 1, or a payload version not 1 or 2 */
     AUTH_TICKET_BAD_SIGNATURE,  /* forged or altered */
     AUTH_TICKET_EXPIRED,        /* now > expires_at + skew */
     AUTH_TICKET_NOT_YET_VALID,  /* issued_at > now + skew */
@@ -97,9 +123,10 @@ struct auth_ledger;   /* gateway: connections used per ticket id, pruned on expi
  */
 struct auth_signer *auth_signer_load_or_create(const char *path, struct pt_err *err);
 void auth_signer_free(struct auth_signer *s); /* NULL-safe; wipes the key */
-/* auth_signer_sign() - returns new encoded NUL-terminated ticket (caller frees with free()),
- * or NULL with @err (PT_E_INVALID) when a claim is out of range (id not 32 hex digits,
- * a string too long or holding control bytes, port, max_conns, ttl). */
+/* auth_signer_sign() - returns new encoded NUL-terminated v2 ticket (caller frees with
+ * free()), or NULL with @err (PT_E_INVALID) when a claim is out of range (id not 32 hex
+ * digits, a string too long or holding control bytes, port, max_conns, ttl, clip_dir,
+ * clip_max). @c->version is ignored. */
 char *auth_signer_sign(const struct auth_signer *s, const struct auth_ticket_claims *c,
                        struct pt_err *err);
 

@@ -76,6 +76,23 @@ enum pool_drain {
 
 #define POOL_NAME_MAX 32 /* pool names: [A-Za-z0-9_-], used in domain names */
 
+/* Which credentials the gateway presents to an RDP desktop. */
+enum pool_rdp_creds {
+    POOL_RDP_CREDS_NONE,  /* none: the desktop's own login screen */
+    POOL_RDP_CREDS_FIXED, /* rdp_username / rdp_domain / the password in rdp_password_file */
+    POOL_RDP_CREDS_SSO,   /* the user's own sign-in (name and password), rdp_domain */
+};
+/* Clipboard direction of a pool's sessions; same values as auth/ticket.h's auth_clip_dir
+ * (the broker maps them explicitly anyway). */
+enum pool_clip {
+    POOL_CLIP_BOTH,
+    POOL_CLIP_TO_DESKTOP,
+    POOL_CLIP_FROM_DESKTOP,
+    POOL_CLIP_NONE,
+};
+#define POOL_RDP_USER_MAX      255      /* bytes of rdp_username / rdp_domain */
+#define POOL_CLIPBOARD_MAX_CAP 16777216 /* largest clipboard_max (16 MiB) */
+
 /*
  * A pool's desired shape. Strings are owned by the struct (pool_spec_free()).
  * Config keys (INI `[pool "name"]`, or pool_spec_set() from the admin API):
@@ -88,6 +105,11 @@ enum pool_drain {
  *   idle_timeout = 30m   disconnected_timeout = 15m   max_session = 12h   (0 = never)
  *   groups = staff,eng (entitled; empty = everybody)   hosts = kvm-01,kvm-02 (empty = all)
  *   schedule = mon-fri 08:00 warm=20   (repeatable; also min=, max=)
+ *   rdp_credentials = none|fixed|sso   rdp_username = svc-kiosk   rdp_domain = CORP
+ *   rdp_password_file = /etc/portico/kiosk.pw (fixed: read by the broker at each launch;
+ *     the password itself is never in the spec, the store or a log)
+ *   clipboard = both|to-desktop|from-desktop|none   clipboard_max = 65536 (bytes, 0 = the
+ *     gateway's limit)   audio = yes|no   (RDP session policy, carried in the ticket)
  */
 struct pool_schedule {
     unsigned days;                /* bit 0 = Monday .. bit 6 = Sunday */
@@ -114,6 +136,11 @@ struct pool_spec {
     char *hosts;
     struct pool_schedule *schedules;
     size_t nschedules;
+    enum pool_rdp_creds rdp_credentials;
+    char *rdp_username, *rdp_domain, *rdp_password_file;
+    enum pool_clip clipboard;
+    int clipboard_max; /* bytes, 0 = no pool limit */
+    bool audio;        /* default true */
 };
 
 /* pool_spec_new() - returns new spec named @name with defaults (vcpus 1, memory 1024,
@@ -123,13 +150,18 @@ void pool_spec_free(struct pool_spec *s);                   /* NULL-safe */
 struct pool_spec *pool_spec_dup(const struct pool_spec *s); /* returns new */
 /* pool_spec_set() - set one key as written in the config file; -1 with a clear error. */
 int pool_spec_set(struct pool_spec *s, const char *key, const char *value, struct pt_err *err);
-/* pool_spec_check() - cross-field checks (min <= max, warm + parked <= max, image set). */
+/* pool_spec_check() - cross-field checks (min <= max, warm + parked <= max, image set;
+ * rdp_credentials: rdp offered, fixed has a user name and a password file, rdp_username
+ * only with fixed). */
 int pool_spec_check(const struct pool_spec *s, struct pt_err *err);
 /* pool_spec_format() - returns new text (free()): the spec as `key = value` lines that
  * pool_spec_set() reads back. This is what the store keeps. */
 char *pool_spec_format(const struct pool_spec *s);
 /* pool_schedule_format() - returns new text (free()): @r as a `schedule =` value. */
 char *pool_schedule_format(const struct pool_schedule *r);
+/* pool_rdp_creds_str() / pool_clip_str() - the config words ("none", "to-desktop", ...). */
+const char *pool_rdp_creds_str(enum pool_rdp_creds c);
+const char *pool_clip_str(enum pool_clip c);
 /* pool_spec_entitled() - true if one of @groups (n of them) may use the pool. */
 bool pool_spec_entitled(const struct pool_spec *s, const char *const *groups, size_t n);
 

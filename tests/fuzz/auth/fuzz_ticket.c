@@ -79,7 +79,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         long m;
         if (auth_ticket_payload_kid(data, size, kid) != AUTH_TICKET_OK)
             abort();
-        m = auth_ticket_payload_encode(&c, kid, buf, NULL);
+        m = auth_ticket_payload_encode(&c, kid, c.version, buf, NULL);
         if (m != (long)size || memcmp(buf, data, size) != 0)
             abort();
     }
@@ -148,7 +148,8 @@ fuzz_auth_write_seeds(const char *dir)
     c.port = 3389;
     snprintf(c.audience, sizeof(c.audience), "%s", FUZZ_AUDIENCE);
     c.max_conns = 4;
-    t = auth_signer_sign(signer, &c, NULL);
+    /* v1 (no policy) as older brokers mint it: the gateway still accepts those */
+    t = auth_signer_sign_version(signer, &c, AUTH_TICKET_PAYLOAD_V1, NULL);
     rc |= t ? write_file(dir, "ticket-plain", t, strlen(t)) : -1;
     free(t);
 
@@ -173,20 +174,38 @@ fuzz_auth_write_seeds(const char *dir)
     EVP_PKEY_free(k);
     if (sealer && auth_ticket_seal_secret(sealer, &c, "rdp-password", NULL) == 0) {
         c.proto = AUTH_PROTO_SPICE;
-        t = auth_signer_sign(signer, &c, NULL);
+        t = auth_signer_sign_version(signer, &c, AUTH_TICKET_PAYLOAD_V1, NULL);
         rc |= t ? write_file(dir, "ticket-sealed", t, strlen(t)) : -1;
         free(t);
         rc |= write_file(dir, "sealed-blob", c.sealed, c.sealed_len);
     } else {
         rc = -1;
     }
+    /* v2: an RDP ticket with sealed credentials and a strict pool policy */
+    c.proto = AUTH_PROTO_RDP;
+    c.clip_dir = AUTH_CLIP_NONE;
+    c.clip_max = 4096;
+    c.audio = false;
+    if (sealer && auth_ticket_seal_secret(sealer, &c, "alice\nalice-pw\nCORP", NULL) == 0) {
+        t = auth_signer_sign(signer, &c, NULL);
+        rc |= t ? write_file(dir, "ticket-v2-policy", t, strlen(t)) : -1;
+        free(t);
+    } else {
+        rc = -1;
+    }
     auth_sealer_free(sealer);
 
-    /* the bare payload, for the payload decoder */
+    /* the bare payloads, for the payload decoder */
     if (auth_ticket_payload_kid((const unsigned char *)"\1xxxxxxxx", 9, kid) != AUTH_TICKET_OK)
         return -1;
-    plen = auth_ticket_payload_encode(&c, kid, payload, NULL);
+    plen = auth_ticket_payload_encode(&c, kid, AUTH_TICKET_PAYLOAD_V1, payload, NULL);
     rc |= plen > 0 ? write_file(dir, "payload", payload, (size_t)plen) : -1;
+    plen = auth_ticket_payload_encode(&c, kid, AUTH_TICKET_PAYLOAD_V2, payload, NULL);
+    rc |= plen > 0 ? write_file(dir, "payload-v2", payload, (size_t)plen) : -1;
+    if (plen > 0) { /* an audio flag bit this version does not define: must be refused */
+        payload[plen - 1] |= 2;
+        rc |= write_file(dir, "payload-v2-bad-flags", payload, (size_t)plen);
+    }
     rc |= write_file(dir, "version-2", "pt2.AAAA.AAAA", 13);
     rc |= write_file(dir, "empty-parts", "pt1..", 5);
     rc |= write_file(dir, "b64-vector", "Zm9vYmFy", 8);

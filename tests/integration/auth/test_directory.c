@@ -105,6 +105,28 @@ has_pool(const struct auth_dir_user *u, const char *pool)
     return false;
 }
 
+/* sso_user_attr: the desktop login for single sign-on pools comes from the directory
+ * (here the mail attribute, as an AD site would use sAMAccountName), else it is unset and
+ * the broker uses the sign-in name. */
+START_TEST(test_sso_user_attr_names_the_desktop_login)
+{
+    struct auth_dir_conf c;
+    struct auth_dir_user *u;
+    struct pt_err err = {0};
+    struct pt_conf_entry e = {"test.conf", 1, "ldap", NULL, "sso_user_attr", "mail"};
+
+    conf_base(&c, tf_slapd_uri(slapd));
+    ck_assert_int_eq(auth_dir_conf_apply(&c, &e, &err), 0);
+    ck_assert_msg(login(&c, "alice", "alice-pw", &u, &err) == PT_E_OK, "%s", err.msg);
+    ck_assert_str_eq(u->sso_user, "alice@example.org");
+    auth_dir_user_free(u);
+    conf_base(&c, tf_slapd_uri(slapd));
+    ck_assert_msg(login(&c, "alice", "alice-pw", &u, &err) == PT_E_OK, "%s", err.msg);
+    ck_assert_ptr_null(u->sso_user);
+    auth_dir_user_free(u);
+}
+END_TEST
+
 START_TEST(test_alice_gets_direct_paged_and_nested_groups_and_pools)
 {
     struct auth_dir_conf c;
@@ -579,6 +601,7 @@ auth_directory_suite(void)
     tcase_add_unchecked_fixture(tc, slapd_up, slapd_down);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_alice_gets_direct_paged_and_nested_groups_and_pools);
+    tcase_add_test(tc, test_sso_user_attr_names_the_desktop_login);
     tcase_add_test(tc, test_bob_is_admin_and_group_cycles_end);
     tcase_add_test(tc, test_users_with_awkward_names_sign_in);
     tcase_add_test(tc, test_wrong_password_is_refused);

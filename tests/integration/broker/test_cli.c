@@ -25,31 +25,24 @@ static void
 cli_setup(void)
 {
     struct pt_err err = {0};
-    char sections[3072], image[800];
+    char sections[3072], ldap[1024], *image;
     const char *bd = getenv("PORTICO_BUILD_DIR");
-    FILE *f;
 
     slapd = tf_slapd_start(NULL, &err);
     if (!slapd)
         ck_abort_msg("slapd: %s", err.msg);
-    snprintf(image, sizeof(image), "%s/node-c%d.xml", tf_tmpdir(), (int)getpid());
-    /* a test:/// node with a "golden" directory pool holding the base image, as pool/
-     * expects of a host */
-    f = fopen(image, "w");
-    fputs("<node>\n  <pool type='dir'><name>golden</name><target><path>/golden</path></target>\n"
-          "    <volume type='file'><name>base.qcow2</name><capacity unit='MiB'>64</capacity>"
-          "<target><format type='qcow2'/></target></volume>\n  </pool>\n</node>\n",
-          f);
-    fclose(f);
+    image = tf_golden_node_write("c", &err);
+    if (!image)
+        ck_abort_msg("%s", err.msg);
+    tf_slapd_broker_ldap(slapd, ldap, sizeof(ldap));
     snprintf(sections, sizeof(sections),
-             "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
-             "group_base = ou=groups,%s\nadmin_group = admins\npool = desktop-users:eng\n"
+             "%spool = desktop-users:eng\n"
              "[hypervisor]\nuri = test://%s\nprobe = domain_state\n"
              "reconcile_interval = 200ms\ndomain_prefix = cli%d-\n"
              "[pool \"eng\"]\nimage = /golden/base.qcow2\nmemory = 128\ndomain_type = test\nmin = "
              "0\nmax = 2\nwarm = 0\n",
-             tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
-             tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd), image, (int)getpid());
+             ldap, image, (int)getpid());
+    free(image);
     if (bk_broker_start(&broker, "rate_limit_rps = 0\n", sections, &err) < 0)
         ck_abort_msg("broker: %s", err.msg);
     snprintf(ctl, sizeof(ctl), "%s/cli/porticoctl", bd ? bd : ".");

@@ -27,12 +27,10 @@ static char gw_secret_path[700];
 static void
 ldap_section(char *out, size_t n)
 {
-    snprintf(out, n,
-             "[ldap]\nuri = %s\nbind_dn = %s\nbind_pw = %s\nuser_base = ou=people,%s\n"
-             "group_base = ou=groups,%s\nadmin_group = admins\npool = desktop-users:eng\n"
-             "pool = admins:eng\n",
-             tf_slapd_uri(slapd), tf_slapd_admin_dn(slapd), tf_slapd_admin_pw(slapd),
-             tf_slapd_base_dn(slapd), tf_slapd_base_dn(slapd));
+    char ldap[1024];
+
+    tf_slapd_broker_ldap(slapd, ldap, sizeof(ldap));
+    snprintf(out, n, "%spool = desktop-users:eng\npool = admins:eng\n", ldap);
 }
 
 static void

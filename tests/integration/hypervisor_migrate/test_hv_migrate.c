@@ -16,7 +16,6 @@
  * both hosts. Cold start of the daemon probes QEMU (~8 s); its capability cache is kept in
  * ${PORTICO_STATE:-/var/tmp/portico}/libvirtd2-cache so later runs start it in ~0.3 s.
  */
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,93 +35,15 @@
 Suite *hv_migrate_suite(void);
 
 static const char *golden;
-static char dirs[2][512]; /* host a, host b: libvirtd2.sh state directories */
-static char uris[2][1024];
-static int ports[2][2]; /* display port range of each host (DISPLAY_PORTS=min-max) */
+static struct tf_host2 hosts[2]; /* host a, host b: libvirtd2.sh instances 1 and 2 */
 static struct hv *hv;
 static char name[64];
 
 static void
-daemon_stop(int i)
-{
-    char cmd[1200];
-
-    if (!dirs[i][0])
-        return;
-    snprintf(cmd, sizeof(cmd), "'%s' stop '%s'", PT_LIBVIRTD2_SH, dirs[i]);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_hv_migrate: %s failed\n", cmd);
-    if (!getenv("PORTICO_KEEP_TMP")) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirs[i]);
-        if (system(cmd) != 0)
-            fprintf(stderr, "test_hv_migrate: cannot remove %s\n", dirs[i]);
-    }
-    dirs[i][0] = '\0';
-}
-
-static void
 hosts_down(void)
 {
-    daemon_stop(0);
-    daemon_stop(1);
-}
-
-/* Instance @i+1 of libvirtd2.sh: its own hostname 127.0.0.<i+2>, UUID, state, ports. */
-static void
-daemon_start(int i)
-{
-    const char *state = getenv("PORTICO_STATE");
-    char cmd[2048], line[1100];
-    int64_t t0 = pt_time_mono_ms();
-    FILE *f;
-
-    snprintf(dirs[i], sizeof(dirs[i]), "%s/lv2-mig-%d-%c", state ? state : "/var/tmp/portico",
-             (int)getpid(), 'a' + i);
-    snprintf(cmd, sizeof(cmd), "PORTICO_LV2_INDEX=%d '%s' start '%s' '%s'", i + 1, PT_LIBVIRTD2_SH,
-             dirs[i], golden);
-    f = popen(cmd, "r");
-    ck_assert_ptr_nonnull(f);
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, "URI=", 4) == 0)
-            pt_strlcpy(uris[i], line + 4, sizeof(uris[i]));
-        else if (strncmp(line, "DISPLAY_PORTS=", 14) == 0 &&
-                 sscanf(line + 14, "%d-%d", &ports[i][0], &ports[i][1]) != 2)
-            ports[i][0] = 0;
-    if (pclose(f) != 0 || !uris[i][0] || !ports[i][0]) {
-        hosts_down();
-        ck_abort_msg("%s failed (see its message above)", cmd);
-    }
-    uris[i][strcspn(uris[i], "\n")] = '\0';
-    fprintf(stderr, "test_hv_migrate: host %c up in %lld ms: %s\n", 'a' + i,
-            (long long)(pt_time_mono_ms() - t0), uris[i]);
-}
-
-/* Daemons of runs that were killed (a ctest timeout skips teardown): their state
- * directory names a test pid that is gone. Stop them by their pid file, remove the dir. */
-static void
-reap_stale(const char *state)
-{
-    char pat[600], cmd[1400];
-    glob_t g;
-
-    snprintf(pat, sizeof(pat), "%s/lv2-mig-*-[ab]", state);
-    if (glob(pat, 0, NULL, &g) != 0)
-        return;
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-        const char *p = strrchr(g.gl_pathv[i], '/') + strlen("/lv2-mig-");
-        char proc[64];
-
-        snprintf(proc, sizeof(proc), "/proc/%d", atoi(p));
-        if (access(proc, F_OK) == 0)
-            continue;
-        fprintf(stderr, "test_hv_migrate: stopping a stale host from a killed run: %s\n",
-                g.gl_pathv[i]);
-        snprintf(cmd, sizeof(cmd), "'%s' stop '%s' && rm -rf '%s'", PT_LIBVIRTD2_SH, g.gl_pathv[i],
-                 g.gl_pathv[i]);
-        if (system(cmd) != 0)
-            fprintf(stderr, "test_hv_migrate: %s failed\n", cmd);
-    }
-    globfree(&g);
+    tf_host2_stop(&hosts[0]);
+    tf_host2_stop(&hosts[1]);
 }
 
 /* Unchecked (parent process): the golden image, then hosts a and b. */
@@ -130,28 +51,30 @@ static void
 hosts_up(void)
 {
     struct pt_err err = {0};
-    const char *state = getenv("PORTICO_STATE");
 
-    reap_stale(state ? state : "/var/tmp/portico");
+    tf_host2_reap_stale("mig");
     golden = tf_guest_base_image(&err);
     ck_assert_msg(golden, "%s", err.msg);
-    daemon_start(0);
-    daemon_start(1);
+    for (int i = 0; i < 2; i++)
+        if (tf_host2_start(&hosts[i], "mig", i + 1, (char)('a' + i), golden, &err) < 0) {
+            hosts_down();
+            ck_abort_msg("%s", err.msg);
+        }
 }
 
 /* Where host @i keeps the overlay of @name: its private copy of the golden's directory. */
 static void
 overlay_path(int i, char *out, size_t n)
 {
-    snprintf(out, n, "%s/files/0/%s.qcow2", dirs[i], name);
+    snprintf(out, n, "%s/files/0/%s.qcow2", hosts[i].dir, name);
 }
 
 static void
 setup(void)
 {
     struct pt_err err = {0};
-    struct hv_host_conf a = {.name = "a", .uri = uris[0], .mem_reserve_mib = 256};
-    struct hv_host_conf b = {.name = "b", .uri = uris[1], .mem_reserve_mib = 256};
+    struct hv_host_conf a = {.name = "a", .uri = hosts[0].uri, .mem_reserve_mib = 256};
+    struct hv_host_conf b = {.name = "b", .uri = hosts[1].uri, .mem_reserve_mib = 256};
 
     hv = hv_new(&err);
     ck_assert_msg(hv, "%s", err.msg);
@@ -252,9 +175,9 @@ START_TEST(test_running_desktop_live_migrates_to_another_host_and_drains_the_fir
 
     /* its display answers on b, locked, and takes the session password it had on a */
     ck_assert_msg(hv_desktop_display(hv, "b", name, &db, &err) == 0, "%s", err.msg);
-    ck_assert_msg(db.vnc_port >= ports[1][0] && db.vnc_port <= ports[1][1],
-                  "VNC port %d is not in host b's range %d-%d", db.vnc_port, ports[1][0],
-                  ports[1][1]);
+    ck_assert_msg(db.vnc_port >= hosts[1].ports[0] && db.vnc_port <= hosts[1].ports[1],
+                  "VNC port %d is not in host b's range %d-%d", db.vnc_port, hosts[1].ports[0],
+                  hosts[1].ports[1]);
     ck_assert_int_eq(probe_vnc_banner(db.vnc_port, banner), 0);
     ck_assert_str_eq(banner, "RFB 003.008\n");
     ck_assert_int_eq(probe_vnc_auth(db.vnc_port, "wrong-pw", &v), 0);
@@ -405,7 +328,7 @@ START_TEST(test_a_domain_without_portico_metadata_is_never_migrated)
 {
     struct pt_err err = {0};
     char xml[512], foreign[80];
-    virConnectPtr c = virConnectOpen(uris[0]);
+    virConnectPtr c = virConnectOpen(hosts[0].uri);
     virDomainPtr d, d2;
 
     ck_assert_ptr_nonnull(c);

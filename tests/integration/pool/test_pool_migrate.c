@@ -10,7 +10,6 @@
  * so a failed test still stops them; the checked teardown deletes the pool's domains on
  * both hosts. Stale daemons of killed runs (their state dir names a dead pid) are reaped.
  */
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,90 +26,30 @@
 Suite *pool_migrate_suite(void);
 
 static const char *golden;
-static char dirs[2][512];
-static char uris[2][1024];
+static struct tf_host2 hosts[2]; /* libvirtd2.sh instances 5 and 6 */
 static char prefix[48];
 static struct pool_ctx *ctx;
 
 static void
-daemon_stop(int i)
-{
-    char cmd[1200];
-
-    if (!dirs[i][0])
-        return;
-    snprintf(cmd, sizeof(cmd), "'%s' stop '%s' && rm -rf '%s'", PT_LIBVIRTD2_SH, dirs[i], dirs[i]);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_pool_migrate: %s failed\n", cmd);
-    dirs[i][0] = '\0';
-}
-
-static void
 hosts_down(void)
 {
-    daemon_stop(0);
-    daemon_stop(1);
-}
-
-static void
-daemon_start(int i, const char *state)
-{
-    char cmd[2048], line[1100];
-    int64_t t0 = pt_time_mono_ms();
-    FILE *f;
-
-    snprintf(dirs[i], sizeof(dirs[i]), "%s/lv2-pmig-%d-%c", state, (int)getpid(), 'a' + i);
-    snprintf(cmd, sizeof(cmd), "PORTICO_LV2_INDEX=%d '%s' start '%s' '%s'", 5 + i, PT_LIBVIRTD2_SH,
-             dirs[i], golden);
-    f = popen(cmd, "r");
-    ck_assert_ptr_nonnull(f);
-    while (fgets(line, sizeof(line), f))
-        if (strncmp(line, "URI=", 4) == 0)
-            pt_strlcpy(uris[i], line + 4, sizeof(uris[i]));
-    if (pclose(f) != 0 || !uris[i][0]) {
-        hosts_down();
-        ck_abort_msg("%s failed (see its message above)", cmd);
-    }
-    uris[i][strcspn(uris[i], "\n")] = '\0';
-    fprintf(stderr, "test_pool_migrate: host %c up in %lld ms\n", 'a' + i,
-            (long long)(pt_time_mono_ms() - t0));
-}
-
-static void
-reap_stale(const char *state)
-{
-    char pat[600], cmd[1400];
-    glob_t g;
-
-    snprintf(pat, sizeof(pat), "%s/lv2-pmig-*-[ab]", state);
-    if (glob(pat, 0, NULL, &g) != 0)
-        return;
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-        const char *p = strrchr(g.gl_pathv[i], '/') + strlen("/lv2-pmig-");
-        char proc[64];
-
-        snprintf(proc, sizeof(proc), "/proc/%d", atoi(p));
-        if (access(proc, F_OK) == 0)
-            continue;
-        snprintf(cmd, sizeof(cmd), "'%s' stop '%s'; rm -rf '%s'", PT_LIBVIRTD2_SH, g.gl_pathv[i],
-                 g.gl_pathv[i]);
-        if (system(cmd) != 0)
-            fprintf(stderr, "test_pool_migrate: %s failed\n", cmd);
-    }
-    globfree(&g);
+    tf_host2_stop(&hosts[0]);
+    tf_host2_stop(&hosts[1]);
 }
 
 static void
 hosts_up(void)
 {
     struct pt_err err = {0};
-    const char *state = getenv("PORTICO_STATE") ? getenv("PORTICO_STATE") : "/var/tmp/portico";
 
-    reap_stale(state);
+    tf_host2_reap_stale("pmig");
     golden = tf_guest_base_image(&err);
     ck_assert_msg(golden, "%s", err.msg);
-    daemon_start(0, state);
-    daemon_start(1, state);
+    for (int i = 0; i < 2; i++)
+        if (tf_host2_start(&hosts[i], "pmig", 5 + i, (char)('a' + i), golden, &err) < 0) {
+            hosts_down();
+            ck_abort_msg("%s", err.msg);
+        }
 }
 
 static void
@@ -129,8 +68,8 @@ setup(void)
     ck_assert_msg(st, "%s", err.msg);
     ctx = pool_ctx_new(&o, &st, &err);
     ck_assert_msg(ctx, "%s", err.msg);
-    ck_assert_msg(pool_ctx_host_add(ctx, "a", uris[0], 0, 256, &err) == 0, "%s", err.msg);
-    ck_assert_msg(pool_ctx_host_add(ctx, "b", uris[1], 0, 256, &err) == 0, "%s", err.msg);
+    ck_assert_msg(pool_ctx_host_add(ctx, "a", hosts[0].uri, 0, 256, &err) == 0, "%s", err.msg);
+    ck_assert_msg(pool_ctx_host_add(ctx, "b", hosts[1].uri, 0, 256, &err) == 0, "%s", err.msg);
 }
 
 /* every domain of this test on @host; deletes them when @del */

@@ -41,8 +41,8 @@ START_TEST(test_session_ids_are_256_bit_hex_and_differ)
     struct auth_session s = rec("alice");
     char a[65], b[65], ca[65], cb[65];
 
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, a, ca, NULL), 0);
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, b, cb, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, a, ca, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, b, cb, NULL), 0);
     ck_assert_int_eq(strlen(a), 64);
     ck_assert_int_eq(strspn(a, "0123456789abcdef"), 64);
     ck_assert_str_ne(a, b);
@@ -59,7 +59,7 @@ START_TEST(test_lookup_returns_the_session_and_refreshes_idle_time)
     struct auth_session s = rec("alice"), out;
     char id[65], csrf[65];
 
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, id, csrf, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, id, csrf, NULL), 0);
     for (int i = 1; i <= 5; i++) /* every 900 ms: idle never reached */
         ck_assert_int_eq(auth_session_lookup(ss, id, T0 + i * 900, &out, NULL), 0);
     ck_assert_str_eq(out.user, "alice");
@@ -78,12 +78,12 @@ START_TEST(test_idle_and_absolute_expiry_end_a_session)
     struct pt_err err = {0};
     char a[65], b[65], csrf[65];
 
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, a, csrf, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, a, csrf, NULL), 0);
     ck_assert_int_eq(auth_session_lookup(ss, a, T0 + 1001, &out, &err), -1);
     ck_assert_int_eq(err.code, PT_E_AUTH);
     ck_assert_int_eq(auth_sessions_count(ss), 0); /* an expired session is dropped */
 
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, b, csrf, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, b, csrf, NULL), 0);
     for (int i = 1; i <= 3; i++)
         ck_assert_int_eq(auth_session_lookup(ss, b, T0 + i * 900, &out, NULL), 0);
     ck_assert_int_eq(auth_session_lookup(ss, b, T0 + 3001, &out, &err), -1); /* absolute */
@@ -98,7 +98,7 @@ START_TEST(test_logout_ends_the_session_once)
     struct pt_err err = {0};
     char id[65], csrf[65];
 
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, id, csrf, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, id, csrf, NULL), 0);
     ck_assert_int_eq(auth_session_logout(ss, id, &err), 0);
     ck_assert_int_eq(auth_session_lookup(ss, id, T0, &out, &err), -1);
     ck_assert_int_eq(auth_session_logout(ss, id, &err), -1);
@@ -135,8 +135,8 @@ START_TEST(test_csrf_token_belongs_to_its_session_only)
     struct auth_session s = rec("alice");
     char a[65], b[65], ca[65], cb[65], again[65];
 
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, a, ca, NULL), 0);
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, b, cb, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, a, ca, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, b, cb, NULL), 0);
     ck_assert(auth_session_csrf_check(a, ca));
     ck_assert(!auth_session_csrf_check(a, cb));
     ck_assert(!auth_session_csrf_check(b, ca));
@@ -160,11 +160,11 @@ START_TEST(test_full_table_is_refused_after_sweeping_expired_sessions)
     char id[65], csrf[65];
 
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(auth_session_create(ss, &s, T0, id, csrf, NULL), 0);
-    ck_assert_int_eq(auth_session_create(ss, &s, T0 + 10, id, csrf, &err), -1);
+        ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, id, csrf, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0 + 10, id, csrf, &err), -1);
     ck_assert_int_eq(err.code, PT_E_LIMIT);
     /* once the three are idle-expired, creating sweeps them and succeeds */
-    ck_assert_int_eq(auth_session_create(ss, &s, T0 + 2000, id, csrf, &err), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0 + 2000, id, csrf, &err), 0);
     ck_assert_int_eq(auth_sessions_count(ss), 1);
     ck_assert_int_eq(auth_sessions_sweep(ss, T0 + 5000), 1);
     auth_sessions_free(ss);
@@ -254,7 +254,7 @@ START_TEST(test_sessions_use_only_the_store_interface)
     cs->inner = auth_session_store_memory_new(8);
     counting = cs;
     ss = auth_sessions_new(NULL, &st);
-    ck_assert_int_eq(auth_session_create(ss, &s, T0, id, csrf, NULL), 0);
+    ck_assert_int_eq(auth_session_create(ss, &s, NULL, T0, id, csrf, NULL), 0);
     ck_assert_int_eq(auth_session_lookup(ss, id, T0 + 1, &out, NULL), 0);
     ck_assert_int_eq(auth_session_logout(ss, id, NULL), 0);
     ck_assert_int_eq(cs->puts, 1);

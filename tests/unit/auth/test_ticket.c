@@ -127,7 +127,7 @@ START_TEST(test_payload_altered_after_signing_is_rejected_as_bad_signature)
         EVP_PKEY_free(pub);
     }
     c.max_conns = AUTH_TICKET_MAX_CONNS;
-    n = auth_ticket_payload_encode(&c, kid, payload, NULL);
+    n = auth_ticket_payload_encode(&c, kid, AUTH_TICKET_PAYLOAD_V2, payload, NULL);
     ck_assert_int_gt(n, 0);
     b64 = pt_xmalloc(b64url_encoded_len((size_t)n) + 1);
     b64url_encode(payload, (size_t)n, b64);
@@ -237,7 +237,7 @@ START_TEST(test_unknown_payload_version_is_rejected_as_bad_version)
     dot = strrchr(t, '.');
     n = b64url_decode(t + 4, (size_t)(dot - t - 4), payload, sizeof(payload));
     ck_assert_int_gt(n, 0);
-    payload[0] = 2; /* a future payload layout under the same "pt1." prefix */
+    payload[0] = 3; /* a future payload layout under the same "pt1." prefix */
     b64 = pt_xmalloc(b64url_encoded_len((size_t)n) + 1);
     b64url_encode(payload, (size_t)n, b64);
     b64[b64url_encoded_len((size_t)n)] = '\0';

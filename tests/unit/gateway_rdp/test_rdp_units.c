@@ -150,6 +150,58 @@ START_TEST(test_display_sends_only_what_changed)
 }
 END_TEST
 
+/* Build to lossless: JPEG tiles that stay unchanged for RDP_LOSSLESS_MS come again as PNG,
+ * once, and not while the browser lags; a tile that keeps changing stays JPEG. */
+START_TEST(test_display_refreshes_settled_lossy_tiles_losslessly)
+{
+    struct rdp_display d;
+    struct pt_buf out = PT_BUF_INIT;
+    uint8_t *fb = surface(200, 100, 0);
+    unsigned seed = 7;
+
+    for (int i = 0; i < 200 * 100; i++)
+        ((uint32_t *)fb)[i] = (uint32_t)rand_r(&seed) & 0xFFFFFF;
+    rdp_display_init(&d, 80);
+    d.now_ms = 1000;
+    rdp_display_resize(&d, 200, 100, &out);
+    pt_buf_reset(&out);
+    rdp_display_flush(&d, fb, 800, &out);
+    ck_assert_int_eq(count(out.data, "10.image/jpeg"), 2);
+    pt_buf_reset(&out);
+    d.now_ms = 1000 + RDP_LOSSLESS_MS - 1; /* not settled yet */
+    ck_assert(!rdp_display_pending(&d));
+    /* the top-left tile changes again: its timer starts over */
+    ((uint32_t *)fb)[0] ^= 0x00FFFFFF;
+    rdp_display_mark(&d, 0, 0, 1, 1);
+    rdp_display_flush(&d, fb, 800, &out);
+    ck_assert_int_eq(count(out.data, "10.image/jpeg"), 1);
+    pt_buf_reset(&out);
+    d.now_ms = 1000 + RDP_LOSSLESS_MS;
+    /* lagging (the session lowered the quality): no refresh */
+    d.jpeg_quality = 50;
+    ck_assert(!rdp_display_pending(&d));
+    d.jpeg_quality = d.jpeg_quality_max;
+    ck_assert(rdp_display_pending(&d));
+    ck_assert_uint_eq(rdp_display_flush(&d, fb, 800, &out), 0); /* no pixel changed */
+    /* 4 x 2 tiles, one of them still fresh: 7 PNGs, no JPEG */
+    ck_assert_int_eq(count(out.data, "9.image/png"), 7);
+    ck_assert_int_eq(count(out.data, "image/jpeg"), 0);
+    ck_assert_uint_eq(d.st.tiles_refreshed, 7);
+    pt_buf_reset(&out);
+    ck_assert(!rdp_display_pending(&d)); /* refreshed once only */
+    d.now_ms = 1000 + 2 * RDP_LOSSLESS_MS;
+    ck_assert(rdp_display_pending(&d)); /* the tile that changed, in its turn */
+    rdp_display_flush(&d, fb, 800, &out);
+    ck_assert_int_eq(count(out.data, "9.image/png"), 1);
+    pt_buf_reset(&out);
+    d.now_ms = 1000 + 10 * RDP_LOSSLESS_MS;
+    ck_assert(!rdp_display_pending(&d));
+    pt_buf_fini(&out);
+    rdp_display_fini(&d);
+    free(fb);
+}
+END_TEST
+
 START_TEST(test_display_turns_a_scroll_into_one_copy)
 {
     struct rdp_display d;
@@ -234,6 +286,63 @@ START_TEST(test_clipboard_text_converts_between_utf16_and_utf8)
 }
 END_TEST
 
+/* The gateway's own settings for the test (rdp_backend.c, with the defaults, is not
+ * linked here). */
+static void
+gw_conf(struct gw_rdp_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->clipboard_max = 256 * 1024;
+}
+
+/* The ticket's pool policy narrows the gateway's own: a direction is allowed only where
+ * both allow it, and the smaller non-zero limit wins. */
+START_TEST(test_ticket_policy_narrows_the_gateway_clipboard)
+{
+    static const enum gw_rdp_clip_dir gw_dirs[] = {GW_RDP_CLIP_BOTH, GW_RDP_CLIP_TO_DESKTOP,
+                                                   GW_RDP_CLIP_FROM_DESKTOP, GW_RDP_CLIP_NONE};
+    static const enum auth_clip_dir pool_dirs[] = {AUTH_CLIP_BOTH, AUTH_CLIP_TO_DESKTOP,
+                                                   AUTH_CLIP_FROM_DESKTOP, AUTH_CLIP_NONE};
+    /* want[gateway][pool] */
+    static const enum gw_rdp_clip_dir want[4][4] = {
+        {GW_RDP_CLIP_BOTH, GW_RDP_CLIP_TO_DESKTOP, GW_RDP_CLIP_FROM_DESKTOP, GW_RDP_CLIP_NONE},
+        {GW_RDP_CLIP_TO_DESKTOP, GW_RDP_CLIP_TO_DESKTOP, GW_RDP_CLIP_NONE, GW_RDP_CLIP_NONE},
+        {GW_RDP_CLIP_FROM_DESKTOP, GW_RDP_CLIP_NONE, GW_RDP_CLIP_FROM_DESKTOP, GW_RDP_CLIP_NONE},
+        {GW_RDP_CLIP_NONE, GW_RDP_CLIP_NONE, GW_RDP_CLIP_NONE, GW_RDP_CLIP_NONE},
+    };
+    struct auth_ticket_claims t;
+    struct gw_rdp_conf c;
+
+    for (int g = 0; g < 4; g++) {
+        for (int p = 0; p < 4; p++) {
+            gw_conf(&c);
+            c.clipboard_dir = gw_dirs[g];
+            memset(&t, 0, sizeof(t));
+            t.clip_dir = pool_dirs[p];
+            pt_strlcpy(t.desktop, "win-0001", sizeof(t.desktop));
+            gw_rdp_conf_apply_ticket(&c, &t);
+            ck_assert_msg(c.clipboard_dir == want[g][p], "gateway %d pool %d gave %d", g, p,
+                          (int)c.clipboard_dir);
+            ck_assert_str_eq(c.cert_scope, "win-0001");
+        }
+    }
+    gw_conf(&c);
+    memset(&t, 0, sizeof(t));
+    t.clip_max = 0; /* no pool limit: the gateway's */
+    gw_rdp_conf_apply_ticket(&c, &t);
+    ck_assert_uint_eq(c.clipboard_max, 256 * 1024);
+    t.clip_max = 4096;
+    gw_rdp_conf_apply_ticket(&c, &t);
+    ck_assert_uint_eq(c.clipboard_max, 4096);
+    t.clip_max = 1024 * 1024; /* a pool cannot raise the gateway's limit */
+    gw_rdp_conf_apply_ticket(&c, &t);
+    ck_assert_uint_eq(c.clipboard_max, 4096);
+    t.clip_dir = (enum auth_clip_dir)9; /* out of range (never from a valid ticket) */
+    gw_rdp_conf_apply_ticket(&c, &t);
+    ck_assert_int_eq(c.clipboard_dir, GW_RDP_CLIP_NONE);
+}
+END_TEST
+
 Suite *gateway_rdp_units_suite(void);
 Suite *
 gateway_rdp_units_suite(void)
@@ -246,7 +355,9 @@ gateway_rdp_units_suite(void)
     tcase_add_test(tc, test_classifier_tells_fills_text_and_photos_apart);
     tcase_add_test(tc, test_display_sends_only_what_changed);
     tcase_add_test(tc, test_display_turns_a_scroll_into_one_copy);
+    tcase_add_test(tc, test_display_refreshes_settled_lossy_tiles_losslessly);
     tcase_add_test(tc, test_clipboard_text_converts_between_utf16_and_utf8);
+    tcase_add_test(tc, test_ticket_policy_narrows_the_gateway_clipboard);
     suite_add_tcase(s, tc);
     return s;
 }

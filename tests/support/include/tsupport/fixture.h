@@ -91,6 +91,10 @@ int tf_slapd_add_ldif(struct tf_slapd *s, const char *ldif, struct pt_err *err);
 void tf_slapd_pause(struct tf_slapd *s);
 void tf_slapd_resume(struct tf_slapd *s);
 void tf_slapd_stop(struct tf_slapd *s); /* NULL-safe; frees */
+/* tf_slapd_broker_ldap() - the broker's [ldap] section for @s (service bind, people and
+ * groups bases, admin_group = admins) into @out; the caller appends its "pool = GROUP:POOL"
+ * lines. */
+void tf_slapd_broker_ldap(const struct tf_slapd *s, char *out, size_t n);
 
 /* --- libvirt ----------------------------------------------------------------------- */
 
@@ -112,6 +116,10 @@ const char *tf_guest_base_image(struct pt_err *err);
  * named @prefix-0001.. (explicit VNC/SPICE ports, half running) and return its path,
  * new (caller frees). Open it as "test://" + path. */
 char *tf_test_node_write(const char *prefix, int ndomains, struct pt_err *err);
+/* tf_golden_node_write() - a test:/// node with no domains and a "golden" directory pool
+ * holding /golden/base.qcow2, the image pool/ clones desktops from; written under
+ * tf_tmpdir() with @tag and the pid in its name. Returns its path, new (caller frees). */
+char *tf_golden_node_write(const char *tag, struct pt_err *err);
 
 /*
  * tf_guest_start() - a real QEMU guest under the system libvirtd (tf_libvirtd_ensure()):
@@ -127,6 +135,29 @@ const char *tf_guest_name(const struct tf_guest *g);
 int tf_guest_vnc_port(const struct tf_guest *g);   /* TCP port, not a display number */
 int tf_guest_spice_port(const struct tf_guest *g); /* TCP port */
 void tf_guest_stop(struct tf_guest *g);            /* NULL-safe; destroys, undefines, frees */
+
+/*
+ * A second libvirt host on this machine (scripts/fixtures/libvirtd2.sh): an independent
+ * system libvirtd in its own mount + UTS namespace, a migration target libvirt accepts as
+ * another host. Instances @index 1-9 never collide (the script picks ports and hostname
+ * from it); give each test its own indexes and @tag. Start and stop it in the unchecked
+ * fixture (the parent process), so a failed test still stops it.
+ */
+struct tf_host2 {
+    char dir[512];  /* state directory: $PORTICO_STATE/lv2-@tag-<pid>-@letter */
+    char uri[1024]; /* qemu+unix:///system?socket=... */
+    int ports[2];   /* display port range min, max */
+};
+/* tf_host2_start() - start instance @index seeing @golden at its own path (storage not
+ * shared: overlays are the host's own). Cold start ~8 s, ~0.3 s with the cache. 0 or -1. */
+int tf_host2_start(struct tf_host2 *h, const char *tag, int index, char letter, const char *golden,
+                   struct pt_err *err);
+/* tf_host2_stop() - destroy its domains, stop it by PID, remove its directory (kept with
+ * PORTICO_KEEP_TMP). Safe on a host that never started or is stopped. */
+void tf_host2_stop(struct tf_host2 *h);
+/* tf_host2_reap_stale() - stop the @tag hosts of killed runs (a ctest timeout skips
+ * teardown): their directory names a pid that is gone. */
+void tf_host2_reap_stale(const char *tag);
 
 /* --- RDP endpoints ----------------------------------------------------------------- */
 
