@@ -298,10 +298,13 @@ gw_shared_publish(struct gw_shared *s, int worker, const struct gw_metrics *m,
     atomic_fetch_add_explicit(&w->seq, 1, memory_order_release); /* even: done */
 }
 
+/* A consistent copy of a slot. Bounded: a worker killed in the middle of its copy leaves
+ * the sequence odd for good, and then a torn copy (until the supervisor resets the slot)
+ * beats waiting for ever. */
 static void
 slot_read(struct worker_slot *w, struct gw_metrics *m, struct gw_rdp_metrics *rdp)
 {
-    for (;;) {
+    for (int tries = 0; tries < 1000; tries++) {
         unsigned a = atomic_load_explicit(&w->seq, memory_order_acquire);
         if (a & 1)
             continue;
@@ -311,6 +314,8 @@ slot_read(struct worker_slot *w, struct gw_metrics *m, struct gw_rdp_metrics *rd
         if (atomic_load_explicit(&w->seq, memory_order_relaxed) == a)
             return;
     }
+    *m = w->m;
+    *rdp = w->rdp;
 }
 
 void
@@ -362,7 +367,9 @@ gw_shared_worker_gone(struct gw_shared *s, int worker)
     struct addr_entry *live;
     size_t n = 0;
 
-    slot_read(w, &m, &r);
+    /* The worker is reaped: nobody writes its slot any more. */
+    m = w->m;
+    r = w->rdp;
     shared_lock(s);
     metrics_add(&h->retired, &m, true);
     rdp_add(&h->retired_rdp, &r, true);

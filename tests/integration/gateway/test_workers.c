@@ -173,14 +173,13 @@ worker_pid(int n)
 START_TEST(test_a_dead_worker_is_restarted_and_its_address_counts_released)
 {
     struct wsc *c[3] = {NULL}, *more[3] = {NULL};
-    long before, after = 0;
-    int code, alive = 0, opened = 0;
-    char *t;
+    long before, after = 0, held[2], pids[2];
+    int code, alive = 0, opened = 0, n;
+    char *t, needle[64];
 
     start("max_conns_per_addr = 3\n");
-    before = worker_pid(1);
-    ck_assert_int_gt(before, 0);
     t = gwt_ticket(&g, AUTH_PROTO_VNC, "127.0.0.1", echo.port, 6, NULL, 0, 0, NULL);
+    long opened_from = log_size();
     for (int i = 0; i < 3; i++) {
         c[i] = tunnel_open(t, &code);
         ck_assert_msg(c[i], "tunnel %d refused with %d", i, code);
@@ -188,16 +187,22 @@ START_TEST(test_a_dead_worker_is_restarted_and_its_address_counts_released)
     ck_assert_ptr_null(tunnel_open(t, &code)); /* the address limit holds across workers */
     ck_assert_int_eq(code, 4007);
 
+    /* Kill a worker that carries at least one of the three. */
+    ck_assert_int_ge(log_pids(opened_from, "event=tunnel_open", NULL, held, 2), 1);
+    before = held[0];
+    n = before == worker_pid(1) ? 1 : 2;
+    ck_assert_int_eq(worker_pid(n), before);
     long from = log_size();
     ck_assert_int_eq(kill((pid_t)before, SIGKILL), 0);
-    ck_assert_int_eq(gwt_wait_log(&g, "event=worker_died worker=1", 5000), 0);
-    for (int i = 0; i < 100 && ((after = worker_pid(1)) == before || after == 0); i++)
+    snprintf(needle, sizeof(needle), "event=worker_died worker=%d", n);
+    ck_assert_int_eq(gwt_wait_log(&g, needle, 5000), 0);
+    for (int i = 0; i < 100 && ((after = worker_pid(n)) == before || after == 0); i++)
         usleep(50000);
-    ck_assert_msg(after != before && after > 0, "worker 1 was not started again");
-    long pids[2];
-    for (int i = 0; i < 100 && log_pids(from, "worker=1/2", NULL, pids, 2) == 0; i++)
+    ck_assert_msg(after != before && after > 0, "worker %d was not started again", n);
+    snprintf(needle, sizeof(needle), "worker=%d/2", n);
+    for (int i = 0; i < 100 && log_pids(from, needle, NULL, pids, 2) == 0; i++)
         usleep(50000);
-    ck_assert_int_eq(log_pids(from, "worker=1/2", NULL, pids, 2), 1);
+    ck_assert_int_eq(log_pids(from, needle, NULL, pids, 2), 1);
     ck_assert_int_eq(pids[0], after);
 
     /* The tunnels the dead worker carried are gone; the others still echo. */
@@ -208,7 +213,7 @@ START_TEST(test_a_dead_worker_is_restarted_and_its_address_counts_released)
             alive++;
         free(got);
     }
-    ck_assert_int_lt(alive, 3); /* worker 1 held at least one of them... */
+    ck_assert_int_lt(alive, 3); /* the dead worker held at least one of them... */
     /* ... whose per-address count was dropped with it: exactly 3 - alive fit again. */
     for (int i = 0; i < 3; i++) {
         more[i] = tunnel_open(t, &code);
