@@ -4,13 +4,23 @@
  * A SPICE client opens one WebSocket per channel, so a ticket allows max_conns uses
  * within its short window; the ledger counts them per ticket id. It is an open-addressing
  * hash table sized at twice @max_entries: when it would pass @max_entries, the expired
- * entries are swept out by rebuilding the table (O(n), at most once per n new tickets),
- * and if every entry is still live the new ticket is refused rather than letting a flood
- * of tickets grow memory. Owned by one thread (the gateway's event loop): no locks.
+ * entries are swept out by rebuilding the table in place (O(n), at most once per n new
+ * tickets), and if every entry is still live the new ticket is refused rather than
+ * letting a flood of tickets grow memory.
+ *
+ * Private ledger: owned by one thread (the gateway's event loop), no locks. Shared ledger
+ * (auth_ledger_new_shared()): header and table live in one MAP_SHARED anonymous mapping
+ * made before the gateway forks its workers, so a ticket's allowance is counted once for
+ * all of them; a process-shared robust mutex guards it (a worker that dies holding it
+ * leaves at worst one half-written entry, which the next holder accepts as it is).
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/str.h"
 #include "ticket_priv.h"
@@ -21,9 +31,16 @@ struct ledger_entry {
     int64_t drop_at; /* expires_at + skew */
 };
 
-struct auth_ledger {
-    struct ledger_entry *slots;
+/* One allocation (or mapping): this header, then the slots. */
+struct ledger_table {
+    pthread_mutex_t lock; /* used only when shared */
     size_t cap, max, count;
+    struct ledger_entry slots[];
+};
+
+struct auth_ledger {
+    struct ledger_table *t;
+    size_t bytes; /* of the mapping, when shared; 0 when private */
 };
 
 static size_t
@@ -36,16 +53,54 @@ id_hash(const char *id)
     return (size_t)h;
 }
 
+static size_t
+table_cap(size_t max)
+{
+    size_t cap = 4;
+
+    while (cap < 2 * max)
+        cap *= 2;
+    return cap;
+}
+
 struct auth_ledger *
 auth_ledger_new(size_t max_entries)
 {
     struct auth_ledger *l = pt_xcalloc(1, sizeof(*l));
+    size_t max = max_entries ? max_entries : 1, cap = table_cap(max);
 
-    l->max = max_entries ? max_entries : 1;
-    l->cap = 4;
-    while (l->cap < 2 * l->max)
-        l->cap *= 2;
-    l->slots = pt_xcalloc(l->cap, sizeof(*l->slots));
+    l->t = pt_xcalloc(1, sizeof(*l->t) + cap * sizeof(struct ledger_entry));
+    l->t->cap = cap;
+    l->t->max = max;
+    return l;
+}
+
+struct auth_ledger *
+auth_ledger_new_shared(size_t max_entries, struct pt_err *err)
+{
+    size_t max = max_entries ? max_entries : 1, cap = table_cap(max);
+    size_t bytes = sizeof(struct ledger_table) + cap * sizeof(struct ledger_entry);
+    pthread_mutexattr_t ma;
+    struct auth_ledger *l;
+    void *m;
+
+    /* Untouched pages of an anonymous mapping cost nothing until a ticket lands there. */
+    m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        pt_err_set(err, PT_E_LIMIT, "cannot map a shared ticket ledger of %zu bytes: %s", bytes,
+                   strerror(errno));
+        return NULL;
+    }
+    l = pt_xcalloc(1, sizeof(*l));
+    l->t = m;
+    l->bytes = bytes;
+    l->t->cap = cap;
+    l->t->max = max;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&l->t->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     return l;
 }
 
@@ -54,61 +109,98 @@ auth_ledger_free(struct auth_ledger *l)
 {
     if (!l)
         return;
-    free(l->slots);
+    if (l->bytes)
+        munmap(l->t, l->bytes); /* this process's view; others keep theirs */
+    else
+        free(l->t);
     free(l);
 }
 
-size_t
-auth_ledger_count(const struct auth_ledger *l)
+static void
+ledger_lock(struct auth_ledger *l)
 {
-    return l->count;
-}
-
-static struct ledger_entry *
-slot_find(struct auth_ledger *l, const char *id)
-{
-    size_t i = id_hash(id) & (l->cap - 1);
-
-    while (l->slots[i].id[0] && strcmp(l->slots[i].id, id) != 0)
-        i = (i + 1) & (l->cap - 1);
-    return &l->slots[i];
+    if (l->bytes && pthread_mutex_lock(&l->t->lock) == EOWNERDEAD) {
+        pt_log(LOG_WARNING, "event=ledger_owner_died a gateway worker died holding the "
+                            "ticket ledger; it stays in use");
+        pthread_mutex_consistent(&l->t->lock);
+    }
 }
 
 static void
-sweep(struct auth_ledger *l, int64_t now_ms)
+ledger_unlock(struct auth_ledger *l)
 {
-    struct ledger_entry *old = l->slots;
-
-    l->slots = pt_xcalloc(l->cap, sizeof(*l->slots));
-    l->count = 0;
-    for (size_t i = 0; i < l->cap; i++) {
-        if (old[i].id[0] && old[i].drop_at >= now_ms) {
-            *slot_find(l, old[i].id) = old[i];
-            l->count++;
-        }
-    }
-    free(old);
+    if (l->bytes)
+        pthread_mutex_unlock(&l->t->lock);
 }
 
-enum auth_ticket_reject
-auth_ledger_use(struct auth_ledger *l, const struct auth_ticket_claims *c, int64_t now_ms)
+size_t
+auth_ledger_count(struct auth_ledger *l)
 {
-    struct ledger_entry *e = slot_find(l, c->id);
+    size_t n;
+
+    ledger_lock(l);
+    n = l->t->count;
+    ledger_unlock(l);
+    return n;
+}
+
+static struct ledger_entry *
+slot_find(struct ledger_table *t, const char *id)
+{
+    size_t i = id_hash(id) & (t->cap - 1);
+
+    while (t->slots[i].id[0] && strcmp(t->slots[i].id, id) != 0)
+        i = (i + 1) & (t->cap - 1);
+    return &t->slots[i];
+}
+
+/* Drop expired entries: copy the live ones aside, clear the table, put them back. */
+static void
+sweep(struct ledger_table *t, int64_t now_ms)
+{
+    struct ledger_entry *live = pt_xreallocarray(NULL, t->count ? t->count : 1, sizeof(*live));
+    size_t n = 0;
+
+    for (size_t i = 0; i < t->cap && n < t->count; i++)
+        if (t->slots[i].id[0] && t->slots[i].drop_at >= now_ms)
+            live[n++] = t->slots[i];
+    memset(t->slots, 0, t->cap * sizeof(t->slots[0]));
+    for (size_t i = 0; i < n; i++)
+        *slot_find(t, live[i].id) = live[i];
+    t->count = n;
+    free(live);
+}
+
+static enum auth_ticket_reject
+use_locked(struct ledger_table *t, const struct auth_ticket_claims *c, int64_t now_ms)
+{
+    struct ledger_entry *e = slot_find(t, c->id);
 
     if (!e->id[0]) {
-        if (l->count >= l->max) {
-            sweep(l, now_ms);
-            if (l->count >= l->max)
+        if (t->count >= t->max) {
+            sweep(t, now_ms);
+            if (t->count >= t->max)
                 return AUTH_TICKET_LEDGER_FULL;
-            e = slot_find(l, c->id);
+            e = slot_find(t, c->id);
         }
         pt_strlcpy(e->id, c->id, sizeof(e->id));
         e->used = 0;
         e->drop_at = c->expires_at + AUTH_TICKET_SKEW;
-        l->count++;
+        t->count++;
     }
     if (e->used >= c->max_conns)
         return AUTH_TICKET_REPLAYED;
     e->used++;
     return AUTH_TICKET_OK;
+}
+
+enum auth_ticket_reject
+auth_ledger_use(struct auth_ledger *l, const struct auth_ticket_claims *c, int64_t now_ms)
+{
+    enum auth_ticket_reject r;
+
+    ledger_lock(l);
+    r = use_locked(l->t, c, now_ms);
+    ledger_unlock(l);
+    return r;
 }

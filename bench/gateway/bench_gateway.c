@@ -10,12 +10,18 @@
  * epoll echo server that holds thousands of connections. The client is the tests' small
  * blocking WebSocket client (masked frames, as a browser sends). Each figure is measured
  * for raw TCP, websockify and the gateway over ws, then websockify and the gateway over
- * wss (TLS). Memory per tunnel is the gateway's RSS growth over 10,000 open tunnels; CPU
- * is its utime+stime over 10 s of 1,000 tunnels each echoing one message a second.
+ * wss (TLS). Memory per tunnel is the growth of the summed PSS of the gateway's processes
+ * (supervisor, workers, RDP launchers) over 9,900 open tunnels (BENCH_TUNNELS: another
+ * count; above 9,000 the echo backend runs as its own process, for descriptors); CPU is
+ * their utime+stime over 10 s of 1,000 tunnels each echoing one message a second.
  * The gateway runs with keepalive = 10m: this client answers pings only while it reads,
  * and opening 9,900 TLS tunnels one by one takes longer than 3 x 15 s.
+ *
+ * Environment: BENCH_PROFILE=down|up|rtt|scale|mem (one figure, for profiling), BENCH_TLS=1,
+ * BENCH_GW_CONF="workers = 2" (more [gateway] lines), BENCH_TUNNELS=N, BENCH_WRAP=prog.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -145,11 +152,10 @@ accept_thread(void *arg)
     return NULL;
 }
 
-/* Echo: one epoll thread for any number of connections. */
-static void *
-echo_thread(void *arg)
+/* Echo: one epoll loop for any number of connections, on listening socket @lfd. */
+static void
+echo_loop(int lfd)
 {
-    int lfd = listen_any(&port_of[ECHO]);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[256];
     unsigned char buf[65536];
@@ -182,7 +188,32 @@ echo_thread(void *arg)
             }
         }
     }
+}
+
+static void *
+echo_thread(void *arg)
+{
+    (void)arg;
+    echo_loop(listen_any(&port_of[ECHO]));
     return NULL;
+}
+
+/* The echo backend in its own process: a tunnel costs the backend one descriptor, and
+ * 10,000 tunnels' backend ends plus their client ends do not fit one process under a
+ * 20,000 descriptor cap. Used when BENCH_TUNNELS > 9000. */
+static pid_t
+echo_process_start(void)
+{
+    int lfd = listen_any(&port_of[ECHO]);
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        echo_loop(lfd);
+        _exit(0);
+    }
+    close(lfd);
+    return pid;
 }
 
 /* ---- the programs under test ------------------------------------------------------------ */
@@ -251,8 +282,9 @@ gateway_start(struct server *s, bool tls)
         f,
         "[gateway]\nlisten = 127.0.0.1:%d\ntls = %s\nstate_dir = %s\nid = bench\nevent_lib = yes\n"
         "ticket_key = %s.pub\nmax_conns_per_addr = 100000\nmax_tunnels = 12000\n"
-        "log_level = warning\nkeepalive = 10m\n",
-        s->port, tls ? "yes" : "no", dir, key);
+        "log_level = warning\nkeepalive = 10m\n%s\n",
+        s->port, tls ? "yes" : "no", dir, key,
+        getenv("BENCH_GW_CONF") ? getenv("BENCH_GW_CONF") : ""); /* e.g. "workers = 2" */
     fclose(f);
     char *argv[] = {(char *)gw_bin, (char *)"-c", conf, NULL};
     char *wrapped[] = {getenv("BENCH_WRAP"), (char *)gw_bin, (char *)"-c", conf, NULL};
@@ -491,6 +523,107 @@ rtt_ws(const struct server *s, bool tls, double *p50, double *p99)
     rtt_stats(v, RTT_N, p50, p99);
 }
 
+/* 64-byte round trips only: raw TCP, websockify and the gateway in turns, RTT_ROUNDS
+ * rounds of RTT_N each, so load changes hit all three alike; medians of the rounds. */
+#define RTT_ROUNDS 5
+
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void
+rtt_side_by_side(struct server *gw, bool tls)
+{
+    struct server wsfy = {0};
+    double r50[RTT_ROUNDS], r99[RTT_ROUNDS], w50[RTT_ROUNDS], w99[RTT_ROUNDS], g50[RTT_ROUNDS],
+        g99[RTT_ROUNDS];
+
+    websockify_start(&wsfy, tls, port_of[ECHO]);
+    for (int i = 0; i < RTT_ROUNDS; i++) {
+        rtt_raw(&r50[i], &r99[i]);
+        rtt_ws(&wsfy, tls, &w50[i], &w99[i]);
+        rtt_ws(gw, tls, &g50[i], &g99[i]);
+    }
+    server_stop(&wsfy);
+    double rp50 = median(r50, RTT_ROUNDS), rp99 = median(r99, RTT_ROUNDS),
+           wp50 = median(w50, RTT_ROUNDS), wp99 = median(w99, RTT_ROUNDS),
+           gp50 = median(g50, RTT_ROUNDS), gp99 = median(g99, RTT_ROUNDS);
+    printf("rtt64 %s, median of %d rounds x %d: raw p50 %.1f p99 %.1f us; websockify p50 %.1f "
+           "p99 %.1f us; gateway p50 %.1f p99 %.1f us\n  ratios gw/websockify: p50 %.2f "
+           "[<=0.5] p99 %.2f [<=0.5]\n",
+           tls ? "wss" : "ws", RTT_ROUNDS, RTT_N, rp50, rp99, wp50, wp99, gp50, gp99, gp50 / wp50,
+           gp99 / wp99);
+}
+
+/* @root and its descendants (a gateway's supervisor, workers and RDP launchers). */
+static int
+process_tree(pid_t root, pid_t *out, int max)
+{
+    int n = 0;
+    DIR *d;
+    struct dirent *e;
+    pid_t pids[4096], ppids[4096];
+    int all = 0;
+
+    out[n++] = root;
+    d = opendir("/proc");
+    while (d && (e = readdir(d)) && all < 4096) {
+        char path[300], buf[512];
+        FILE *f;
+        pid_t p = (pid_t)atoi(e->d_name);
+        if (p <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(buf, sizeof(buf), f)) {
+            char *q = strrchr(buf, ')');
+            int pp = 0;
+            if (q && sscanf(q + 2, "%*c %d", &pp) == 1) {
+                pids[all] = p;
+                ppids[all++] = (pid_t)pp;
+            }
+        }
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
+    for (int i = 0; i < n; i++) /* breadth first: children of out[i] */
+        for (int j = 0; j < all && n < max; j++)
+            if (ppids[j] == out[i])
+                out[n++] = pids[j];
+    return n;
+}
+
+/* Sum of PSS (shared pages split among their users) over the gateway's processes. */
+static long
+tree_pss_kib(pid_t root)
+{
+    pid_t t[64];
+    int n = process_tree(root, t, 64);
+    long sum = 0;
+
+    for (int i = 0; i < n; i++) {
+        char path[64], line[256];
+        long kib = 0;
+        FILE *f;
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)t[i]);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "Pss: %ld kB", &kib) == 1)
+                break;
+        fclose(f);
+        sum += kib;
+    }
+    return sum;
+}
+
 static long
 rss_kib(pid_t pid)
 {
@@ -507,6 +640,20 @@ rss_kib(pid_t pid)
             break;
     fclose(f);
     return kib;
+}
+
+static double cpu_s(pid_t pid);
+
+static double
+tree_cpu_s(pid_t root)
+{
+    pid_t t[64];
+    int n = process_tree(root, t, 64);
+    double sum = 0;
+
+    for (int i = 0; i < n; i++)
+        sum += cpu_s(t[i]);
+    return sum;
 }
 
 static double
@@ -554,7 +701,8 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
 {
     /* 10,000 tunnels need 20,000+ descriptors in the gateway; this machine caps
      * RLIMIT_NOFILE at 20,000 without CAP_SYS_RESOURCE, so the full run opens 9,900. */
-    int n = quick ? 2000 : 9900, n_cpu = 1000;
+    int n = getenv("BENCH_TUNNELS") ? atoi(getenv("BENCH_TUNNELS")) : quick ? 2000 : 9900;
+    int n_cpu = 1000;
     struct wsc **c = calloc((size_t)n, sizeof(*c));
     long rss0, rss1;
     unsigned char m[64] = {7}, *b = NULL;
@@ -562,11 +710,16 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
 
     usleep(200000);
     rss0 = rss_kib(s->pid);
+    long pss0 = tree_pss_kib(s->pid);
     *opened = open_many(s, tls, c, n);
     /* BENCH_SETTLE_S: measure later, e.g. 11 s, after the gateway's periodic malloc_trim. */
     usleep(getenv("BENCH_SETTLE_S") ? (useconds_t)(atof(getenv("BENCH_SETTLE_S")) * 1e6) : 500000);
     rss1 = rss_kib(s->pid);
-    *kib_per_tunnel = (double)(rss1 - rss0) / (*opened ? *opened : 1);
+    long pss1 = tree_pss_kib(s->pid);
+    *kib_per_tunnel = (double)(pss1 - pss0) / (*opened ? *opened : 1);
+    printf("  memory: %d tunnels, PSS of the gateway's processes %ld -> %ld KiB (%.1f KiB per "
+           "tunnel); RSS of its first process %ld -> %ld KiB\n",
+           *opened, pss0, pss1, *kib_per_tunnel, rss0, rss1);
     /* Keep 1,000 of them: each sends one 64-byte message a second and reads its echo. */
     for (int i = n_cpu; i < n; i++) {
         wsc_free(c[i]);
@@ -583,7 +736,7 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
         usleep(100000);
     }
     usleep(1000000);
-    double t_end, c0 = cpu_s(s->pid), t0 = now_s();
+    double t_end, c0 = tree_cpu_s(s->pid), t0 = now_s();
     int secs = quick ? 4 : 10;
     t_end = t0 + secs;
     for (int round = 0; now_s() < t_end; round++) {
@@ -602,19 +755,12 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
             }
         }
     }
-    double c1 = cpu_s(s->pid), t1 = now_s();
+    double c1 = tree_cpu_s(s->pid), t1 = now_s();
     *cpu_pct = 100.0 * (c1 - c0) / (t1 - t0);
     for (int i = 0; i < n; i++)
         wsc_free(c[i]);
     free(c);
     free(b);
-}
-
-static double
-median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* BENCH_REPEAT=N: websockify and the gateway alternate N times for each throughput and
@@ -698,7 +844,10 @@ main(int argc, char **argv)
     atexit(dir_remove);
     pthread_create(&th, NULL, accept_thread, (void *)(intptr_t)SOURCE);
     pthread_create(&th, NULL, accept_thread, (void *)(intptr_t)SINK);
-    pthread_create(&th, NULL, echo_thread, NULL);
+    if (getenv("BENCH_TUNNELS") && atoi(getenv("BENCH_TUNNELS")) > 9000)
+        echo_process_start();
+    else
+        pthread_create(&th, NULL, echo_thread, NULL);
     while (!port_of[SOURCE] || !port_of[SINK] || !port_of[ECHO])
         usleep(1000);
 
@@ -719,6 +868,11 @@ main(int argc, char **argv)
             server_stop(&gw);
             return 0;
         }
+        if (strcmp(getenv("BENCH_PROFILE"), "rtt") == 0) {
+            rtt_side_by_side(&gw, getenv("BENCH_TLS") != NULL);
+            server_stop(&gw);
+            return 0;
+        }
         if (strcmp(getenv("BENCH_PROFILE"), "mem") == 0) {
             struct wsc **c = calloc(500, sizeof(*c));
             sleep(1);
@@ -732,15 +886,6 @@ main(int argc, char **argv)
         printf("gateway pid %d\n", (int)gw.pid);
         fflush(stdout);
         sleep(2);
-        if (strcmp(getenv("BENCH_PROFILE"), "rtt") == 0) {
-            double p50, p99;
-            for (int i = 0; i < 3; i++) {
-                rtt_ws(&gw, getenv("BENCH_TLS") != NULL, &p50, &p99);
-                printf("rtt64 p50 %.1f us p99 %.1f us\n", p50, p99);
-            }
-            server_stop(&gw);
-            return 0;
-        }
         for (int i = 0; i < 3; i++)
             printf("%s %.0f MB/s\n", down ? "down" : "up",
                    down ? down_ws(&gw, getenv("BENCH_TLS") != NULL)
@@ -787,7 +932,7 @@ main(int argc, char **argv)
         double kib, cpu;
         int opened;
         mem_and_cpu(&gw, tls, &kib, &cpu, &opened);
-        printf("  %s: %d tunnels open, %.1f KiB RSS per tunnel [<=16]; 1,000 tunnels x 1 msg/s: "
+        printf("  %s: %d tunnels open, %.1f KiB PSS per tunnel [<=16]; 1,000 tunnels x 1 msg/s: "
                "%.1f%% of a core [<=5]\n",
                gw.name, opened, kib, cpu);
         fflush(stdout);

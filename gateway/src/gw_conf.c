@@ -45,6 +45,7 @@ static const struct pt_conf_key gw_keys[] = {
     KEY("metrics", PT_CONF_BOOL, metrics, 0, 0),
     KEY("metrics_from", PT_CONF_STRING, metrics_from, 0, 0),
     KEY("event_lib", PT_CONF_BOOL, event_lib, 0, 0),
+    KEY("workers", PT_CONF_INT, workers, 1, GW_WORKERS_MAX),
     KEY("log_level", PT_CONF_LOGLEVEL, log_level, 0, 0),
     PT_CONF_KEY_END,
 };
@@ -125,11 +126,11 @@ gw_conf_defaults(struct gw_conf *c)
     c->connect_timeout_ms = 5000;
     c->metrics = true;
     c->metrics_from = pt_xstrdup("127.0.0.1 ::1");
-    /* Off by default: lws 4.1.6 under its libev plugin sometimes loses a WebSocket after
-     * the 101 (a TCP connect-and-close probe just before makes it likely; see
-     * docs/gateway.md and bench/gateway/probe_stall.py). poll() is correct, if costlier at
-     * thousands of idle tunnels. */
-    c->event_lib = false;
+    /* libev: lws's poll() loop walks every descriptor per wake-up (~90% of a core at 1,000
+     * idle tunnels, libev ~5%). The WebSocket it used to lose after the 101 was a protocol
+     * init lws ran too late (gw_new() now runs it; docs/gateway.md). */
+    c->event_lib = true;
+    c->workers = 1;
     c->log_level = LOG_INFO;
     rdp_conf_defaults(&c->rdp);
 }

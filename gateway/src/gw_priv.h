@@ -46,6 +46,9 @@ struct gw_conf {
     bool metrics;             /* serve /metrics */
     char *metrics_from;       /* addresses allowed to read /metrics */
     bool event_lib;           /* libev loop (falls back to poll if the plugin is missing) */
+    int workers;              /* loop processes sharing the listener (gw_workers.c) */
+    const char *path;         /* the file it was loaded from (borrowed; SIGHUP re-reads it) */
+    bool reload_at_start;     /* a worker restarted after a SIGHUP: re-read the file first */
     int log_level;
     /* [rdp]: the RDP backend's settings (gw_rdp_configure()); defaults when the backend
      * is not built in, and the section is then accepted and ignored */
@@ -169,6 +172,44 @@ void gw_reporter_push(struct gw_reporter *r, const struct gw_report_event *ev);
 int gw_report_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len);
 
+/* ---- state shared by worker processes (gw_shared.c) ---------------------------------- */
+
+#define GW_WORKERS_MAX 16
+
+struct gw_shared;
+struct gw_rdp_metrics;
+/* gw_shared_new() - before fork(): the shared ledger, address table and metrics slots for
+ * @workers processes and @max_tunnels tunnels. Returns new, or NULL with @err. Each
+ * process frees its own view with gw_shared_free(). */
+struct gw_shared *gw_shared_new(int workers, int max_tunnels, struct pt_err *err);
+void gw_shared_free(struct gw_shared *s);
+struct auth_ledger *gw_shared_ledger(struct gw_shared *s); /* borrowed */
+/* Per-address counts summed over workers: acquire returns the new total or -1 at @limit. */
+int gw_shared_addr_acquire(struct gw_shared *s, int worker, const char *addr, int limit);
+void gw_shared_addr_release(struct gw_shared *s, int worker, const char *addr);
+int gw_shared_addr_count(struct gw_shared *s, const char *addr);
+/* gw_shared_publish() - copy @worker's counters into its slot (each loop tick). */
+void gw_shared_publish(struct gw_shared *s, int worker, const struct gw_metrics *m,
+                       const struct gw_rdp_metrics *rdp, int tunnels);
+/* gw_shared_sum() - every worker's metrics (@worker's own live ones from @own) plus those
+ * of workers that died, into @out / @out_rdp. */
+void gw_shared_sum(struct gw_shared *s, int worker, const struct gw_metrics *own,
+                   const struct gw_rdp_metrics *own_rdp, struct gw_metrics *out,
+                   struct gw_rdp_metrics *out_rdp);
+/* gw_shared_tunnels() - tunnels of all workers, @own being @worker's live count. */
+int gw_shared_tunnels(struct gw_shared *s, int worker, int own);
+/* gw_shared_worker_gone() - supervisor, after reaping @worker: fold its counters into the
+ * totals, drop its gauges, tunnel count and per-address counts. */
+void gw_shared_worker_gone(struct gw_shared *s, int worker);
+
+/* One loop process: the whole gateway (@sh NULL) or worker @worker of it. Returns the
+ * exit status. (main.c's serve()) */
+typedef int gw_serve_fn(struct gw_conf *c, struct gw_shared *sh, int worker);
+/* gw_workers_run() - `workers` > 1: the supervisor. Forks the workers, each running
+ * @serve (its own loop on a SO_REUSEPORT listener), restarts one that dies, stops them
+ * all on SIGTERM/SIGINT. Returns the exit status for main(). (gw_workers.c) */
+int gw_workers_run(struct gw_conf *c, gw_serve_fn *serve);
+
 /* ---- the gateway (gw.c) and its tunnels (tunnel.c) ------------------------------------ */
 
 struct gw_addr; /* connections per source address */
@@ -202,6 +243,9 @@ struct gw {
     const struct gw_backend_ops *rdp;
     pthread_mutex_t post_lock; /* guards every tunnel's posted queue and the list */
     struct gw_tunnel *post_list;
+    struct gw_shared *shared; /* borrowed; NULL in a single-process gateway */
+    int worker;               /* this process's index among the workers */
+    int64_t accept_warned_ms; /* gw_listen.c: last "out of descriptors" warning */
 };
 
 #define GW_RX_BUF (64 * 1024) /* browser messages per read (lws allocates it per WebSocket) */
@@ -253,6 +297,13 @@ void gw_list_free(char **v);
 
 /* gw_new() - create the lws context, listener and helpers. Returns new or NULL. */
 struct gw *gw_new(const struct gw_conf *c, struct pt_err *err);
+/* gw_new_worker() - gw_new() for worker @worker of a gateway whose workers share @sh
+ * (borrowed, outlives the gateway): the shared ledger and address counts, a SO_REUSEPORT
+ * listener, metrics published to and summed from @sh. */
+struct gw *gw_new_worker(const struct gw_conf *c, struct gw_shared *sh, int worker,
+                         struct pt_err *err);
+/* gw_tunnels_total() - tunnels of the whole gateway (all workers). */
+int gw_tunnels_total(struct gw *g);
 /* gw_run() - serve until gw_stop() (async-signal-safe) is called. Returns 0. */
 int gw_run(struct gw *g);
 void gw_stop(struct gw *g);
@@ -267,7 +318,13 @@ void gw_posts_drain(struct gw *g);
  * Called once a second from the loop's tick (tunnel.c). */
 void gw_tunnels_keepalive(struct gw *g, int64_t now_ms);
 
+/* gw_listen_start() - workers: our own SO_REUSEPORT listener, adopted into the loop, its
+ * connections handed to lws (gw_listen.c). Returns 0 or -1 with @err. */
+int gw_listen_start(struct gw *g, struct pt_err *err);
+
 /* lws protocol callbacks. */
+int gw_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
 int gw_tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len);
 int gw_relay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

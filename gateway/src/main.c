@@ -45,6 +45,46 @@ usage(void)
                     "  -d       debug logging\n");
 }
 
+/* One loop process: the whole gateway, or one of its workers (gw_workers.c). */
+static int
+serve(struct gw_conf *conf, struct gw_shared *sh, int worker)
+{
+    struct pt_err err = {0};
+    struct sigaction sa;
+    int rc = 1;
+
+#if defined(GW_HAVE_RDP)
+    /* First: it forks the RDP session launcher, which must not inherit anything secret
+     * (a TLS key freshly generated below would otherwise sit in its heap). */
+    gw_rdp_configure(&conf->rdp);
+#endif
+    if (gw_tls_ensure(conf, &err) < 0) {
+        pt_log(LOG_CRIT, "event=start_failed %s", err.msg);
+        return 1;
+    }
+    the_gw = gw_new_worker(conf, sh, worker, &err);
+    if (!the_gw) {
+        pt_log(LOG_CRIT, "event=start_failed %s", err.msg);
+        return 1;
+    }
+    the_gw->conf_path = conf->path;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_hangup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = 0;
+    sigaction(SIGTERM, &sa, NULL);
+    if (!the_gw->event_lib)
+        sigaction(SIGINT, &sa, NULL); /* with libev, lws's own SIGINT watcher stops the loop */
+    if (conf->reload_at_start)
+        gw_conf_reload_request(the_gw); /* the others have re-read the file since it was read */
+    rc = gw_run(the_gw);
+    gw_free(the_gw);
+    the_gw = NULL;
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -52,8 +92,7 @@ main(int argc, char **argv)
     struct pt_err err = {0};
     const char *path = NULL;
     bool check = false, debug = false;
-    struct sigaction sa;
-    int opt, rc = 1;
+    int opt, rc;
 
     while ((opt = getopt(argc, argv, "c:ndh")) != -1) {
         switch (opt) {
@@ -88,34 +127,11 @@ main(int argc, char **argv)
     }
     pt_log_set_level(debug ? LOG_DEBUG : conf.log_level);
     signal(SIGPIPE, SIG_IGN);
-#if defined(GW_HAVE_RDP)
-    /* First: it forks the RDP session launcher, which must not inherit anything secret
-     * (a TLS key freshly generated below would otherwise sit in its heap). */
-    gw_rdp_configure(&conf.rdp);
-#endif
-    if (gw_tls_ensure(&conf, &err) < 0) {
-        pt_log(LOG_CRIT, "event=start_failed %s", err.msg);
-        goto out;
-    }
-    the_gw = gw_new(&conf, &err);
-    if (!the_gw) {
-        pt_log(LOG_CRIT, "event=start_failed %s", err.msg);
-        goto out;
-    }
-    the_gw->conf_path = path;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_hangup;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGHUP, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = 0;
-    sigaction(SIGTERM, &sa, NULL);
-    if (!the_gw->event_lib)
-        sigaction(SIGINT, &sa, NULL); /* with libev, lws's own SIGINT watcher stops the loop */
-    rc = gw_run(the_gw);
-out:
-    gw_free(the_gw);
-    the_gw = NULL;
+    conf.path = path;
+    if (conf.workers > 1)
+        rc = gw_workers_run(&conf, serve);
+    else
+        rc = serve(&conf, NULL, 0);
     gw_conf_free(&conf);
     return rc;
 }

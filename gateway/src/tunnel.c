@@ -151,10 +151,13 @@ tunnel_send(struct gw_tunnel *t, const void *data, size_t len, bool binary, bool
         return 0;
     t->bytes_down += len;
     g->metrics.bytes_down[t->proto] += len;
-    /* Fast path: nothing queued and the socket has room, so write now. lws_write() needs
+    /* Fast path: nothing queued here nor left over in lws, so write now. lws_write() needs
      * LWS_PRE bytes of headroom: the caller's, or the scratch buffer's after a copy. lws
-     * keeps whatever the kernel did not take and writes it before the next WRITEABLE. */
-    if (!t->down.head && !t->in_rx && len <= GW_RAW_RX && !lws_send_pipe_choked(t->wsi)) {
+     * keeps whatever the kernel did not take and writes it before the next WRITEABLE;
+     * later messages then queue here. (Not lws_send_pipe_choked(): it asks with a poll()
+     * system call, one per message, and a full socket costs no more this way: send() says
+     * EAGAIN.) */
+    if (!t->down.head && !t->in_rx && len <= GW_RAW_RX && !lws_partial_buffered(t->wsi)) {
         unsigned char *p = (unsigned char *)data;
         if (!headroom) {
             memcpy(g->scratch + LWS_PRE, data, len);
@@ -378,7 +381,7 @@ admit(struct gw_tunnel *t)
     int64_t now = pt_time_wall_ms();
 
     gw_xff_addr_get(g, t->wsi, t->addr, sizeof(t->addr), t->via, sizeof(t->via));
-    if (g->tunnels > g->conf->max_tunnels) {
+    if (gw_tunnels_total(g) > g->conf->max_tunnels) {
         refuse(t, GW_REFUSE_FULL, GW_CLOSE_FULL, "gateway is at its tunnel limit: try another");
         goto out;
     }

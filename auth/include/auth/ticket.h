@@ -145,14 +145,20 @@ enum auth_ticket_reject auth_verifier_check(const struct auth_verifier *v, const
 
 /* auth_ledger_new() - room for @max_entries live ticket ids (at least 1). Returns new. */
 struct auth_ledger *auth_ledger_new(size_t max_entries);
+/* auth_ledger_new_shared() - the same, but counted in memory shared with the processes
+ * fork()ed after this call (a gateway's workers), under a process-shared robust mutex:
+ * a ticket's max_conns holds across all of them. Returns new, or NULL with @err. Each
+ * process calls auth_ledger_free() on its copy. */
+struct auth_ledger *auth_ledger_new_shared(size_t max_entries, struct pt_err *err);
 void auth_ledger_free(struct auth_ledger *l);
 /* auth_ledger_use() - count one connection for @c; AUTH_TICKET_REPLAYED past max_conns,
  * AUTH_TICKET_LEDGER_FULL when @max_entries unexpired ids are already held. Entries are
- * dropped once their ticket has expired (plus skew). Thread: the owner's only. */
+ * dropped once their ticket has expired (plus skew). Thread: the owner's only (a private
+ * ledger); any thread of any process that shares it (a shared one). */
 enum auth_ticket_reject auth_ledger_use(struct auth_ledger *l, const struct auth_ticket_claims *c,
                                         int64_t now_ms);
 /* auth_ledger_count() - live entries (for tests and metrics). */
-size_t auth_ledger_count(const struct auth_ledger *l);
+size_t auth_ledger_count(struct auth_ledger *l);
 
 /* --- sealed secrets: the broker encrypts to the gateway's X25519 public key ------------- */
 

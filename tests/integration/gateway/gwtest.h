@@ -36,6 +36,9 @@ void gwt_write_conf(const struct gwt *g, const char *ticket_key, const char *ext
 /* gwt_wait_log_count() - wait until @needle is in at least @n lines of the gateway's log;
  * returns the count seen (less than @n on timeout). */
 int gwt_wait_log_count(const struct gwt *g, const char *needle, int n, int timeout_ms);
+/* gwt_wait_log() - 0 once a line of the gateway's log contains @needle, -1 after
+ * @timeout_ms. */
+int gwt_wait_log(const struct gwt *g, const char *needle, int timeout_ms);
 /* gwt_dump_state() - print the gateway's process state, sockets and thread stacks to
  * stderr (diagnosis of a test that waited in vain). */
 void gwt_dump_state(const struct gwt *g);

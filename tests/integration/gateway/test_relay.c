@@ -392,8 +392,8 @@ START_TEST(test_metrics_and_healthz_are_served_on_the_listener)
                   m);
     ck_assert_msg(http_metric(m, "portico_gateway_bytes_down_total{protocol=\"vnc\"}") == 5000,
                   "%s", m);
-    /* poll() is the default loop (docs/gateway.md: event_lib) */
-    ck_assert_msg(http_metric(m, "portico_gateway_event_loop{impl=\"poll\"}") == 1, "%s", m);
+    /* libev is the default loop (docs/gateway.md: event_lib) */
+    ck_assert_msg(http_metric(m, "portico_gateway_event_loop{impl=\"libev\"}") == 1, "%s", m);
     ck_assert_msg(http_metric(m, "portico_gateway_rdp_session_failures_total") == 0, "%s", m);
     free(m);
     wsc_free(c);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -442,6 +443,62 @@ START_TEST(test_ledger_allows_max_conns_then_reports_replay)
 }
 END_TEST
 
+/* A gateway's workers are processes forked after the ledger is made: two uses in one
+ * process and a third in another exhaust a ticket with max_conns 2. */
+START_TEST(test_shared_ledger_counts_one_allowance_across_forked_processes)
+{
+    struct pt_err err = {0};
+    struct auth_ledger *l = auth_ledger_new_shared(16, &err);
+    struct auth_ticket_claims c;
+    int status = -1;
+    pid_t pid;
+
+    ck_assert_msg(l, "%s", err.msg);
+    claims_fill(&c, NOW);
+    c.max_conns = 2;
+    ck_assert_int_eq(auth_ledger_use(l, &c, NOW), AUTH_TICKET_OK);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(auth_ledger_use(l, &c, NOW) == AUTH_TICKET_OK &&
+                      auth_ledger_use(l, &c, NOW) == AUTH_TICKET_REPLAYED
+                  ? 0
+                  : 1);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the second process saw its own count (status %d)", status);
+    ck_assert_int_eq(auth_ledger_use(l, &c, NOW), AUTH_TICKET_REPLAYED);
+    ck_assert_int_eq(auth_ledger_count(l), 1);
+    auth_ledger_free(l);
+}
+END_TEST
+
+/* The in-place sweep of a shared table keeps live entries and their counts. */
+START_TEST(test_shared_ledger_sweeps_expired_entries_in_place)
+{
+    struct pt_err err = {0};
+    struct auth_ledger *l = auth_ledger_new_shared(4, &err);
+    struct auth_ticket_claims c[4], late;
+
+    ck_assert_msg(l, "%s", err.msg);
+    for (int i = 0; i < 4; i++) {
+        claims_fill(&c[i], NOW + i * AUTH_TICKET_DEFAULT_TTL);
+        c[i].max_conns = 1;
+        ck_assert_int_eq(auth_ledger_use(l, &c[i], NOW + i * AUTH_TICKET_DEFAULT_TTL),
+                         AUTH_TICKET_OK);
+    }
+    /* when the first has expired (plus skew), a fifth ticket takes its room ... */
+    int64_t t = NOW + AUTH_TICKET_DEFAULT_TTL + AUTH_TICKET_SKEW + 1;
+    claims_fill(&late, t);
+    ck_assert_int_eq(auth_ledger_use(l, &late, t), AUTH_TICKET_OK);
+    ck_assert_int_eq(auth_ledger_count(l), 4);
+    /* ... and the live ones still remember their use */
+    for (int i = 1; i < 4; i++)
+        ck_assert_int_eq(auth_ledger_use(l, &c[i], t), AUTH_TICKET_REPLAYED);
+    auth_ledger_free(l);
+}
+END_TEST
+
 START_TEST(test_ledger_refuses_when_full_and_frees_expired_entries)
 {
     struct auth_ledger *l = auth_ledger_new(8);
@@ -519,6 +576,8 @@ auth_ticket_suite(void)
     tcase_add_test(tc, test_signer_refuses_out_of_range_claims);
     tcase_add_test(tc, test_ledger_allows_max_conns_then_reports_replay);
     tcase_add_test(tc, test_ledger_refuses_when_full_and_frees_expired_entries);
+    tcase_add_test(tc, test_shared_ledger_counts_one_allowance_across_forked_processes);
+    tcase_add_test(tc, test_shared_ledger_sweeps_expired_entries_in_place);
     tcase_add_test(tc, test_reject_reasons_have_distinct_names);
     tcase_add_test(tc, test_base64url_matches_rfc4648_vectors);
     suite_add_tcase(s, tc);
