@@ -233,6 +233,57 @@ START_TEST(test_a_dead_worker_is_restarted_and_its_address_counts_released)
 }
 END_TEST
 
+/* A tunnel with @origin: 1 if it echoes, else its close code. */
+static int
+origin_tunnel(const char *origin)
+{
+    char err[256], path[5000],
+        *t = gwt_ticket(&g, AUTH_PROTO_VNC, "127.0.0.1", echo.port, 1, NULL, 0, 0, NULL);
+    unsigned char *got = NULL;
+    size_t len = 0, cap = 0;
+    struct wsc *c = wsc_connect_ex(g.port, gwt_path(t, path, sizeof(path)), origin, "binary", NULL,
+                                   false, err, sizeof(err));
+    int rc;
+
+    free(t);
+    ck_assert_msg(c, "%s", err);
+    ck_assert_int_eq(wsc_send(c, WSC_BINARY, "ping", 4), 0);
+    rc = wsc_recv(c, &got, &len, &cap, 5000) == WSC_BINARY ? 1 : wsc_close_code(c);
+    free(got);
+    wsc_free(c);
+    return rc;
+}
+
+/* Workers reload on SIGHUP one by one; one started after that must not come up with the
+ * configuration the supervisor read at start: it re-reads the file first. */
+START_TEST(test_a_worker_restarted_after_sighup_runs_the_reloaded_config)
+{
+    long before, after = 0, pids[2];
+
+    start("allowed_origins = https://old.example.test\n");
+    gwt_write_conf(&g, NULL, "workers = 2\nallowed_origins = https://new.example.test\n");
+    ck_assert_int_eq(kill(g.proc.pid, SIGHUP), 0);
+    ck_assert_int_eq(gwt_wait_log_count(&g, "event=reloaded", 2, 10000), 2);
+    before = worker_pid(1);
+    long from = log_size();
+    ck_assert_int_eq(kill((pid_t)before, SIGKILL), 0);
+    for (int i = 0; i < 100 && ((after = worker_pid(1)) == before || after == 0); i++)
+        usleep(50000);
+    ck_assert_msg(after != before && after > 0, "worker 1 was not started again");
+    for (int i = 0; i < 100 && log_pids(from, "event=reloaded", NULL, pids, 2) == 0; i++)
+        usleep(50000);
+    ck_assert_int_eq(log_pids(from, "event=reloaded", NULL, pids, 2), 1);
+    ck_assert_int_eq(pids[0], after);
+    /* Which worker serves a connection is the kernel's pick: 16 tries miss the restarted
+     * one with odds of 2^-16. The old origin is refused everywhere, the new one admitted. */
+    for (int i = 0; i < 16; i++) {
+        ck_assert_int_eq(origin_tunnel("https://new.example.test"), 1);
+        ck_assert_int_eq(origin_tunnel("https://old.example.test"), 4006);
+    }
+    teardown();
+}
+END_TEST
+
 START_TEST(test_sigterm_to_the_supervisor_stops_every_worker)
 {
     long w1, w2;
@@ -261,6 +312,7 @@ gateway_workers_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_a_ticket_allowance_holds_across_workers);
     tcase_add_test(tc, test_a_dead_worker_is_restarted_and_its_address_counts_released);
+    tcase_add_test(tc, test_a_worker_restarted_after_sighup_runs_the_reloaded_config);
     tcase_add_test(tc, test_sigterm_to_the_supervisor_stops_every_worker);
     suite_add_tcase(s, tc);
     return s;
