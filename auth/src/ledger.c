@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/shm.h"
 #include "common/str.h"
 #include "ticket_priv.h"
 
@@ -80,27 +81,19 @@ auth_ledger_new_shared(size_t max_entries, struct pt_err *err)
 {
     size_t max = max_entries ? max_entries : 1, cap = table_cap(max);
     size_t bytes = sizeof(struct ledger_table) + cap * sizeof(struct ledger_entry);
-    pthread_mutexattr_t ma;
     struct auth_ledger *l;
     void *m;
 
-    /* Untouched pages of an anonymous mapping cost nothing until a ticket lands there. */
-    m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) {
-        pt_err_set(err, PT_E_LIMIT, "cannot map a shared ticket ledger of %zu bytes: %s", bytes,
-                   strerror(errno));
+    /* Untouched pages of the mapping cost nothing until a ticket lands there. */
+    m = pt_shm_map(bytes, "a shared ticket ledger", err);
+    if (!m)
         return NULL;
-    }
     l = pt_xcalloc(1, sizeof(*l));
     l->t = m;
     l->bytes = bytes;
     l->t->cap = cap;
     l->t->max = max;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&l->t->lock, &ma);
-    pthread_mutexattr_destroy(&ma);
+    pt_shm_mutex_init(&l->t->lock);
     return l;
 }
 
@@ -119,11 +112,8 @@ auth_ledger_free(struct auth_ledger *l)
 static void
 ledger_lock(struct auth_ledger *l)
 {
-    if (l->bytes && pthread_mutex_lock(&l->t->lock) == EOWNERDEAD) {
-        pt_log(LOG_WARNING, "event=ledger_owner_died a gateway worker died holding the "
-                            "ticket ledger; it stays in use");
-        pthread_mutex_consistent(&l->t->lock);
-    }
+    if (l->bytes)
+        pt_shm_mutex_lock(&l->t->lock, "the ticket ledger");
 }
 
 static void

@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/shm.h"
 #include "common/str.h"
 #include "gw_priv.h"
 #include "rdp.h" /* struct gw_rdp_metrics only */
@@ -63,7 +64,6 @@ gw_shared_new(int workers, int max_tunnels, struct pt_err *err)
 {
     size_t cap = 64, bytes;
     struct gw_shared *s;
-    pthread_mutexattr_t ma;
     void *m;
 
     if (workers < 1 || workers > GW_WORKERS_MAX) {
@@ -73,22 +73,15 @@ gw_shared_new(int workers, int max_tunnels, struct pt_err *err)
     while (cap < 2 * (size_t)max_tunnels + 2 * GW_WORKERS_MAX)
         cap *= 2;
     bytes = sizeof(struct shared_hdr) + cap * sizeof(struct addr_entry);
-    m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) {
-        pt_err_set(err, PT_E_LIMIT, "cannot map %zu bytes shared by the workers: %s", bytes,
-                   strerror(errno));
+    m = pt_shm_map(bytes, "the state the workers share", err);
+    if (!m)
         return NULL;
-    }
     s = pt_xcalloc(1, sizeof(*s));
     s->h = m;
     s->bytes = bytes;
     s->h->workers = workers;
     s->h->addr_cap = cap;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&s->h->lock, &ma);
-    pthread_mutexattr_destroy(&ma);
+    pt_shm_mutex_init(&s->h->lock);
     s->ledger = auth_ledger_new_shared((size_t)max_tunnels * 4 + 1024, err);
     if (!s->ledger) {
         gw_shared_free(s);
@@ -116,10 +109,7 @@ gw_shared_ledger(struct gw_shared *s)
 static void
 shared_lock(struct gw_shared *s)
 {
-    if (pthread_mutex_lock(&s->h->lock) == EOWNERDEAD) {
-        pt_log(LOG_WARNING, "event=shared_owner_died a worker died holding the address table");
-        pthread_mutex_consistent(&s->h->lock);
-    }
+    pt_shm_mutex_lock(&s->h->lock, "the workers' address table");
 }
 
 /* ---- connections per source address ---------------------------------------------------- */
