@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "auth/ticket.h"
+#include "bench_proc.h"
 #include "common/str.h"
 #include "wsclient.h"
 
@@ -51,14 +52,6 @@ static const char *gw_bin;
 static char dir[256];
 static struct auth_signer *signer;
 static int quick;
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 listen_any(int *port)
@@ -369,7 +362,7 @@ down_raw(void)
     int fd = tcp_connect(port_of[SOURCE]);
     unsigned char *buf = malloc(1 << 16);
     size_t got = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     while (got < down_total) {
         ssize_t r = recv(fd, buf, 1 << 16, 0);
@@ -377,7 +370,7 @@ down_raw(void)
             break;
         got += (size_t)r;
     }
-    double mbs = (double)got / 1e6 / (now_s() - t0);
+    double mbs = (double)got / 1e6 / (bench_now_s() - t0);
     close(fd);
     free(buf);
     return mbs;
@@ -395,7 +388,7 @@ down_ws(const struct server *s, bool tls)
     free(tk);
     if (!c)
         return 0;
-    t0 = now_s();
+    t0 = bench_now_s();
     while (got < down_total) {
         int op = wsc_recv(c, &b, &len, &cap, 5000);
         if (op != WSC_BINARY) {
@@ -408,7 +401,7 @@ down_ws(const struct server *s, bool tls)
         }
         got += len;
     }
-    double mbs = (double)got / 1e6 / (now_s() - t0);
+    double mbs = (double)got / 1e6 / (bench_now_s() - t0);
     wsc_free(c);
     free(b);
     return mbs;
@@ -420,14 +413,14 @@ up_raw(void)
     int fd = tcp_connect(port_of[SINK]);
     unsigned char *buf = calloc(1, 1 << 16);
     unsigned long long base = atomic_load(&sink_bytes);
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     for (size_t sent = 0; sent < up_total; sent += 1 << 16)
         if (send(fd, buf, 1 << 16, MSG_NOSIGNAL) <= 0)
             break;
-    while (atomic_load(&sink_bytes) - base < up_total && now_s() - t0 < 60)
+    while (atomic_load(&sink_bytes) - base < up_total && bench_now_s() - t0 < 60)
         usleep(200);
-    double mbs = (double)(atomic_load(&sink_bytes) - base) / 1e6 / (now_s() - t0);
+    double mbs = (double)(atomic_load(&sink_bytes) - base) / 1e6 / (bench_now_s() - t0);
     close(fd);
     free(buf);
     return mbs;
@@ -445,34 +438,19 @@ up_ws(const struct server *s, bool tls)
     free(tk);
     if (!c)
         return 0;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (size_t sent = 0; sent < up_total; sent += 1 << 16)
         if (wsc_send(c, WSC_BINARY, buf, 1 << 16) < 0)
             break;
-    while (atomic_load(&sink_bytes) - base < up_total && now_s() - t0 < 60)
+    while (atomic_load(&sink_bytes) - base < up_total && bench_now_s() - t0 < 60)
         usleep(200);
-    double mbs = (double)(atomic_load(&sink_bytes) - base) / 1e6 / (now_s() - t0);
+    double mbs = (double)(atomic_load(&sink_bytes) - base) / 1e6 / (bench_now_s() - t0);
     wsc_free(c);
     free(buf);
     return mbs;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 #define RTT_N 4000
-
-static void
-rtt_stats(double *v, int n, double *p50, double *p99)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    *p50 = v[n / 2];
-    *p99 = v[n * 99 / 100];
-}
 
 static void
 rtt_raw(double *p50, double *p99)
@@ -482,7 +460,7 @@ rtt_raw(double *p50, double *p99)
     static double v[RTT_N];
 
     for (int i = 0; i < RTT_N; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         send(fd, m, 64, 0);
         size_t got = 0;
         while (got < 64) {
@@ -491,10 +469,11 @@ rtt_raw(double *p50, double *p99)
                 break;
             got += (size_t)n;
         }
-        v[i] = (now_s() - t0) * 1e6;
+        v[i] = (bench_now_s() - t0) * 1e6;
     }
     close(fd);
-    rtt_stats(v, RTT_N, p50, p99);
+    *p50 = bench_percentile(v, RTT_N, 50);
+    *p99 = bench_percentile(v, RTT_N, 99);
 }
 
 static void
@@ -511,28 +490,22 @@ rtt_ws(const struct server *s, bool tls, double *p50, double *p99)
     if (!c)
         return;
     for (int i = 0; i < RTT_N; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         wsc_send(c, WSC_BINARY, m, 64);
         size_t got = 0;
         while (got < 64 && wsc_recv(c, &b, &len, &cap, 5000) == WSC_BINARY)
             got += len;
-        v[i] = (now_s() - t0) * 1e6;
+        v[i] = (bench_now_s() - t0) * 1e6;
     }
     wsc_free(c);
     free(b);
-    rtt_stats(v, RTT_N, p50, p99);
+    *p50 = bench_percentile(v, RTT_N, 50);
+    *p99 = bench_percentile(v, RTT_N, 99);
 }
 
 /* 64-byte round trips only: raw TCP, websockify and the gateway in turns, RTT_ROUNDS
  * rounds of RTT_N each, so load changes hit all three alike; medians of the rounds. */
 #define RTT_ROUNDS 5
-
-static double
-median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* Round trips of raw TCP, websockify and the gateway in turns, RTT_ROUNDS times, compared
  * by their medians: on this VM one sequence of the three swings by 2x with the scheduler
@@ -553,9 +526,9 @@ rtt_side_by_side(struct server *gw, bool tls, double out[4])
         rtt_ws(gw, tls, &g50[i], &g99[i]);
     }
     server_stop(&wsfy);
-    double rp50 = median(r50, RTT_ROUNDS), rp99 = median(r99, RTT_ROUNDS),
-           wp50 = median(w50, RTT_ROUNDS), wp99 = median(w99, RTT_ROUNDS),
-           gp50 = median(g50, RTT_ROUNDS), gp99 = median(g99, RTT_ROUNDS);
+    double rp50 = bench_median(r50, RTT_ROUNDS), rp99 = bench_median(r99, RTT_ROUNDS),
+           wp50 = bench_median(w50, RTT_ROUNDS), wp99 = bench_median(w99, RTT_ROUNDS),
+           gp50 = bench_median(g50, RTT_ROUNDS), gp99 = bench_median(g99, RTT_ROUNDS);
     printf("rtt64 %s, median of %d rounds x %d: raw p50 %.1f p99 %.1f us; websockify p50 %.1f "
            "p99 %.1f us; gateway p50 %.1f p99 %.1f us\n  ratios gw/websockify: p50 %.2f "
            "[<=0.5] p99 %.2f [<=0.5]\n",
@@ -567,124 +540,6 @@ rtt_side_by_side(struct server *gw, bool tls, double out[4])
         out[2] = gp50;
         out[3] = gp99;
     }
-}
-
-/* @root and its descendants (a gateway's supervisor, workers and RDP launchers). */
-static int
-process_tree(pid_t root, pid_t *out, int max)
-{
-    int n = 0;
-    DIR *d;
-    struct dirent *e;
-    pid_t pids[4096], ppids[4096];
-    int all = 0;
-
-    out[n++] = root;
-    d = opendir("/proc");
-    while (d && (e = readdir(d)) && all < 4096) {
-        char path[300], buf[512];
-        FILE *f;
-        pid_t p = (pid_t)atoi(e->d_name);
-        if (p <= 0)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (fgets(buf, sizeof(buf), f)) {
-            char *q = strrchr(buf, ')');
-            int pp = 0;
-            if (q && sscanf(q + 2, "%*c %d", &pp) == 1) {
-                pids[all] = p;
-                ppids[all++] = (pid_t)pp;
-            }
-        }
-        fclose(f);
-    }
-    if (d)
-        closedir(d);
-    for (int i = 0; i < n; i++) /* breadth first: children of out[i] */
-        for (int j = 0; j < all && n < max; j++)
-            if (ppids[j] == out[i])
-                out[n++] = pids[j];
-    return n;
-}
-
-/* Sum of PSS (shared pages split among their users) over the gateway's processes. */
-static long
-tree_pss_kib(pid_t root)
-{
-    pid_t t[64];
-    int n = process_tree(root, t, 64);
-    long sum = 0;
-
-    for (int i = 0; i < n; i++) {
-        char path[64], line[256];
-        long kib = 0;
-        FILE *f;
-        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)t[i]);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        while (fgets(line, sizeof(line), f))
-            if (sscanf(line, "Pss: %ld kB", &kib) == 1)
-                break;
-        fclose(f);
-        sum += kib;
-    }
-    return sum;
-}
-
-static long
-rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
-static double cpu_s(pid_t pid);
-
-static double
-tree_cpu_s(pid_t root)
-{
-    pid_t t[64];
-    int n = process_tree(root, t, 64);
-    double sum = 0;
-
-    for (int i = 0; i < n; i++)
-        sum += cpu_s(t[i]);
-    return sum;
-}
-
-static double
-cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    f = fopen(path, "r");
-    if (!f || !fgets(buf, sizeof(buf), f)) {
-        if (f)
-            fclose(f);
-        return 0;
-    }
-    fclose(f);
-    char *p = strrchr(buf, ')');
-    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Open @n tunnels to the echo backend; returns how many opened. */
@@ -720,13 +575,13 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
     size_t len = 0, cap = 0;
 
     usleep(200000);
-    rss0 = rss_kib(s->pid);
-    long pss0 = tree_pss_kib(s->pid);
+    rss0 = bench_proc_rss_kib(s->pid);
+    long pss0 = bench_proc_tree_pss_kib(s->pid);
     *opened = open_many(s, tls, c, n);
     /* BENCH_SETTLE_S: measure later, e.g. 11 s, after the gateway's periodic malloc_trim. */
     usleep(getenv("BENCH_SETTLE_S") ? (useconds_t)(atof(getenv("BENCH_SETTLE_S")) * 1e6) : 500000);
-    rss1 = rss_kib(s->pid);
-    long pss1 = tree_pss_kib(s->pid);
+    rss1 = bench_proc_rss_kib(s->pid);
+    long pss1 = bench_proc_tree_pss_kib(s->pid);
     *kib_per_tunnel = (double)(pss1 - pss0) / (*opened ? *opened : 1);
     printf("  memory: %d tunnels, PSS of the gateway's processes %ld -> %ld KiB (%.1f KiB per "
            "tunnel); RSS of its first process %ld -> %ld KiB\n",
@@ -747,14 +602,14 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
         usleep(100000);
     }
     usleep(1000000);
-    double t_end, c0 = tree_cpu_s(s->pid), t0 = now_s();
+    double t_end, c0 = bench_proc_tree_cpu_s(s->pid), t0 = bench_now_s();
     int secs = quick ? 4 : 10;
     t_end = t0 + secs;
-    for (int round = 0; now_s() < t_end; round++) {
+    for (int round = 0; bench_now_s() < t_end; round++) {
         double slot = t0 + round * 1.0;
         for (int i = 0; i < n_cpu; i++) {
             double due = slot + (double)i / n_cpu;
-            double wait = due - now_s();
+            double wait = due - bench_now_s();
             if (wait > 0)
                 usleep((useconds_t)(wait * 1e6));
             if (!c[i])
@@ -766,7 +621,7 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
             }
         }
     }
-    double c1 = tree_cpu_s(s->pid), t1 = now_s();
+    double c1 = bench_proc_tree_cpu_s(s->pid), t1 = bench_now_s();
     *cpu_pct = 100.0 * (c1 - c0) / (t1 - t0);
     for (int i = 0; i < n; i++)
         wsc_free(c[i]);
@@ -803,14 +658,14 @@ repeat_throughput(int n, bool tls)
                r[3 * n + i]);
         fflush(stdout);
     }
-    double dw = median(v, n), dg = median(v + n, n), uw = median(v + 2 * n, n),
-           ug = median(v + 3 * n, n);
+    double dw = bench_median(v, n), dg = bench_median(v + n, n), uw = bench_median(v + 2 * n, n),
+           ug = bench_median(v + 3 * n, n);
     printf(
         "%s medians of %d: down websockify %.0f gateway %.0f (%.2fx)  up websockify %.0f gateway "
         "%.0f (%.2fx)\n",
         tls ? "wss" : "ws", n, dw, dg, dg / dw, uw, ug, ug / uw);
-    double w50 = median(r, n), w99 = median(r + n, n), g50 = median(r + 2 * n, n),
-           g99 = median(r + 3 * n, n);
+    double w50 = bench_median(r, n), w99 = bench_median(r + n, n), g50 = bench_median(r + 2 * n, n),
+           g99 = bench_median(r + 3 * n, n);
     printf("%s rtt64 medians of %d: p50 websockify %.1f gateway %.1f us (%.2fx)  p99 websockify "
            "%.1f gateway %.1f us (%.2fx)\n",
            tls ? "wss" : "ws", n, w50, g50, g50 / w50, w99, g99, g99 / w99);

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
 #include "canvas.h"
 #include "common/mem.h"
 #include "harness.h"
@@ -50,27 +51,6 @@ static const struct phase phases[] = {
     {"idle", 0, 0},
 };
 
-static double
-cpu_ms(const char *path)
-{
-    char buf[1024];
-    unsigned long ut = 0, st = 0;
-    FILE *f = fopen(path, "r");
-    char *p;
-
-    if (!f)
-        return 0;
-    if (!fgets(buf, sizeof(buf), f)) {
-        fclose(f);
-        return 0;
-    }
-    fclose(f);
-    p = strrchr(buf, ')'); /* fields after the command name */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The gateway's share: this process but its main (browser-playing) thread, plus the
  * session's worker process when sessions run in processes (the default). */
 static int worker_pid = -1, srv_pid = -1;
@@ -84,9 +64,9 @@ backend_cpu_ms(void)
     snprintf(task, sizeof(task), "/proc/self/task/%d/stat", getpid());
     if (worker_pid > 0) {
         snprintf(worker, sizeof(worker), "/proc/%d/stat", worker_pid);
-        w = cpu_ms(worker);
+        w = 1000.0 * bench_stat_cpu_s(worker);
     }
-    return cpu_ms("/proc/self/stat") - cpu_ms(task) + w;
+    return 1000.0 * bench_stat_cpu_s("/proc/self/stat") - 1000.0 * bench_stat_cpu_s(task) + w;
 }
 
 /* What the browser would show: every drawing instruction is applied here. */
@@ -302,7 +282,7 @@ main(int argc, char **argv)
                 cpu0 = backend_cpu_ms();
                 gw_rdp_metrics_get(&m0);
                 snprintf(srv_stat, sizeof(srv_stat), "/proc/%d/stat", srv_pid);
-                srv0 = cpu_ms(srv_stat);
+                srv0 = 1000.0 * bench_stat_cpu_s(srv_stat);
                 bytes0 = h_bytes(t);
                 frames0 = frames;
                 clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -319,7 +299,7 @@ main(int argc, char **argv)
         cpu1 = backend_cpu_ms();
         gw_rdp_metrics_get(&m1);
         snprintf(srv_stat, sizeof(srv_stat), "/proc/%d/stat", srv_pid);
-        srv1 = cpu_ms(srv_stat);
+        srv1 = 1000.0 * bench_stat_cpu_s(srv_stat);
         bytes1 = h_bytes(t);
         clock_gettime(CLOCK_MONOTONIC, &ts);
         wall1 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
