@@ -366,3 +366,28 @@ bk_run(char *const argv[], const char *const *env, const char *input, struct pt_
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+int
+bk_login(int port, const char *user, const char *pw, struct bk_who *w, struct bk_resp *out,
+         struct pt_err *err)
+{
+    char body[600];
+    const char *sc, *csrf;
+
+    snprintf(body, sizeof(body), "{\"user\":\"%s\",\"password\":\"%s\"}", user, pw);
+    if (bk_https(port, "POST", "/api/v1/login", NULL, body, strlen(body), out, err) < 0)
+        return -1;
+    if (out->status != 200)
+        return out->status;
+    sc = bk_resp_header(out, "set-cookie");
+    csrf = json_string_value(json_object_get(out->json, "csrf_token"));
+    if (!sc || !csrf)
+        return pt_err_set(err, PT_E_INVALID, "login of %s: 200 without %s", user,
+                          sc ? "csrf_token" : "a session cookie");
+    snprintf(w->cookie, sizeof(w->cookie), "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
+    snprintf(w->csrf, sizeof(w->csrf), "X-CSRF-Token: %s", csrf);
+    w->hdrs[0] = w->cookie;
+    w->hdrs[1] = w->csrf;
+    w->hdrs[2] = NULL;
+    return 200;
+}

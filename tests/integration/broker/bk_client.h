@@ -41,6 +41,19 @@ int bk_https_raw(int port, const char *raw, size_t len, struct bk_resp *out, str
  * TLS1_1_VERSION) succeeds, -1 otherwise. */
 int bk_tls_handshake(int port, int max_version);
 
+/* A signed-in browser: the header lines its requests carry. */
+struct bk_who {
+    char cookie[200];    /* "Cookie: portico_session=..." */
+    char csrf[120];      /* "X-CSRF-Token: ..." */
+    const char *hdrs[3]; /* cookie, csrf, NULL: pass as bk_https()'s @headers */
+};
+
+/* bk_login() - POST /api/v1/login as @user; on 200 fills @w from the session cookie and
+ * the CSRF token. @out keeps the reply (the caller finishes it). Returns the HTTP status,
+ * or -1 on a transport error or a 200 without cookie or token (@err says which). */
+int bk_login(int port, const char *user, const char *pw, struct bk_who *w, struct bk_resp *out,
+             struct pt_err *err);
+
 /* A running portico-broker with a generated configuration. */
 struct bk_broker {
     struct tf_proc proc;

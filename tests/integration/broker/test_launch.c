@@ -102,31 +102,14 @@ verify_ticket(const char *ticket, const char *desktop)
     auth_verifier_free(v);
 }
 
-struct who {
-    char cookie[200];
-    char csrf[120];
-    const char *hdrs[3];
-};
-
 static void
-login(const char *user, const char *pw, struct who *w)
+login(const char *user, const char *pw, struct bk_who *w)
 {
-    struct bk_resp r;
+    struct bk_resp r = {0};
     struct pt_err err = {0};
-    char body[200];
-    const char *sc;
 
-    snprintf(body, sizeof(body), "{\"user\":\"%s\",\"password\":\"%s\"}", user, pw);
-    ck_assert_int_eq(
-        bk_https(broker.port, "POST", "/api/v1/login", NULL, body, strlen(body), &r, &err), 0);
-    ck_assert_int_eq(r.status, 200);
-    sc = bk_resp_header(&r, "set-cookie");
-    snprintf(w->cookie, sizeof(w->cookie), "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
-    snprintf(w->csrf, sizeof(w->csrf), "X-CSRF-Token: %s",
-             json_string_value(json_object_get(r.json, "csrf_token")));
-    w->hdrs[0] = w->cookie;
-    w->hdrs[1] = w->csrf;
-    w->hdrs[2] = NULL;
+    ck_assert_msg(bk_login(broker.port, user, pw, w, &r, &err) == 200, "login %s: %d %s %s", user,
+                  r.status, err.msg, r.body.data ? r.body.data : "");
     bk_resp_fini(&r);
 }
 
@@ -145,7 +128,7 @@ call(const char *method, const char *path, const char *const *hdrs, const char *
 START_TEST(test_my_desktops_lists_only_entitled_pools)
 {
     struct bk_resp r;
-    struct who alice, bob;
+    struct bk_who alice, bob;
     json_t *pools;
 
     login("alice", "alice-pw", &alice);
@@ -167,7 +150,7 @@ END_TEST
 START_TEST(test_launch_bad_cases_have_exact_codes)
 {
     struct bk_resp r;
-    struct who alice, bob;
+    struct bk_who alice, bob;
     const char *no_csrf[2];
 
     login("alice", "alice-pw", &alice);
@@ -203,7 +186,7 @@ END_TEST
 START_TEST(test_launch_claims_a_desktop_and_a_second_launch_reconnects_to_it)
 {
     struct bk_resp r;
-    struct who alice;
+    struct bk_who alice;
     char first[128];
     int st;
 
@@ -242,7 +225,7 @@ END_TEST
 START_TEST(test_admin_resize_is_validated_and_audited)
 {
     struct bk_resp r;
-    struct who bob, alice;
+    struct bk_who bob, alice;
     bool seen = false;
     json_t *e;
     size_t i;
@@ -285,7 +268,7 @@ END_TEST
 
 /* The admin list's entry for desktop @id, or NULL (borrowed from @r). */
 static json_t *
-admin_desktop(struct bk_resp *r, const struct who *admin, const char *id)
+admin_desktop(struct bk_resp *r, const struct bk_who *admin, const char *id)
 {
     json_t *e;
     size_t i;
@@ -302,7 +285,7 @@ admin_desktop(struct bk_resp *r, const struct who *admin, const char *id)
 START_TEST(test_admin_deletes_a_desktop_and_a_held_one_only_with_force)
 {
     struct bk_resp r;
-    struct who alice, bob;
+    struct bk_who alice, bob;
     char held[128], path[300], idle[128] = "";
     bool gone = false, audited = false;
     json_t *e;

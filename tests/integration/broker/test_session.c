@@ -63,39 +63,19 @@ session_teardown(void)
     ck_assert_msg(clean, "broker did not stop cleanly");
 }
 
-/* A signed-in client: the cookie header and the CSRF header, ready to send. */
-struct who {
-    char cookie[200];
-    char csrf[120];
-    const char *hdrs[3];
-};
-
+/* Sign @user in: the HTTP status; the reply stays in @out. */
 static int
-login_as(int port, const char *user, const char *pw, struct who *w, struct bk_resp *out)
+login_as(int port, const char *user, const char *pw, struct bk_who *w, struct bk_resp *out)
 {
     struct pt_err err = {0};
-    char body[256];
-    const char *sc, *csrf;
+    int status = bk_login(port, user, pw, w, out, &err);
 
-    snprintf(body, sizeof(body), "{\"user\":\"%s\",\"password\":\"%s\"}", user, pw);
-    ck_assert_msg(bk_https(port, "POST", "/api/v1/login", NULL, body, strlen(body), out, &err) == 0,
-                  "%s", err.msg);
-    if (out->status != 200)
-        return out->status;
-    sc = bk_resp_header(out, "set-cookie");
-    ck_assert_ptr_nonnull(sc);
-    snprintf(w->cookie, sizeof(w->cookie), "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
-    csrf = json_string_value(json_object_get(out->json, "csrf_token"));
-    ck_assert_ptr_nonnull(csrf);
-    snprintf(w->csrf, sizeof(w->csrf), "X-CSRF-Token: %s", csrf);
-    w->hdrs[0] = w->cookie;
-    w->hdrs[1] = w->csrf;
-    w->hdrs[2] = NULL;
-    return 200;
+    ck_assert_msg(status > 0, "login %s: %s", user, err.msg);
+    return status;
 }
 
 static void
-login_ok(const char *user, const char *pw, struct who *w)
+login_ok(const char *user, const char *pw, struct bk_who *w)
 {
     struct bk_resp r;
 
@@ -118,7 +98,7 @@ call(const char *method, const char *path, const char *const *hdrs, const char *
 START_TEST(test_login_sets_a_strict_cookie_and_returns_the_csrf_token_and_pools)
 {
     struct bk_resp r;
-    struct who w;
+    struct bk_who w;
     const char *sc;
     json_t *pools;
 
@@ -141,7 +121,7 @@ END_TEST
 START_TEST(test_wrong_password_is_401_bad_credentials)
 {
     struct bk_resp r;
-    struct who w;
+    struct bk_who w;
 
     ck_assert_int_eq(login_as(broker.port, "alice", "nope", &w, &r), 401);
     ck_assert_str_eq(bk_resp_error_code(&r), "bad_credentials");
@@ -179,7 +159,7 @@ END_TEST
 START_TEST(test_me_needs_a_session)
 {
     struct bk_resp r;
-    struct who w;
+    struct bk_who w;
     const char *stale[] = {"Cookie: portico_session=00000000000000000000000000000000000000000000"
                            "00000000000000000000",
                            NULL};
@@ -200,7 +180,7 @@ END_TEST
 START_TEST(test_logout_needs_the_csrf_token_then_ends_the_session)
 {
     struct bk_resp r;
-    struct who w;
+    struct bk_who w;
     const char *no_csrf[2], *bad_csrf[3];
     char bad[120];
 
@@ -229,7 +209,7 @@ END_TEST
 START_TEST(test_admin_routes_refuse_a_non_admin_and_serve_an_admin)
 {
     struct bk_resp r;
-    struct who alice, bob;
+    struct bk_who alice, bob;
 
     login_ok("alice", "alice-pw", &alice);
     login_ok("bob", "bob-pw", &bob);
@@ -251,7 +231,7 @@ END_TEST
 START_TEST(test_admin_resolves_a_user_with_groups_and_pools)
 {
     struct bk_resp r;
-    struct who bob;
+    struct bk_who bob;
     json_t *groups;
     bool in_group = false;
 
@@ -274,7 +254,7 @@ END_TEST
 START_TEST(test_admin_disconnect_ends_another_users_session)
 {
     struct bk_resp r;
-    struct who alice, bob;
+    struct bk_who alice, bob;
     char path[128];
     const char *bob_nocsrf[2];
 
@@ -303,7 +283,7 @@ END_TEST
 START_TEST(test_gateway_tunnel_reports_need_the_shared_secret)
 {
     struct bk_resp r;
-    struct who bob;
+    struct bk_who bob;
     const char *gw[] = {"Authorization: Bearer " GW_SECRET, NULL};
     const char *bad[] = {"Authorization: Bearer not-the-secret-at-all-no", NULL};
     const char *open =
@@ -382,7 +362,7 @@ curl_logout(bool h2, const char *cookie, const char *origin)
  * state-changing call is then accepted only with an Origin equal to the broker's own. */
 START_TEST(test_h2_state_changing_calls_need_the_brokers_own_origin)
 {
-    struct who w;
+    struct bk_who w;
     char self[100];
 
     if (access("/usr/bin/curl", X_OK) != 0)
@@ -449,7 +429,7 @@ END_TEST
 START_TEST(test_metrics_count_signins_by_result_and_active_sessions)
 {
     struct bk_resp r;
-    struct who w;
+    struct bk_who w;
 
     login_ok("alice", "alice-pw", &w);
     ck_assert_int_eq(login_as(broker.port, "alice", "wrong", &w, &r), 401);
@@ -468,7 +448,7 @@ START_TEST(test_an_idle_session_expires)
     struct pt_err err = {0};
     char sections[2048];
     struct bk_resp r;
-    struct who w;
+    struct bk_who w;
 
     ldap_section(sections, sizeof(sections));
     ck_assert_msg(bk_broker_start(&b2, "session_idle = 1s\n", sections, &err) == 0, "%s", err.msg);
@@ -489,7 +469,7 @@ END_TEST
 START_TEST(test_repeated_wrong_passwords_lock_the_account_for_a_while)
 {
     struct bk_resp r;
-    struct who w;
+    struct bk_who w;
 
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(login_as(broker.port, "o*brien", "wrong", &w, &r), 401);

@@ -173,38 +173,21 @@ cred_teardown(void)
 
 /* --- the broker ------------------------------------------------------------------------ */
 
-struct who {
-    char cookie[200];
-    char csrf[120];
-    const char *hdrs[3];
-};
-
 static void
-login(const char *user, const char *pw, struct who *w)
+login(const char *user, const char *pw, struct bk_who *w)
 {
-    struct bk_resp r;
+    struct bk_resp r = {0};
     struct pt_err err = {0};
-    char body[200];
-    const char *sc;
 
-    snprintf(body, sizeof(body), "{\"user\":\"%s\",\"password\":\"%s\"}", user, pw);
-    ck_assert_int_eq(
-        bk_https(broker.port, "POST", "/api/v1/login", NULL, body, strlen(body), &r, &err), 0);
-    ck_assert_msg(r.status == 200, "login %s: %d %s", user, r.status, r.body.data);
-    sc = bk_resp_header(&r, "set-cookie");
-    snprintf(w->cookie, sizeof(w->cookie), "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
-    snprintf(w->csrf, sizeof(w->csrf), "X-CSRF-Token: %s",
-             json_string_value(json_object_get(r.json, "csrf_token")));
-    w->hdrs[0] = w->cookie;
-    w->hdrs[1] = w->csrf;
-    w->hdrs[2] = NULL;
+    ck_assert_msg(bk_login(broker.port, user, pw, w, &r, &err) == 200, "login %s: %d %s %s", user,
+                  r.status, err.msg, r.body.data ? r.body.data : "");
     bk_resp_fini(&r);
 }
 
 /* Launch @pool until the desktop is ready (202 means: ask again). Returns the status; the
  * reply stays in @r (bk_resp_fini). */
 static int
-launch(const struct who *w, const char *pool, struct bk_resp *r)
+launch(const struct bk_who *w, const char *pool, struct bk_resp *r)
 {
     struct pt_err err = {0};
     char path[128];
@@ -224,7 +207,7 @@ launch(const struct who *w, const char *pool, struct bk_resp *r)
 
 /* The ticket of a ready launch (owned). */
 static char *
-ticket_for(const struct who *w, const char *pool)
+ticket_for(const struct bk_who *w, const char *pool)
 {
     struct bk_resp r;
     char *t;
@@ -347,7 +330,7 @@ broker_log_count(const char *a, const char *b)
 
 START_TEST(test_fixed_credentials_from_the_password_file_sign_in_to_an_nla_desktop)
 {
-    struct who w;
+    struct bk_who w;
     char *t;
 
     login("alice", "alice-pw", &w);
@@ -359,7 +342,7 @@ END_TEST
 
 START_TEST(test_a_wrong_password_file_gives_the_wrong_credentials_error)
 {
-    struct who w;
+    struct bk_who w;
     char *t;
 
     login("alice", "alice-pw", &w);
@@ -384,7 +367,7 @@ START_TEST(test_a_missing_or_unsafe_password_file_is_a_503_that_names_the_pool)
         {"outside", "not a file directly in rdp_password_dir"},
         {"toolong", "at most 451 fit in a ticket"},
     };
-    struct who w;
+    struct bk_who w;
 
     login("alice", "alice-pw", &w);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -408,7 +391,7 @@ END_TEST
 
 START_TEST(test_single_sign_on_passes_the_users_own_password)
 {
-    struct who alice, obrien, bob;
+    struct bk_who alice, obrien, bob;
     char *t;
 
     /* alice's directory password is the desktop's: she gets in */
@@ -434,7 +417,7 @@ START_TEST(test_admin_api_takes_and_shows_the_rdp_keys_but_no_password)
 {
     struct bk_resp r;
     struct pt_err err = {0};
-    struct who admin;
+    struct bk_who admin;
     json_t *spec;
     const char *patch = "{\"spec\":{\"rdp_credentials\":\"fixed\",\"rdp_username\":\"kiosk\","
                         "\"rdp_domain\":\"CORP\",\"clipboard\":\"from-desktop\","
@@ -548,7 +531,7 @@ copy_until_pasted(struct wsc *c, const char *text, int timeout_ms)
 
 /* Open @pool's desktop and wait for its first frame. */
 static struct wsc *
-open_drawn(const struct who *w, const char *pool)
+open_drawn(const struct bk_who *w, const char *pool)
 {
     char *t = ticket_for(w, pool);
     struct wsc *c = open_tunnel(t);
@@ -563,7 +546,7 @@ open_drawn(const struct who *w, const char *pool)
 START_TEST(test_pool_clipboard_none_keeps_browser_text_off_the_desktop_the_gateway_allows)
 {
     struct pt_buf all = PT_BUF_INIT;
-    struct who w;
+    struct bk_who w;
     struct wsc *c;
     char *got;
 
