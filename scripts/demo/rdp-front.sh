@@ -33,41 +33,8 @@ while :; do
     if [ "$key" != "$cur" ]; then
         demo_stop xrdp 5
         if [ -n "$key" ]; then
-            (
-                umask 077
-                cat >"$dir/xrdp.ini" <<X
-[Globals]
-ini_version=1
-fork=false
-port=tcp://127.0.0.1:$DEMO_RDP_PORT
-security_layer=negotiate
-certificate=$dir/cert.pem
-key_file=$dir/key.pem
-ssl_protocols=TLSv1.2, TLSv1.3
-autorun=vnc-any
-max_bpp=32
-allow_channels=true
-[Logging]
-LogFile=$dir/xrdp-file.log
-LogLevel=INFO
-EnableSyslog=false
-[Channels]
-rdpdr=false
-rdpsnd=false
-drdynvc=true
-cliprdr=true
-rail=false
-xrdpvr=false
-tcutils=false
-[vnc-any]
-name=vnc-any
-lib=libvnc.so
-ip=127.0.0.1
-port=$port
-username=na
-password=$pw
-X
-            )
+            sh "$(dirname "$0")/../fixtures/xrdp-ini.sh" "$dir/xrdp.ini" "$dir" "$DEMO_RDP_PORT" \
+                "$port" "$pw" true
             demo_spawn xrdp xrdp --nodaemon --config "$dir/xrdp.ini"
             demo_pid_comm xrdp xrdp
             echo "rdp-front: xrdp on 127.0.0.1:$DEMO_RDP_PORT -> $d VNC 127.0.0.1:$port"

@@ -252,43 +252,51 @@ out:
     return r;
 }
 
-/* An ini that makes xrdp connect every session to 127.0.0.1:@vnc_port (LAB.md 2). */
-static int
-xrdp_ini_write(const char *path, const char *dir, int rdp_port, int vnc_port, struct pt_err *err)
+int
+tf_xrdp_ini_write(const char *path, const char *dir, int rdp_port, int vnc_port,
+                  const char *vnc_password, bool channels, struct pt_err *err)
 {
-    PT_AUTOFREE char *ini = pt_xasprintf("[Globals]\n"
-                                         "ini_version=1\n"
-                                         "fork=false\n"
-                                         "port=tcp://127.0.0.1:%d\n"
-                                         "security_layer=negotiate\n"
-                                         "certificate=%s/cert.pem\n"
-                                         "key_file=%s/key.pem\n"
-                                         "ssl_protocols=TLSv1.2, TLSv1.3\n"
-                                         "autorun=vnc-any\n"
-                                         "max_bpp=32\n"
-                                         "allow_channels=true\n"
-                                         "[Logging]\n"
-                                         "LogFile=%s/xrdp.log\n"
-                                         "LogLevel=INFO\n"
-                                         "EnableSyslog=false\n"
-                                         "[Channels]\n"
-                                         "rdpdr=false\n"
-                                         "rdpsnd=false\n"
-                                         "drdynvc=true\n"
-                                         "cliprdr=true\n"
-                                         "rail=false\n"
-                                         "xrdpvr=false\n"
-                                         "tcutils=false\n"
-                                         "[vnc-any]\n"
-                                         "name=vnc-any\n"
-                                         "lib=libvnc.so\n"
-                                         "ip=127.0.0.1\n"
-                                         "port=%d\n"
-                                         "username=na\n"
-                                         "password=\n",
-                                         rdp_port, dir, dir, dir, vnc_port);
+    PT_AUTOFREE char *tmpl = pt_xasprintf("%s/scripts/fixtures/xrdp-vnc.ini.in", tf_source_dir());
+    struct pt_buf out = PT_BUF_INIT;
+    char line[1024], num[2][16];
+    FILE *f = fopen(tmpl, "r");
+    int rc;
 
-    return tf_file_write(path, ini, 0600, err);
+    if (!f)
+        return pt_err_set(err, PT_E_IO, "cannot read %s", tmpl);
+    snprintf(num[0], sizeof(num[0]), "%d", rdp_port);
+    snprintf(num[1], sizeof(num[1]), "%d", vnc_port);
+    while (fgets(line, sizeof(line), f)) {
+        const struct {
+            const char *key, *value;
+        } subst[] = {{"@RDP_PORT@", num[0]},
+                     {"@VNC_PORT@", num[1]},
+                     {"@DIR@", dir},
+                     {"@VNC_PASSWORD@", vnc_password ? vnc_password : ""},
+                     {"@CHANNELS@", channels ? "true" : "false"}};
+        const char *p = line;
+
+        if (line[0] == ';')
+            continue; /* the template's own comments */
+        while (*p) {
+            size_t k = 0;
+
+            for (; k < sizeof(subst) / sizeof(subst[0]); k++)
+                if (strncmp(p, subst[k].key, strlen(subst[k].key)) == 0)
+                    break;
+            if (k < sizeof(subst) / sizeof(subst[0])) {
+                pt_buf_appends(&out, subst[k].value);
+                p += strlen(subst[k].key);
+            } else {
+                pt_buf_append(&out, p++, 1);
+            }
+        }
+    }
+    fclose(f);
+    pt_buf_append(&out, "", 0);
+    rc = tf_file_write(path, out.data, 0600, err);
+    pt_buf_fini(&out);
+    return rc;
 }
 
 struct tf_rdp *
@@ -327,7 +335,7 @@ tf_rdp_xrdp_vnc_start(int vnc_port, struct pt_err *err)
     for (int attempt = 0; attempt < 3; attempt++) {
         pt_err_clear(err);
         r->port = tf_free_port();
-        if (xrdp_ini_write(ini, r->dir, r->port, vnc_port, err) < 0 ||
+        if (tf_xrdp_ini_write(ini, r->dir, r->port, vnc_port, NULL, true, err) < 0 ||
             tf_proc_spawn(&r->server, "xrdp", argv, NULL, err) < 0)
             goto out;
         if (wait_listen(&r->server, r->port, 10000, "in use", err) == 0) {

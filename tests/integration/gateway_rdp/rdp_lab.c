@@ -132,7 +132,6 @@ lab_xrdp_strict_start(struct lab_shadow *s, int w, int h, struct pt_err *err)
     int vnc_port = 0, n = getpid();
     char dir[512], cmd[1200], ini_path[600];
     char *argv[] = {"xrdp", "--nodaemon", "--config", ini_path, NULL};
-    FILE *f;
 
     memset(s, 0, sizeof(*s));
     s->xvnc = tf_xvnc_start(w, h, &vnc_port, err);
@@ -152,21 +151,11 @@ lab_xrdp_strict_start(struct lab_shadow *s, int w, int h, struct pt_err *err)
     }
     s->port = tf_free_port();
     snprintf(ini_path, sizeof(ini_path), "%s/xrdp.ini", dir);
-    f = fopen(ini_path, "w");
-    if (!f) {
+    /* allow_channels=false: xrdp then joins no channel at all */
+    if (tf_xrdp_ini_write(ini_path, dir, s->port, vnc_port, NULL, false, err) < 0) {
         lab_shadow_stop(s);
-        return pt_err_set(err, PT_E_IO, "cannot write %s", ini_path);
+        return -1;
     }
-    /* tsupport's xrdp ini, but allow_channels=false: xrdp then joins no channel at all */
-    fprintf(f,
-            "[Globals]\nini_version=1\nfork=false\nport=tcp://127.0.0.1:%d\n"
-            "security_layer=negotiate\ncertificate=%s/cert.pem\nkey_file=%s/key.pem\n"
-            "ssl_protocols=TLSv1.2, TLSv1.3\nautorun=vnc-any\nmax_bpp=32\n"
-            "allow_channels=false\n[Logging]\nLogFile=%s/xrdp.log\nLogLevel=INFO\n"
-            "EnableSyslog=false\n[vnc-any]\nname=vnc-any\nlib=libvnc.so\n"
-            "ip=127.0.0.1\nport=%d\nusername=na\npassword=\n",
-            s->port, dir, dir, dir, vnc_port);
-    fclose(f);
     if (tf_proc_spawn(&s->shadow, "xrdp-strict", argv, NULL, err) < 0) {
         lab_shadow_stop(s);
         return -1;

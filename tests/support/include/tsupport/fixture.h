@@ -168,6 +168,12 @@ struct tf_rdp;
 struct tf_rdp *tf_rdp_shadow_start(int width, int height, struct pt_err *err);
 /* xrdp fronting the VNC server at 127.0.0.1:@vnc_port (any user/password, AutoLogon). */
 struct tf_rdp *tf_rdp_xrdp_vnc_start(int vnc_port, struct pt_err *err);
+/* tf_xrdp_ini_write() - xrdp's ini at @path (0600) from scripts/fixtures/xrdp-vnc.ini.in,
+ * the template the shell fixtures and the demo use too: xrdp on 127.0.0.1:@rdp_port with
+ * its certificate and log in @dir, every session on 127.0.0.1:@vnc_port (@vnc_password
+ * may be NULL); with @channels false xrdp joins no virtual channel. 0 or -1. */
+int tf_xrdp_ini_write(const char *path, const char *dir, int rdp_port, int vnc_port,
+                      const char *vnc_password, bool channels, struct pt_err *err);
 int tf_rdp_port(const struct tf_rdp *r);
 /* tf_rdp_display() - the X display of the shadow fixture (":N"), NULL for xrdp. */
 const char *tf_rdp_display(const struct tf_rdp *r);
