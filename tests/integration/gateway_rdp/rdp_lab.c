@@ -302,3 +302,28 @@ lab_tone_stop(struct lab_tone *tn)
 {
     tf_proc_stop(&tn->proc, 1000);
 }
+
+bool
+lab_tone_log_line(const struct lab_tone *tn, const char *prefix, char *line_out, size_t n,
+                  int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        FILE *f = fopen(tn->log, "r");
+        char line[512];
+        bool found = false;
+
+        while (f && fgets(line, sizeof(line), f)) {
+            if (strncmp(line, prefix, strlen(prefix)) == 0) {
+                found = true;
+                if (line_out)
+                    pt_strlcpy(line_out, line, n);
+            }
+        }
+        if (f)
+            fclose(f);
+        if (found)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}

@@ -6,6 +6,9 @@
 #ifndef PT_TEST_RDP_LAB_H
 #define PT_TEST_RDP_LAB_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "tsupport/fixture.h"
 
 struct lab_shadow {
@@ -39,6 +42,10 @@ struct lab_tone {
 };
 int lab_tone_start(struct lab_tone *tn, const char *binary, int hz, struct pt_err *err);
 void lab_tone_stop(struct lab_tone *tn);
+/* lab_tone_log_line() - true once the tone server's log holds a line starting with
+ * @prefix (waiting up to @timeout_ms); the last such line goes to @line_out (may be NULL). */
+bool lab_tone_log_line(const struct lab_tone *tn, const char *prefix, char *line_out, size_t n,
+                       int timeout_ms);
 /* lab_x() - run an X client (argv[0] is looked up in PATH) on @s's display, wait for it,
  * and return its exit status; its output goes to @out_path when not NULL. */
 int lab_x(const struct lab_shadow *s, const char *out_path, char *const argv[]);

@@ -52,32 +52,6 @@ tone_start(struct lab_tone *tn)
     ck_assert_msg(lab_tone_start(tn, RDP_TONE_SERVER, TONE_HZ, &err) == 0, "%s", err.msg);
 }
 
-/* Does the tone server's log hold a line starting with @prefix (within @timeout_ms)? */
-static bool
-tone_log_has(const struct lab_tone *tn, const char *prefix, char *line_out, size_t n,
-             int timeout_ms)
-{
-    for (int waited = 0; waited <= timeout_ms; waited += 100) {
-        FILE *f = fopen(tn->log, "r");
-        char line[512];
-        bool found = false;
-
-        while (f && fgets(line, sizeof(line), f)) {
-            if (strncmp(line, prefix, strlen(prefix)) == 0) {
-                found = true;
-                if (line_out)
-                    pt_strlcpy(line_out, line, n);
-            }
-        }
-        if (f)
-            fclose(f);
-        if (found)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 static struct gw_tunnel *
 open_rdp(int port)
 {
@@ -180,9 +154,9 @@ START_TEST(test_desktop_tone_reaches_the_browser_as_pcm_of_its_frequency)
     ck_assert_msg(fabs(hz - TONE_HZ) < TONE_HZ * 0.02, "heard %.1f Hz, played %d Hz", hz, TONE_HZ);
     free(pcm);
     /* the protocol's timing PDUs were answered */
-    ck_assert_msg(tone_log_has(&tn, "training_confirm", NULL, 0, 2000), "no training confirm");
-    ck_assert_msg(tone_log_has(&tn, "wave_confirms", NULL, 0, 2000), "no wave confirm");
-    ck_assert(tone_log_has(&tn, "channels", line, sizeof(line), 0));
+    ck_assert_msg(lab_tone_log_line(&tn, "training_confirm", NULL, 0, 2000), "no training confirm");
+    ck_assert_msg(lab_tone_log_line(&tn, "wave_confirms", NULL, 0, 2000), "no wave confirm");
+    ck_assert(lab_tone_log_line(&tn, "channels", line, sizeof(line), 0));
     ck_assert_msg(strstr(line, "rdpsnd") && strstr(line, "rdpdr"), "channels: %s", line);
     ops->close(t);
     h_tunnel_free(t);
@@ -206,7 +180,7 @@ START_TEST(test_audio_off_asks_the_server_for_no_sound_channel)
     t = open_rdp(tn.port);
     ck_assert_int_eq(h_wait_op(t, ops, "sync", &in, 15000), 0);
     h_insn_fini(&in);
-    ck_assert(tone_log_has(&tn, "channels", line, sizeof(line), 2000));
+    ck_assert(lab_tone_log_line(&tn, "channels", line, sizeof(line), 2000));
     ck_assert_msg(!strstr(line, "rdpsnd"), "channels: %s", line);
     end = pt_time_mono_ms() + 1500;
     while (pt_time_mono_ms() < end) {

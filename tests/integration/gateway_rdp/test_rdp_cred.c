@@ -8,8 +8,9 @@
  *
  * RDP servers: Xvfb + freerdp-shadow-cli that speaks only NLA and knows one account,
  * alice / alice-pw (the same as alice's directory password, so single sign-on can work),
- * and xrdp in front of an Xvnc (any credentials) whose X clipboard xclip reads, for the
- * clipboard policy.
+ * xrdp in front of an Xvnc (any credentials) whose X clipboard xclip reads, for the
+ * clipboard policy, and two of the TEST SERVER that plays a tone (rdp_lab.h; no packaged
+ * server here plays sound), for the pool's audio switch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@
 
 static struct tf_slapd *slapd;
 static struct lab_shadow nla, xrdp;
+#ifdef RDP_TONE_SERVER
+static struct lab_tone tone_loud, tone_quiet; /* behind pools "loud" (audio = yes), "quiet" */
+#endif
 static struct gwt gw;
 static struct bk_broker broker;
 static char pwdir[512];
@@ -148,6 +152,18 @@ cred_setup(void)
                                pools[i].pw_file);
         }
     }
+#ifdef RDP_TONE_SERVER
+    ck_assert_msg(lab_tone_start(&tone_loud, RDP_TONE_SERVER, 1000, &err) == 0 &&
+                      lab_tone_start(&tone_quiet, RDP_TONE_SERVER, 1000, &err) == 0,
+                  "tone server: %s", err.msg);
+    for (int i = 0; i < 2; i++)
+        pt_buf_appendf(&sec,
+                       "[pool \"%s\"]\nimage = /golden/base.qcow2\nmemory = 128\n"
+                       "domain_type = test\nmin = 0\nmax = 2\nwarm = 0\n"
+                       "protocols = rdp\ngroups = desktop-users\nrdp_port = %d\naudio = %s\n",
+                       i ? "quiet" : "loud", i ? tone_quiet.port : tone_loud.port,
+                       i ? "no" : "yes");
+#endif
     snprintf(extra, sizeof(extra),
              "rate_limit_rps = 0\ngateway_url = ws://127.0.0.1:%d/tunnel\n"
              "gateway_audience = %s\nticket_key_file = %s/ticket.key\n"
@@ -165,6 +181,10 @@ cred_teardown(void)
     bool clean = bk_broker_stop(&broker);
 
     gwt_stop(&gw);
+#ifdef RDP_TONE_SERVER
+    lab_tone_stop(&tone_loud);
+    lab_tone_stop(&tone_quiet);
+#endif
     lab_shadow_stop(&xrdp);
     lab_shadow_stop(&nla);
     tf_slapd_stop(slapd);
@@ -572,6 +592,41 @@ START_TEST(test_pool_clipboard_none_keeps_browser_text_off_the_desktop_the_gatew
 }
 END_TEST
 
+#ifdef RDP_TONE_SERVER
+/* The pool's audio switch, signed into the ticket by the broker, decides whether the
+ * gateway asks the desktop for sound at all (the gateway's own [rdp] audio is on). */
+START_TEST(test_the_pools_audio_switch_reaches_the_desktop_connection)
+{
+    struct bk_who w;
+    struct pt_buf all = PT_BUF_INIT;
+    char line[512], *t;
+    struct wsc *c;
+
+    login("alice", "alice-pw", &w);
+    t = ticket_for(&w, "quiet");
+    c = open_tunnel(t);
+    ck_assert_msg(wait_text(c, "4.size,", &all, 15000) == 0, "quiet: no size");
+    ck_assert(lab_tone_log_line(&tone_quiet, "channels", line, sizeof(line), 5000));
+    ck_assert_msg(!strstr(line, "rdpsnd"), "audio = no, yet the gateway asked: %s", line);
+    ck_assert_msg(wait_text(c, "5.audio,", &all, 2000) != 0, "sound from an audio = no pool");
+    wsc_free(c);
+    free(t);
+    pt_buf_fini(&all);
+
+    t = ticket_for(&w, "loud");
+    c = open_tunnel(t);
+    ck_assert_msg(wait_text(c, "5.audio,", &all, 15000) == 0, "no sound from an audio = yes pool");
+    ck_assert_msg(strstr(all.data, "audio/L16;rate="), "not PCM: %.300s",
+                  strstr(all.data, "5.audio,"));
+    ck_assert(lab_tone_log_line(&tone_loud, "channels", line, sizeof(line), 5000));
+    ck_assert_msg(strstr(line, "rdpsnd"), "channels: %s", line);
+    wsc_free(c);
+    free(t);
+    pt_buf_fini(&all);
+}
+END_TEST
+#endif
+
 Suite *gateway_rdp_cred_suite(void);
 Suite *
 gateway_rdp_cred_suite(void)
@@ -586,6 +641,9 @@ gateway_rdp_cred_suite(void)
     tcase_add_test(tc, test_a_missing_or_unsafe_password_file_is_a_503_that_names_the_pool);
     tcase_add_test(tc, test_single_sign_on_passes_the_users_own_password);
     tcase_add_test(tc, test_admin_api_takes_and_shows_the_rdp_keys_but_no_password);
+#ifdef RDP_TONE_SERVER
+    tcase_add_test(tc, test_the_pools_audio_switch_reaches_the_desktop_connection);
+#endif
     tcase_add_test(tc,
                    test_pool_clipboard_none_keeps_browser_text_off_the_desktop_the_gateway_allows);
     suite_add_tcase(s, tc);
