@@ -351,6 +351,7 @@ static struct lws_protocols protocols[] = {
      * handshake whose answer does not name a subprotocol they asked for. Same tunnel. */
     {"guacamole", gw_tunnel_callback, 0, GW_RX_BUF, 0, NULL, GW_TX_MAX},
     {"gw-relay", gw_relay_callback, 0, GW_RAW_RX, 0, NULL, GW_RAW_RX},
+    {GW_WSIO_PROTOCOL, gw_wsio_callback, 0, 0, 0, NULL, 0},
     {"gw-report", gw_report_callback, 0, 4096, 0, NULL, 0},
     {"gw-tick", tick_callback, 0, 0, 0, NULL, 0},
     {"gw-listen", gw_listen_callback, 0, 0, 0, NULL, 0},
@@ -437,7 +438,9 @@ context_create(struct gw *g, bool event_lib, struct pt_err *err)
     info.retry_and_idle_policy = &no_idle_policy;
     info.connect_timeout_secs = (unsigned)((c->connect_timeout_ms + 999) / 1000);
     info.timeout_secs = 10;
-    info.fd_limit_per_thread = (unsigned)(2 * c->max_tunnels + 1024);
+    /* A tunnel holds the browser's socket and the desktop's, and with direct_io a
+     * duplicate of the browser's (gw_wsio.c). */
+    info.fd_limit_per_thread = (unsigned)((c->direct_io ? 3 : 2) * c->max_tunnels + 1024);
     raise_fd_limit(info.fd_limit_per_thread + 64);
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx)
@@ -469,6 +472,8 @@ gw_new_worker(const struct gw_conf *c, struct gw_shared *sh, int worker, struct 
     g->addr_buckets = 4099;
     g->addr_table = pt_xcalloc(g->addr_buckets, sizeof(*g->addr_table));
     g->scratch = pt_xmalloc(LWS_PRE + GW_RAW_RX);
+    if (c->direct_io)
+        g->wsio_buf = pt_xmalloc(GW_RAW_RX);
     g->metrics.started_ms = pt_time_wall_ms();
     g->next_tunnel_id = 1;
 #if defined(GW_HAVE_RDP)
@@ -602,6 +607,7 @@ gw_free(struct gw *g)
     }
     gw_list_free(g->metrics_from);
     free(g->scratch);
+    free(g->wsio_buf);
     pthread_mutex_destroy(&g->post_lock);
     free(g);
 }

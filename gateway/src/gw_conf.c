@@ -45,6 +45,7 @@ static const struct pt_conf_key gw_keys[] = {
     KEY("metrics", PT_CONF_BOOL, metrics, 0, 0),
     KEY("metrics_from", PT_CONF_STRING, metrics_from, 0, 0),
     KEY("event_lib", PT_CONF_BOOL, event_lib, 0, 0),
+    KEY("direct_io", PT_CONF_BOOL, direct_io, 0, 0),
     KEY("workers", PT_CONF_INT, workers, 1, GW_WORKERS_MAX),
     KEY("log_level", PT_CONF_LOGLEVEL, log_level, 0, 0),
     PT_CONF_KEY_END,
@@ -130,6 +131,7 @@ gw_conf_defaults(struct gw_conf *c)
      * idle tunnels, libev ~5%). The WebSocket it used to lose after the 101 was a protocol
      * init lws ran too late (gw_new() now runs it; docs/gateway.md). */
     c->event_lib = true;
+    c->direct_io = true;
     c->workers = 1;
     c->log_level = LOG_INFO;
     rdp_conf_defaults(&c->rdp);

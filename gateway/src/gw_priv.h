@@ -46,6 +46,7 @@ struct gw_conf {
     bool metrics;             /* serve /metrics */
     char *metrics_from;       /* addresses allowed to read /metrics */
     bool event_lib;           /* libev loop (falls back to poll if the plugin is missing) */
+    bool direct_io;           /* relay tunnels' frames read/written by gw_wsio.c, not lws */
     int workers;              /* loop processes sharing the listener (gw_workers.c) */
     const char *path;         /* the file it was loaded from (borrowed; SIGHUP re-reads it) */
     bool reload_at_start;     /* a worker restarted after a SIGHUP: re-read the file first */
@@ -239,7 +240,8 @@ struct gw {
     size_t addr_buckets;
     int tunnels;
     uint64_t next_tunnel_id;
-    unsigned char *scratch; /* LWS_PRE + GW_RX_BUF: direct writes toward browsers */
+    unsigned char *scratch;  /* LWS_PRE + GW_RAW_RX: direct writes toward browsers */
+    unsigned char *wsio_buf; /* GW_RAW_RX: gw_wsio.c's reads from browsers */
     const struct gw_backend_ops *rdp;
     pthread_mutex_t post_lock; /* guards every tunnel's posted queue and the list */
     struct gw_tunnel *post_list;
@@ -339,6 +341,42 @@ int gw_secret_unseal(struct gw *g, const struct auth_ticket_claims *c, char **ou
 
 /* Backends the tunnel code knows. */
 const struct gw_backend_ops *gw_relay_backend(void);
+
+/* ---- the gateway's own WebSocket I/O for relay tunnels (gw_wsio.c) ------------------ */
+
+/* The lws protocol of the raw-file wsi that reports a taken-over socket's readiness. */
+#define GW_WSIO_PROTOCOL "gw-wsio"
+struct gw_wsio;
+/* gw_wsio_start() - take the admitted WebSocket @wsi of @t off lws's data path, from
+ * inside its ESTABLISHED callback. Returns new (gw_wsio_free), or NULL when this
+ * connection cannot be taken over (lws keeps serving it; nothing is lost). */
+struct gw_wsio *gw_wsio_start(struct gw_tunnel *t, struct lws *wsi);
+/* gw_wsio_send() - one message toward the browser; @headroom: LWS_PRE writable bytes
+ * precede @data. Returns the bytes queued toward the browser after it. */
+size_t gw_wsio_send(struct gw_wsio *io, const void *data, size_t len, bool binary, bool headroom);
+void gw_wsio_ping(struct gw_wsio *io);
+/* gw_wsio_rx_flow() - stop or resume reading the browser. */
+void gw_wsio_rx_flow(struct gw_wsio *io, bool enable);
+/* gw_wsio_close() - queue a close frame after what is queued; the connection closes once
+ * the browser answers it or after a timeout. */
+void gw_wsio_close(struct gw_wsio *io, int code, const char *reason);
+void gw_wsio_free(struct gw_wsio *io);
+/* gw_wsio_writable() - the WebSocket's writable callback: write what is queued. Returns
+ * -1 when lws is to close the connection now (without a close frame of its own). */
+int gw_wsio_writable(struct gw_wsio *io);
+int gw_wsio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+
+/* What gw_wsio.c tells the tunnel (tunnel.c). */
+/* gw_tunnel_rx_data() - a piece of a browser message (@final: its last). */
+void gw_tunnel_rx_data(struct gw_tunnel *t, const void *data, size_t len, bool binary, bool final);
+/* gw_tunnel_rx_seen() - the browser sent something (keepalive). */
+void gw_tunnel_rx_seen(struct gw_tunnel *t);
+/* gw_tunnel_drained() - the queue toward the browser fell to @queued bytes. */
+void gw_tunnel_drained(struct gw_tunnel *t, size_t queued);
+/* gw_tunnel_peer_closed() - the browser closed (@code as it sent it; 1006: without a close
+ * frame): what the tunnel logs and reports, unless the tunnel was already closing. */
+void gw_tunnel_peer_closed(struct gw_tunnel *t, int code);
 
 /* Helpers the relay backend uses (tunnel.c). */
 struct gw *gw_tunnel_gw(const struct gw_tunnel *t);

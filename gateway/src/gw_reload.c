@@ -7,7 +7,7 @@
  * (max_conns_per_addr, max_message, queue_bytes, keepalive). What does not: keys whose
  * value is built into the listener or the process (listen, tls, id, state_dir,
  * sealing_key, max_tunnels, connect_timeout, the broker report settings, metrics,
- * event_lib, log_level, the whole [rdp] section) keep their old value and the log says a
+ * event_lib, direct_io, log_level, the whole [rdp] section) keep their old value and the log says a
  * restart is needed.
  *
  * All or nothing: the new file is parsed and validated, the new certificate pair loaded
@@ -72,6 +72,7 @@ pin_restart_keys(const struct gw_conf *old, struct gw_conf *next)
     PIN_VAL(broker_insecure, "broker_insecure");
     PIN_VAL(metrics, "metrics");
     PIN_VAL(event_lib, "event_lib");
+    PIN_VAL(direct_io, "direct_io");
     PIN_VAL(log_level, "log_level");
     /* [rdp] went to the RDP backend once, at start (gw_rdp_configure()). Both structs were
      * zeroed before parsing (gw_conf_defaults()), so padding compares equal. */

@@ -57,6 +57,7 @@ enum {
 struct gw_tunnel {
     struct gw *g;
     struct lws *wsi;
+    struct gw_wsio *io; /* our own frame I/O once admitted (relay tunnels), else NULL */
     uint64_t id;
     enum auth_proto proto;
     const struct gw_backend_ops *ops;
@@ -151,6 +152,14 @@ tunnel_send(struct gw_tunnel *t, const void *data, size_t len, bool binary, bool
         return 0;
     t->bytes_down += len;
     g->metrics.bytes_down[t->proto] += len;
+    if (t->io) {
+        size_t queued = gw_wsio_send(t->io, data, len, binary, headroom);
+        if (queued >= gw_tunnel_high_water(t) && !t->down_paused) {
+            t->down_paused = true;
+            g->metrics.backpressure_pauses++;
+        }
+        return queued;
+    }
     /* Fast path: nothing queued here nor left over in lws, so write now. lws_write() needs
      * LWS_PRE bytes of headroom: the caller's, or the scratch buffer's after a copy. lws
      * keeps whatever the kernel did not take and writes it before the next WRITEABLE;
@@ -189,6 +198,21 @@ size_t
 gw_tunnel_send_inplace(struct gw_tunnel *t, unsigned char *data, size_t len)
 {
     return tunnel_send(t, data, len, true, true);
+}
+
+/* Messages queued for lws's writer (posted by a backend thread, or queued before the
+ * takeover) go to gw_wsio.c's queue instead, in order. */
+static void
+down_to_wsio(struct gw_tunnel *t)
+{
+    size_t before = t->down.bytes;
+    struct gw_msg *m;
+
+    while ((m = gw_queue_pop(&t->down)) != NULL) {
+        gw_wsio_send(t->io, m->data, m->len, m->binary, true);
+        free(m);
+    }
+    queue_account(t, before);
 }
 
 int
@@ -235,9 +259,12 @@ gw_posts_drain(struct gw *g)
     }
     pthread_mutex_unlock(&g->post_lock);
     /* Outside the lock: the tunnels stay alive, only the loop thread frees them. */
-    for (t = list; t; t = t->post_next)
-        if (t->down.head)
+    for (t = list; t; t = t->post_next) {
+        if (t->io)
+            down_to_wsio(t);
+        else if (t->down.head)
             lws_callback_on_writable(t->wsi);
+    }
 }
 
 void
@@ -245,7 +272,10 @@ gw_tunnel_rx_flow(struct gw_tunnel *t, bool enable)
 {
     if (!enable)
         t->g->metrics.backpressure_pauses++;
-    lws_rx_flow_control(t->wsi, enable ? 1 : 0);
+    if (t->io)
+        gw_wsio_rx_flow(t->io, enable);
+    else
+        lws_rx_flow_control(t->wsi, enable ? 1 : 0);
 }
 
 void
@@ -269,6 +299,11 @@ gw_tunnel_close(struct gw_tunnel *t, int ws_code, const char *reason)
     }
     pthread_mutex_unlock(&t->g->post_lock);
     queue_account(t, before);
+    if (t->io) {
+        down_to_wsio(t);
+        gw_wsio_close(t->io, ws_code, t->close_reason);
+        return;
+    }
     t->close_now = !t->down.head;
     /* A browser that stops reading must not keep the tunnel: lws drops the connection
      * if the queue has not drained by then (no WRITEABLE comes for a full socket). */
@@ -479,6 +514,8 @@ release(struct gw_tunnel *t)
     if (t->backend_open)
         t->ops->close(t); /* a backend thread is joined here: no post after this */
     t->backend_open = false;
+    gw_wsio_free(t->io);
+    t->io = NULL;
     gw_queue_clear(&t->posted);
     gw_queue_clear(&t->down);
     queue_account(t, before);
@@ -504,24 +541,21 @@ release(struct gw_tunnel *t)
 
 /* ---- the lws protocol ------------------------------------------------------------------ */
 
-static int
-client_rx(struct gw_tunnel *t, void *in, size_t len)
+void
+gw_tunnel_rx_data(struct gw_tunnel *t, const void *in, size_t len, bool binary, bool final)
 {
-    struct lws *wsi = t->wsi;
-    bool binary = lws_frame_is_binary(wsi);
-    bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     struct pt_err err = {0};
     int rc = 0;
 
     if (t->closing || !t->backend_open)
-        return 0;
+        return;
     t->msg_len += len;
     if (t->msg_len > (size_t)t->g->conf->max_message) {
         t->g->metrics.refusals[GW_REFUSE_MESSAGE_SIZE]++;
         gw_tunnel_log(t, LOG_NOTICE, "event=refused reason=message_too_big limit=%d",
                       t->g->conf->max_message);
         gw_tunnel_close(t, WS_TOO_BIG, "message too big");
-        return 0;
+        return;
     }
     t->in_rx = true;
     if (t->ops->rx_stream) {
@@ -543,10 +577,51 @@ client_rx(struct gw_tunnel *t, void *in, size_t len)
         t->msg_len = 0;
     if (rc < 0)
         gw_tunnel_close(t, WS_INTERNAL, err.msg[0] ? err.msg : "desktop error");
-    /* Anything the backend sent while we were in rx went to the queue. */
-    if (t->down.head)
-        lws_callback_on_writable(wsi);
+    /* Anything the backend sent while lws was in rx went to the queue. */
+    if (t->down.head && !t->io)
+        lws_callback_on_writable(t->wsi);
+}
+
+static int
+client_rx(struct gw_tunnel *t, void *in, size_t len)
+{
+    struct lws *wsi = t->wsi;
+
+    if (t->io) {
+        /* lws read frames that came before the 101 could have been read (RFC 6455 4.1
+         * forbids it): they would be out of order with what gw_wsio.c reads. */
+        gw_tunnel_close(t, 1002, "frames sent before the WebSocket handshake finished");
+        return 0;
+    }
+    gw_tunnel_rx_data(t, in, len, lws_frame_is_binary(wsi),
+                      lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0);
     return 0;
+}
+
+void
+gw_tunnel_rx_seen(struct gw_tunnel *t)
+{
+    t->last_rx_ms = pt_time_mono_ms();
+}
+
+/* The queue toward the browser drained to half the high-water mark: the backend may read
+ * its desktop again. */
+void
+gw_tunnel_drained(struct gw_tunnel *t, size_t queued)
+{
+    if (t->down_paused && queued <= gw_tunnel_high_water(t) / 2) {
+        t->down_paused = false;
+        if (t->ops && t->ops->client_writable && t->backend_open && !t->closing)
+            t->ops->client_writable(t);
+    }
+}
+
+void
+gw_tunnel_peer_closed(struct gw_tunnel *t, int code)
+{
+    if (t->closing)
+        return;
+    t->close_code = code == 1005 ? WS_NORMAL : code;
 }
 
 void
@@ -562,8 +637,12 @@ gw_tunnels_keepalive(struct gw *g, int64_t now)
                           (long long)(now - t->last_rx_ms));
             gw_tunnel_close(t, WS_GOING_AWAY, "no answer to keepalive pings");
         } else if (now - t->last_rx_ms >= every && now - t->last_ping_ms >= every) {
-            t->ping_due = true;
             t->last_ping_ms = now;
+            if (t->io) {
+                gw_wsio_ping(t->io);
+                continue;
+            }
+            t->ping_due = true;
             lws_callback_on_writable(t->wsi);
         }
     }
@@ -575,6 +654,8 @@ writeable(struct gw_tunnel *t)
     struct gw_msg *m;
     size_t before = t->down.bytes;
 
+    if (t->io) /* gw_wsio.c writes this one */
+        return gw_wsio_writable(t->io);
     if (t->closing && (t->close_now || !t->down.head)) {
         lws_close_reason(t->wsi, (enum lws_close_status)t->close_code,
                          (unsigned char *)t->close_reason, strlen(t->close_reason));
@@ -602,11 +683,7 @@ writeable(struct gw_tunnel *t)
         return -1;
     if (t->down.head || t->closing)
         lws_callback_on_writable(t->wsi);
-    if (t->down_paused && t->down.bytes <= gw_tunnel_high_water(t) / 2) {
-        t->down_paused = false;
-        if (t->ops && t->ops->client_writable && t->backend_open)
-            t->ops->client_writable(t);
-    }
+    gw_tunnel_drained(t, t->down.bytes);
     return 0;
 }
 
@@ -633,6 +710,13 @@ gw_tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         lws_set_opaque_user_data(wsi, t);
         pt_debug("event=ws_established tunnel=%llu", (unsigned long long)t->id);
         admit(t);
+        /* Relay tunnels move their frames off lws (gw_wsio.c: lws unmasks a byte at a
+         * time); the RDP backend's Guacamole messages stay with lws. */
+        if (t->opened && !t->closing && t->ops->rx_stream && g->conf->direct_io) {
+            t->io = gw_wsio_start(t, wsi);
+            if (t->io)
+                down_to_wsio(t);
+        }
         return 0;
     case LWS_CALLBACK_RECEIVE:
         if (!t)

@@ -31,6 +31,8 @@ struct wsc {
     char subproto[64]; /* the server's Sec-WebSocket-Protocol answer, "" if none */
     unsigned char *wbuf;
     size_t wcap;
+    int pongs;           /* pong frames received */
+    char last_pong[128]; /* the last one's payload */
 };
 
 static int
@@ -254,6 +256,26 @@ wsc_fd(const struct wsc *c)
 int
 wsc_send(struct wsc *c, int opcode, const void *data, size_t len)
 {
+    return wsc_send_frame(c, opcode, true, data, len);
+}
+
+int
+wsc_send_raw(struct wsc *c, const void *p, size_t n)
+{
+    return raw_write(c, p, n);
+}
+
+int
+wsc_pongs(const struct wsc *c, const char **last)
+{
+    if (last)
+        *last = c->last_pong;
+    return c->pongs;
+}
+
+int
+wsc_send_frame(struct wsc *c, int opcode, bool fin, const void *data, size_t len)
+{
     unsigned char *f;
     size_t h = 2;
     uint32_t mask32;
@@ -264,7 +286,7 @@ wsc_send(struct wsc *c, int opcode, const void *data, size_t len)
         c->wbuf = realloc(c->wbuf, c->wcap);
     }
     f = c->wbuf;
-    f[0] = (unsigned char)(0x80 | opcode);
+    f[0] = (unsigned char)((fin ? 0x80 : 0) | opcode);
     if (len < 126) {
         f[1] = (unsigned char)(0x80 | len);
     } else if (len < 65536) {
@@ -337,8 +359,13 @@ wsc_recv(struct wsc *c, unsigned char **buf, size_t *len, size_t *cap, int timeo
                 wsc_send(c, 10, p, plen);
                 continue;
             }
-            if (op == 10)
+            if (op == 10) {
+                c->pongs++;
+                size_t pl = plen < sizeof(c->last_pong) ? plen : sizeof(c->last_pong) - 1;
+                memcpy(c->last_pong, p, pl);
+                c->last_pong[pl] = '\0';
                 continue;
+            }
             c->close_code = plen >= 2 ? p[0] << 8 | p[1] : 1005;
             size_t rl = plen > 2 ? plen - 2 : 0;
             memcpy(c->close_reason, p + 2, rl);

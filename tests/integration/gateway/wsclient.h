@@ -35,7 +35,15 @@ int wsc_fd(const struct wsc *c);
 /* wsc_send() - one masked frame. Returns 0 or -1. Thread: one sender at a time. */
 int wsc_send(struct wsc *c, int opcode, const void *data, size_t len);
 
-/* wsc_recv() - the next data or close message (pings are answered, pongs skipped;
+/* wsc_send_frame() - one masked frame with FIN as @fin (fragments, control frames). */
+int wsc_send_frame(struct wsc *c, int opcode, bool fin, const void *data, size_t len);
+/* wsc_send_raw() - bytes as they are (hand-made frames, protocol violations). */
+int wsc_send_raw(struct wsc *c, const void *p, size_t n);
+/* wsc_pongs() - pongs received so far by wsc_recv(); *@last (may be NULL): the last
+ * one's payload (borrowed). */
+int wsc_pongs(const struct wsc *c, const char **last);
+
+/* wsc_recv() - the next data or close message (pings are answered, pongs counted;
  * fragments are joined). *@buf is grown as needed (free() it). Returns the opcode, 0 on
  * timeout, -1 on error/EOF. For WSC_CLOSE, wsc_close_code()/wsc_close_reason() tell why. */
 int wsc_recv(struct wsc *c, unsigned char **buf, size_t *len, size_t *cap, int timeout_ms);
