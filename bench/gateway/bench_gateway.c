@@ -13,7 +13,8 @@
  * wss (TLS). Memory per tunnel is the growth of the summed PSS of the gateway's processes
  * (supervisor, workers, RDP launchers) over 9,900 open tunnels (BENCH_TUNNELS: another
  * count; above 9,000 the echo backend runs as its own process, for descriptors); CPU is
- * their utime+stime over 10 s of 1,000 tunnels each echoing one message a second.
+ * their utime+stime while 1,000 tunnels each echo one message a second, the median of
+ * three 6 s windows.
  * The gateway runs with keepalive = 10m: this client answers pings only while it reads,
  * and opening 9,900 TLS tunnels one by one takes longer than 3 x 15 s.
  *
@@ -224,6 +225,8 @@ spawn(char *const argv[])
 
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
+        /* a benchmark that dies (or is interrupted) takes its servers with it */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(devnull, 1);
         dup2(devnull, 2);
         execv(argv[0], argv);
@@ -562,13 +565,15 @@ open_many(const struct server *s, bool tls, struct wsc **c, int n)
     return ok;
 }
 
+#define CPU_WINDOWS 3
+
 static void
 mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cpu_pct, int *opened)
 {
     /* 10,000 tunnels need 20,000+ descriptors in the gateway; this machine caps
      * RLIMIT_NOFILE at 20,000 without CAP_SYS_RESOURCE, so the full run opens 9,900. */
     int n = getenv("BENCH_TUNNELS") ? atoi(getenv("BENCH_TUNNELS")) : quick ? 2000 : 9900;
-    int n_cpu = 1000;
+    int n_cpu = n < 1000 ? n : 1000;
     struct wsc **c = calloc((size_t)n, sizeof(*c));
     long rss0, rss1;
     unsigned char m[64] = {7}, *b = NULL;
@@ -602,27 +607,33 @@ mem_and_cpu(const struct server *s, bool tls, double *kib_per_tunnel, double *cp
         usleep(100000);
     }
     usleep(1000000);
-    double t_end, c0 = bench_proc_tree_cpu_s(s->pid), t0 = bench_now_s();
-    int secs = quick ? 4 : 10;
-    t_end = t0 + secs;
-    for (int round = 0; bench_now_s() < t_end; round++) {
-        double slot = t0 + round * 1.0;
-        for (int i = 0; i < n_cpu; i++) {
-            double due = slot + (double)i / n_cpu;
-            double wait = due - bench_now_s();
-            if (wait > 0)
-                usleep((useconds_t)(wait * 1e6));
-            if (!c[i])
-                continue;
-            wsc_send(c[i], WSC_BINARY, m, 64);
-            if (wsc_recv(c[i], &b, &len, &cap, 2000) != WSC_BINARY) {
-                wsc_free(c[i]);
-                c[i] = NULL;
+    /* Three windows, their median: one window on this VM now and then catches a burst of
+     * someone else's work (or the scheduler's mood) and reads 20 % high. */
+    double pct[CPU_WINDOWS];
+    int secs = quick ? 3 : 6;
+    for (int w = 0; w < CPU_WINDOWS; w++) {
+        double c0 = bench_proc_tree_cpu_s(s->pid), t0 = bench_now_s(), t_end = t0 + secs;
+        for (int round = 0; bench_now_s() < t_end; round++) {
+            double slot = t0 + round * 1.0;
+            for (int i = 0; i < n_cpu; i++) {
+                double due = slot + (double)i / n_cpu;
+                double wait = due - bench_now_s();
+                if (wait > 0)
+                    usleep((useconds_t)(wait * 1e6));
+                if (!c[i])
+                    continue;
+                wsc_send(c[i], WSC_BINARY, m, 64);
+                if (wsc_recv(c[i], &b, &len, &cap, 2000) != WSC_BINARY) {
+                    wsc_free(c[i]);
+                    c[i] = NULL;
+                }
             }
         }
+        pct[w] = 100.0 * (bench_proc_tree_cpu_s(s->pid) - c0) / (bench_now_s() - t0);
     }
-    double c1 = bench_proc_tree_cpu_s(s->pid), t1 = bench_now_s();
-    *cpu_pct = 100.0 * (c1 - c0) / (t1 - t0);
+    printf("  cpu: %d tunnels x 1 msg/s, %d windows of %d s: %.1f %.1f %.1f %% of a core\n", n_cpu,
+           CPU_WINDOWS, secs, pct[0], pct[1], pct[2]);
+    *cpu_pct = bench_median(pct, CPU_WINDOWS); /* sorts pct */
     for (int i = 0; i < n; i++)
         wsc_free(c[i]);
     free(c);

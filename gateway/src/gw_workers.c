@@ -1,11 +1,12 @@
 /*
  * gw_workers.c - `workers = N` (N > 1): a supervisor process and N loop processes.
  *
- * Why: one process holds at most RLIMIT_NOFILE descriptors and a tunnel needs two (the
- * browser's socket and the desktop's), and one loop uses one core. Each worker is an
- * ordinary single-process gateway (main.c's serve()) with its own lws context and its own
- * listening socket on the same port (SO_REUSEPORT: the kernel spreads new connections
- * over them). What they must agree on lives in gw_shared.c, mapped before the forks.
+ * Why: one process holds at most RLIMIT_NOFILE descriptors and a tunnel needs three (the
+ * browser's socket, its duplicate for gw_wsio.c, the desktop's), and one loop uses one
+ * core. Each worker is an ordinary single-process gateway (main.c's serve()) with its own
+ * lws context and its own listening socket on the same port (SO_REUSEPORT: the kernel
+ * spreads new connections over them). What they must agree on lives in gw_shared.c,
+ * mapped before the forks.
  *
  * The supervisor holds no secret and no connection: it maps the shared state, makes the
  * self-signed certificate (if one is needed) in a short-lived child so the key never

@@ -116,7 +116,15 @@ stack_start(struct stack *s, const char *pool, const char *proto, int port)
         tf_proc_print_log(&s->broker, 40);
         ck_abort_msg("broker did not listen");
     }
-    /* the broker made its ticket key on start; the gateway trusts its public half */
+    /* the broker made its ticket key on start; the gateway trusts its public half (wait
+     * for the file too: a port that answers may, on a busy machine, not be ours yet) */
+    snprintf(path, sizeof(path), "%s/state/ticket.key.pub", s->dir);
+    for (int i = 0; i < 150 && access(path, R_OK) != 0; i++)
+        usleep(100000);
+    if (access(path, R_OK) != 0) {
+        tf_proc_print_log(&s->broker, 40);
+        ck_abort_msg("broker wrote no %s", path);
+    }
     snprintf(path, sizeof(path), "%s/gateway.conf", s->dir);
     pt_buf_appendf(&conf,
                    "[gateway]\nlisten = 127.0.0.1:%d\ntls = yes\nstate_dir = %s/gw\nid = gateway\n"
