@@ -154,8 +154,9 @@ out_account(struct gw_wsio *io, size_t before)
 /* Hand the connection back to lws to close, without a close frame of its own: ours went
  * (or the browser is gone). We may be inside a callback of either wsi, so the WebSocket
  * is asked for a writable callback, where gw_wsio_writable() returns -1: lws then closes
- * it in its own time. (Not lws_set_timeout(LWS_TO_KILL_ASYNC): lws 4.1.6's
- * libev glue left that timer unserviced while the loop kept waking for other sockets.)
+ * it in its own time. (Not lws_set_timeout(LWS_TO_KILL_ASYNC): with lws 4.1.6's libev
+ * glue that kill had not happened 5 s later while the loop kept waking on the readable
+ * socket; see the libev timer note in docs/gateway.md.)
  * Should the socket never turn writable, the close timeout set by gw_wsio_close() or the
  * keepalive ends it. */
 static void
