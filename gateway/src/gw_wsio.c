@@ -105,9 +105,12 @@ static ssize_t
 io_send(struct gw_wsio *io, const unsigned char *p, size_t n)
 {
     if (io->ssl) {
-        /* With partial writes on, SSL_write() returns after each record, socket full or
-         * not: go on until it says "would block". What it then refused must be offered
-         * again as it was (same bytes, same length; the buffer may move). */
+        /* SSL_write() takes all of @p or says "would block", having perhaps sent some
+         * records already: then the same bytes, same length, must be offered again (from
+         * the queue's copy: the buffer may move, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+         * Not SSL_MODE_ENABLE_PARTIAL_WRITE: it returns after every record, and with the
+         * RELEASE_BUFFERS lws sets, downstream wss lost ~25 % (docs/gateway.md). Should
+         * a partial write be reported anyway, the loop carries on from there. */
         size_t done = 0;
         while (done < n) {
             size_t left = n - done;
@@ -438,7 +441,7 @@ gw_wsio_start(struct gw_tunnel *t, struct lws *wsi)
     }
     lws_set_opaque_user_data(io->child, io);
     if (ssl)
-        SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* lws reads this socket no more (deferred to the end of this callback by lws). */
     lws_rx_flow_control(wsi, 0);
     return io;
