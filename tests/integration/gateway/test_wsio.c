@@ -3,12 +3,14 @@
  * against a real gateway and a TCP echo desktop, over ws and wss: fragments and pings in
  * between, frames that arrive a byte at a time, protocol violations closed with 1002
  * while other tunnels go on, the browser's close answered with its own code, a long
- * interleaved transfer over TLS, the lws data path kept working with direct_io = no, and
+ * interleaved transfer over TLS, a desktop that stops reading (the browser paused, memory
+ * bounded, nothing lost), the lws data path kept working with direct_io = no, and
  * frames a client sends before the 101 not mistaken for the start of later ones.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +311,133 @@ START_TEST(test_frames_sent_before_the_101_are_dropped_and_later_ones_read_clean
 }
 END_TEST
 
+/* A desktop that stops reading while the browser floods: the gateway stops reading the
+ * browser (its queue toward the desktop at the high-water mark), its memory stays put,
+ * and once the desktop reads again every byte arrives in order. */
+struct lazy_desktop {
+    int lfd, port;
+    volatile int go;
+    size_t got;
+    bool intact;
+    pthread_t th;
+};
+
+static void *
+lazy_desktop_run(void *arg)
+{
+    struct lazy_desktop *d = arg;
+    unsigned char *buf = malloc(1 << 16), *want = malloc(1 << 16);
+    struct prng p;
+    int fd = accept(d->lfd, NULL, NULL);
+
+    prng_init(&p, 77);
+    d->intact = fd >= 0;
+    while (fd >= 0 && !d->go)
+        usleep(10000);
+    for (;;) {
+        ssize_t n = fd >= 0 ? read(fd, buf, 1 << 16) : -1;
+        if (n <= 0)
+            break;
+        prng_fill(&p, want, (size_t)n);
+        if (memcmp(buf, want, (size_t)n) != 0)
+            d->intact = false;
+        d->got += (size_t)n;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    free(want);
+    return NULL;
+}
+
+struct flood {
+    struct wsc *c;
+    size_t total;
+    volatile size_t sent;
+    int rc;
+};
+
+static void *
+flood_run(void *arg)
+{
+    struct flood *f = arg;
+    unsigned char *buf = malloc(1 << 18);
+    struct prng p;
+
+    prng_init(&p, 77);
+    while (f->sent < f->total) {
+        prng_fill(&p, buf, 1 << 18);
+        if (wsc_send(f->c, WSC_BINARY, buf, 1 << 18) < 0) {
+            f->rc = -1;
+            break;
+        }
+        f->sent += 1 << 18;
+    }
+    free(buf);
+    return NULL;
+}
+
+START_TEST(test_a_desktop_that_stops_reading_pauses_the_browser_with_memory_bounded)
+{
+    for (int tls = 0; tls <= 1; tls++) {
+        struct gwt g;
+        struct lazy_desktop d = {0};
+        struct flood f = {0};
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t sl = sizeof(sa);
+        char err[256], path[5000], *t, *m;
+        pthread_t th;
+        long rss0, rss1;
+        size_t stalled;
+
+        d.lfd = socket(AF_INET, SOCK_STREAM, 0);
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        ck_assert_int_eq(bind(d.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(d.lfd, 4), 0);
+        getsockname(d.lfd, (struct sockaddr *)&sa, &sl);
+        d.port = ntohs(sa.sin_port);
+        pthread_create(&d.th, NULL, lazy_desktop_run, &d);
+        gwt_start(&g, tls, "queue_bytes = 262144");
+        t = gwt_ticket(&g, AUTH_PROTO_VNC, "127.0.0.1", d.port, 1, NULL, 0, 0, NULL);
+        f.c =
+            wsc_connect(g.port, gwt_path(t, path, sizeof(path)), NULL, NULL, tls, err, sizeof(err));
+        ck_assert_msg(f.c, "%s", err);
+        f.total = 64u << 20;
+        usleep(300000);
+        rss0 = gwt_rss_kib(&g);
+        pthread_create(&th, NULL, flood_run, &f);
+        sleep(2);
+        stalled = f.sent;
+        sleep(1);
+        rss1 = gwt_rss_kib(&g);
+        /* the sender is stuck: socket buffers full, the gateway not reading */
+        ck_assert_msg(f.sent == stalled && f.sent < f.total, "%s: sent %zu then %zu of %zu",
+                      tls ? "wss" : "ws", stalled, f.sent, f.total);
+        m = gwt_metrics(&g);
+        /* bounded by the high-water mark plus one read from the browser (256 KiB) */
+        ck_assert_msg(http_metric(m, "portico_gateway_queue_bytes{direction=\"up\"}") <=
+                          262144 + 262144,
+                      "%s", m);
+        ck_assert_msg(http_metric(m, "portico_gateway_backpressure_pauses_total") >= 1, "%s", m);
+        free(m);
+        ck_assert_msg(rss1 - rss0 < 8 * 1024, "gateway RSS grew %ld KiB while the desktop slept",
+                      rss1 - rss0);
+        d.go = 1;
+        pthread_join(th, NULL);
+        ck_assert_int_eq(f.rc, 0);
+        for (int i = 0; i < 500 && d.got < f.total; i++)
+            usleep(20000);
+        ck_assert_uint_eq(d.got, f.total);
+        ck_assert(d.intact);
+        wsc_free(f.c);
+        pthread_join(d.th, NULL);
+        close(d.lfd);
+        free(t);
+        gwt_stop(&g);
+    }
+}
+END_TEST
+
 Suite *
 gateway_wsio_suite(void)
 {
@@ -321,6 +450,7 @@ gateway_wsio_suite(void)
     tcase_add_test(tc, test_violations_close_with_1002_and_spare_the_other_tunnels);
     tcase_add_test(tc, test_browser_close_is_answered_with_its_code_and_logged);
     tcase_add_test(tc, test_wss_relays_many_records_both_ways_exactly);
+    tcase_add_test(tc, test_a_desktop_that_stops_reading_pauses_the_browser_with_memory_bounded);
     tcase_add_test(tc, test_lws_data_path_still_relays_with_direct_io_off);
     tcase_add_test(tc, test_frames_sent_before_the_101_are_dropped_and_later_ones_read_cleanly);
     suite_add_tcase(s, tc);
