@@ -303,9 +303,12 @@ tick_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
         if (++g->tick % GW_KEEPALIVE_TICKS == 0)
             gw_tunnels_keepalive(g, pt_time_mono_ms());
         /* Tunnels come and go in bursts; hand whole free pages back now and then so RSS
-         * follows the tunnels that really remain. */
-        if (g->tick % GW_TRIM_TICKS == 0)
+         * follows the tunnels that really remain (first the receive buffers kept for
+         * new tunnels that none took: gw_alloc.c). */
+        if (g->tick % GW_TRIM_TICKS == 0) {
+            gw_alloc_trim();
             malloc_trim(0);
+        }
     }
     return 0;
 }

@@ -281,9 +281,13 @@ struct gw;
 void gw_xff_addr_get(struct gw *g, struct lws *wsi, char *out, size_t outlen, char *peer,
                      size_t peerlen);
 
-/* gw_alloc_install() - give lws our allocator (gw_alloc.c): fresh pages for its 64 KiB
- * per-WebSocket receive buffers. Before the lws context exists. */
+/* gw_alloc_install() - give lws our allocator (gw_alloc.c): fresh, well placed pages for
+ * its 64 KiB per-WebSocket receive buffers, kept for reuse. Before the lws context
+ * exists. */
 void gw_alloc_install(void);
+/* gw_alloc_trim() - free the receive buffers kept since the previous call that no
+ * WebSocket took meanwhile. Called periodically, before malloc_trim(). */
+void gw_alloc_trim(void);
 
 /* gw_conf_reload() - re-read the config file (SIGHUP): certificate and key, ticket keys,
  * allowed origins, trusted proxies, metrics_from and the per-tunnel limits take effect for

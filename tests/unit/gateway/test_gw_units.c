@@ -1,6 +1,7 @@
 /*
  * test_gw_units.c - the gateway's pure parts alone: the [gateway] config section, the
- * VNC-auth DES response, the bounded message queue, and the metrics text.
+ * VNC-auth DES response, the bounded message queue, the metrics text, and the allocator
+ * lws uses.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,67 @@ START_TEST(test_rdp_metrics_text_is_a_cumulative_histogram_with_gauges_and_count
 }
 END_TEST
 
+/* gw_alloc.c: lws's receive buffers are whole and writable, freed ones come back for the
+ * next WebSockets (where glibc's heap lets them be placed: not under ASan, whose
+ * allocator is its own), a receive buffer resized keeps its bytes, and gw_alloc_trim()
+ * lets go of the kept ones nobody took. */
+START_TEST(test_alloc_receive_buffers_are_whole_reused_and_trimmed)
+{
+    enum {
+        N = 600
+    };
+    size_t size = GW_RX_BUF + LWS_PRE + 4; /* what lws 4.1.6 asks for */
+    static void *a[N], *b[N];
+    unsigned char *w;
+    int reused = 0;
+
+    gw_alloc_install();
+    for (int i = 0; i < N; i++) {
+        a[i] = lws_realloc(NULL, size, "rx_ubuf");
+        ck_assert_ptr_nonnull(a[i]);
+        memset(a[i], i & 0xff, size);
+    }
+    /* lws's other blocks stay ordinary ones, resized as ever. */
+    w = lws_realloc(NULL, 100, "buflist");
+    memset(w, 7, 100);
+    w = lws_realloc(w, 100000, "buflist");
+    ck_assert_int_eq(w[99], 7);
+    lws_realloc(w, 0, "lws_free");
+
+    for (int i = 0; i < N; i += 2)
+        lws_realloc(a[i], 0, "lws_free");
+    for (int i = 1; i < N; i += 2)
+        lws_realloc(a[i], 0, "lws_free");
+    for (int i = 0; i < N; i++) {
+        b[i] = lws_realloc(NULL, size, "rx_ubuf");
+        ck_assert_ptr_nonnull(b[i]);
+        memset(b[i], 0x5a, size);
+        for (int j = 0; j < N; j++)
+            if (b[i] == a[j]) {
+                reused++;
+                break;
+            }
+    }
+#if !defined(__SANITIZE_ADDRESS__)
+    ck_assert_int_ge(reused, N * 9 / 10);
+#endif
+    b[0] = lws_realloc(b[0], size + 10, "lws_realloc");
+    ck_assert_ptr_nonnull(b[0]);
+    for (size_t k = 0; k < size; k += 4096)
+        ck_assert_int_eq(((unsigned char *)b[0])[k], 0x5a);
+    for (int i = N - 1; i >= 0; i--)
+        lws_realloc(b[i], 0, "lws_free");
+    gw_alloc_trim(); /* marks what is kept now */
+    gw_alloc_trim(); /* nobody took any: all freed (ASan would see a double free) */
+    w = lws_realloc(NULL, size, "rx_ubuf");
+    ck_assert_ptr_nonnull(w);
+    memset(w, 1, size);
+    lws_realloc(w, 0, "lws_free");
+    gw_alloc_trim();
+    gw_alloc_trim();
+}
+END_TEST
+
 Suite *
 gateway_units_suite(void)
 {
@@ -239,6 +301,7 @@ gateway_units_suite(void)
     tcase_add_test(tc, test_queue_keeps_order_bytes_and_lws_headroom);
     tcase_add_test(tc, test_rdp_metrics_text_is_a_cumulative_histogram_with_gauges_and_counters);
     tcase_add_test(tc, test_metrics_text_names_every_refusal_reason_and_protocol);
+    tcase_add_test(tc, test_alloc_receive_buffers_are_whole_reused_and_trimmed);
     suite_add_tcase(s, tc);
     return s;
 }
