@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/mem.h"
 #include "common/str.h"
 
 int
@@ -198,6 +199,50 @@ lab_x(const struct lab_shadow *s, const char *out_path, char *const argv[])
     if (pid < 0 || waitpid(pid, &st, 0) < 0)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int
+lab_clip_copy(const struct lab_shadow *s, const char *text)
+{
+    char *cmd = pt_xasprintf("printf '%%s' '%s' | xclip -selection clipboard -i", text);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    int rc = lab_x(s, NULL, argv);
+
+    free(cmd);
+    return rc;
+}
+
+char *
+lab_clip_wait(const struct lab_shadow *s, const char *want, int timeout_ms)
+{
+    char path[] = "/tmp/rdplab-clip-XXXXXX";
+    int fd = mkstemp(path);
+    char *argv[] = {"xclip", "-selection", "clipboard", "-o", NULL};
+    char *got = NULL;
+
+    if (fd < 0)
+        return pt_xstrdup("");
+    close(fd);
+    for (int waited = 0; waited <= timeout_ms; waited += 200) {
+        char buf[4096];
+        size_t n = 0;
+        FILE *f;
+
+        free(got);
+        lab_x(s, path, argv);
+        f = fopen(path, "r");
+        if (f) {
+            n = fread(buf, 1, sizeof(buf) - 1, f);
+            fclose(f);
+        }
+        buf[n] = 0;
+        got = pt_xstrdup(buf);
+        if (!strcmp(got, want))
+            break;
+        usleep(200000);
+    }
+    unlink(path);
+    return got;
 }
 
 /* The inode of the socket listening on @port, from /proc/net/tcp. */

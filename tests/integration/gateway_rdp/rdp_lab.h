@@ -49,6 +49,12 @@ bool lab_tone_log_line(const struct lab_tone *tn, const char *prefix, char *line
 /* lab_x() - run an X client (argv[0] is looked up in PATH) on @s's display, wait for it,
  * and return its exit status; its output goes to @out_path when not NULL. */
 int lab_x(const struct lab_shadow *s, const char *out_path, char *const argv[]);
+/* lab_clip_copy() - set @s's CLIPBOARD selection to @text (xclip forks and serves it
+ * until the X server ends). Returns xclip's exit status. */
+int lab_clip_copy(const struct lab_shadow *s, const char *text);
+/* lab_clip_wait() - @s's CLIPBOARD selection as text ("" if none), polled until it
+ * equals @want or @timeout_ms passes. Returns what was read last (new, free()). */
+char *lab_clip_wait(const struct lab_shadow *s, const char *want, int timeout_ms);
 /* lab_server_pid() - pid of the process listening on 127.0.0.1:@port, or -1. */
 int lab_server_pid(int port);
 

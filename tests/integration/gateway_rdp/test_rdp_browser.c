@@ -11,6 +11,17 @@
 #include "gwtest.h"
 #include "rdp_lab.h"
 
+/* A failed browser run: the gateway's last non-debug log lines, for the reason. */
+static void
+gateway_log_tail(const struct gwt *g)
+{
+    char cmd[700];
+
+    snprintf(cmd, sizeof(cmd), "grep -v level=debug %s | tail -30 >&2", g->proc.log_path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "gateway log: %s\n", g->proc.log_path);
+}
+
 START_TEST(test_stock_guacamole_client_in_chromium_draws_the_desktop)
 {
     struct lab_shadow lab;
@@ -31,12 +42,8 @@ START_TEST(test_stock_guacamole_client_in_chromium_draws_the_desktop)
         rc = tf_node_run(script, args, 90000, &err);
     }
     free(ticket);
-    if (rc != 0) {
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "grep -v level=debug %s | tail -30 >&2", g.proc.log_path);
-        if (system(cmd) != 0)
-            fprintf(stderr, "gateway log: %s\n", g.proc.log_path);
-    }
+    if (rc != 0)
+        gateway_log_tail(&g);
     gwt_stop(&g);
     lab_shadow_stop(&lab);
     ck_assert_msg(rc == 0, "rdp_view.js: rc %d %s", rc, rc < 0 ? err.msg : "(see log)");
@@ -64,12 +71,8 @@ START_TEST(test_stock_guacamole_client_in_chromium_copies_and_pastes_both_ways)
         rc = tf_node_run(script, args, 90000, &err);
     }
     free(ticket);
-    if (rc != 0) {
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "grep -v level=debug %s | tail -30 >&2", g.proc.log_path);
-        if (system(cmd) != 0)
-            fprintf(stderr, "gateway log: %s\n", g.proc.log_path);
-    }
+    if (rc != 0)
+        gateway_log_tail(&g);
     gwt_stop(&g);
     lab_shadow_stop(&lab);
     ck_assert_msg(rc == 0, "rdp_clip_view.js: rc %d %s", rc, rc < 0 ? err.msg : "(see log)");
@@ -98,12 +101,8 @@ START_TEST(test_stock_guacamole_client_in_chromium_gets_a_raw_audio_player_for_t
         rc = tf_node_run(script, args, 90000, &err);
     }
     free(ticket);
-    if (rc != 0) {
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "grep -v level=debug %s | tail -30 >&2", g.proc.log_path);
-        if (system(cmd) != 0)
-            fprintf(stderr, "gateway log: %s\n", g.proc.log_path);
-    }
+    if (rc != 0)
+        gateway_log_tail(&g);
     gwt_stop(&g);
     lab_tone_stop(&tn);
     ck_assert_msg(rc == 0, "rdp_audio_view.js: rc %d %s", rc, rc < 0 ? err.msg : "(see log)");

@@ -75,50 +75,6 @@ close_all(struct gw_tunnel *t, struct lab_shadow *lab)
     lab_shadow_stop(lab);
 }
 
-/* Set the desktop's CLIPBOARD selection (xclip forks and serves it until Xvnc ends). */
-static void
-desktop_copy(struct lab_shadow *lab, const char *text)
-{
-    PT_AUTOFREE char *cmd = pt_xasprintf("printf '%%s' '%s' | xclip -selection clipboard -i", text);
-    char *argv[] = {"sh", "-c", cmd, NULL};
-
-    ck_assert_int_eq(lab_x(lab, NULL, argv), 0);
-}
-
-/* The desktop's CLIPBOARD selection as text ("" if none), polled until it equals @want
- * or @timeout_ms passes. Returns what was read last (owned). */
-static char *
-desktop_paste_wait(struct lab_shadow *lab, const char *want, int timeout_ms)
-{
-    char path[] = "/tmp/rdpclip-XXXXXX";
-    int fd = mkstemp(path);
-    char *argv[] = {"xclip", "-selection", "clipboard", "-o", NULL};
-    char *got = NULL;
-
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    for (int waited = 0; waited <= timeout_ms; waited += 200) {
-        FILE *f;
-        char buf[4096];
-        size_t n = 0;
-
-        free(got);
-        lab_x(lab, path, argv);
-        f = fopen(path, "r");
-        if (f) {
-            n = fread(buf, 1, sizeof(buf) - 1, f);
-            fclose(f);
-        }
-        buf[n] = 0;
-        got = pt_xstrdup(buf);
-        if (!strcmp(got, want))
-            break;
-        usleep(200000);
-    }
-    unlink(path);
-    return got;
-}
-
 /* The next clipboard stream the backend sends, decoded (owned), or NULL on timeout. */
 static char *
 browser_clipboard_wait(struct gw_tunnel *t, int timeout_ms)
@@ -183,7 +139,7 @@ START_TEST(test_desktop_clipboard_text_reaches_the_browser_as_utf8)
      * again until it shows, as a person would */
     got = NULL;
     for (int i = 0; i < 8 && !got; i++) {
-        desktop_copy(&lab, "h\xc3\xa9llo from the desktop, Stra\xc3\x9f\x65");
+        ck_assert_int_eq(lab_clip_copy(&lab, "h\xc3\xa9llo from the desktop, Stra\xc3\x9f\x65"), 0);
         got = browser_clipboard_wait(t, 1000);
     }
     ck_assert_msg(got != NULL, "no clipboard stream reached the browser");
@@ -204,7 +160,7 @@ START_TEST(test_browser_clipboard_text_reaches_the_desktop_selection)
     configure(GW_RDP_CLIP_BOTH);
     t = open_xrdp(&lab);
     browser_copy(t, "pasted from the browser \xc3\xa9");
-    got = desktop_paste_wait(&lab, "pasted from the browser \xc3\xa9", 8000);
+    got = lab_clip_wait(&lab, "pasted from the browser \xc3\xa9", 8000);
     ck_assert_str_eq(got, "pasted from the browser \xc3\xa9");
     free(got);
     close_all(t, &lab);
@@ -221,11 +177,11 @@ START_TEST(test_clipboard_policy_to_desktop_keeps_desktop_text_from_the_browser)
     t = open_xrdp(&lab);
     /* the allowed way still works ... */
     browser_copy(t, "inbound only");
-    got = desktop_paste_wait(&lab, "inbound only", 8000);
+    got = lab_clip_wait(&lab, "inbound only", 8000);
     ck_assert_str_eq(got, "inbound only");
     free(got);
     /* ... and a copy on the desktop never reaches the browser */
-    desktop_copy(&lab, "must stay on the desktop");
+    ck_assert_int_eq(lab_clip_copy(&lab, "must stay on the desktop"), 0);
     got = browser_clipboard_wait(t, 3000);
     ck_assert_msg(got == NULL, "desktop text leaked to the browser: %s", got ? got : "");
     close_all(t, &lab);
@@ -240,9 +196,9 @@ START_TEST(test_clipboard_policy_none_keeps_browser_text_off_the_desktop)
 
     configure(GW_RDP_CLIP_NONE);
     t = open_xrdp(&lab);
-    desktop_copy(&lab, "desktop text");
+    ck_assert_int_eq(lab_clip_copy(&lab, "desktop text"), 0);
     browser_copy(t, "outside text");
-    got = desktop_paste_wait(&lab, "outside text", 3000);
+    got = lab_clip_wait(&lab, "outside text", 3000);
     ck_assert_str_eq(got, "desktop text");
     free(got);
     got = browser_clipboard_wait(t, 1000);
@@ -267,7 +223,7 @@ START_TEST(test_clipboard_over_the_size_limit_is_cut_or_refused)
     t = open_xrdp(&lab);
     /* desktop -> browser: cut to the limit at a character boundary ("\xc3\xa9" is 2) */
     for (int i = 0; i < 8 && !got; i++) {
-        desktop_copy(&lab, "abcdefghijklmn\xc3\xa9xyz");
+        ck_assert_int_eq(lab_clip_copy(&lab, "abcdefghijklmn\xc3\xa9xyz"), 0);
         got = browser_clipboard_wait(t, 1000);
     }
     ck_assert_msg(got != NULL, "no clipboard stream reached the browser");

@@ -475,50 +475,6 @@ START_TEST(test_admin_api_takes_and_shows_the_rdp_keys_but_no_password)
 }
 END_TEST
 
-/* Set the desktop's CLIPBOARD selection (xclip serves it until Xvnc ends). */
-static void
-desktop_copy(const char *text)
-{
-    PT_AUTOFREE char *cmd = pt_xasprintf("printf '%%s' '%s' | xclip -selection clipboard -i", text);
-    char *argv[] = {"sh", "-c", cmd, NULL};
-
-    ck_assert_int_eq(lab_x(&xrdp, NULL, argv), 0);
-}
-
-/* The desktop's CLIPBOARD text, polled until it equals @want or @timeout_ms passes.
- * Returns what was read last (owned). */
-static char *
-desktop_paste_wait(const char *want, int timeout_ms)
-{
-    char path[] = "/tmp/rdpcred-clip-XXXXXX";
-    int fd = mkstemp(path);
-    char *argv[] = {"xclip", "-selection", "clipboard", "-o", NULL};
-    char *got = NULL;
-
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    for (int waited = 0; waited <= timeout_ms; waited += 200) {
-        char buf[4096];
-        size_t n = 0;
-        FILE *f;
-
-        free(got);
-        lab_x(&xrdp, path, argv);
-        f = fopen(path, "r");
-        if (f) {
-            n = fread(buf, 1, sizeof(buf) - 1, f);
-            fclose(f);
-        }
-        buf[n] = 0;
-        got = pt_xstrdup(buf);
-        if (!strcmp(got, want))
-            break;
-        usleep(200000);
-    }
-    unlink(path);
-    return got;
-}
-
 /* Copy @text in the browser: a Guacamole clipboard stream as guacamole-common-js sends. */
 static void
 browser_copy(struct wsc *c, const char *text)
@@ -542,7 +498,7 @@ copy_until_pasted(struct wsc *c, const char *text, int timeout_ms)
     for (int waited = 0; waited < timeout_ms; waited += 1000) {
         free(got);
         browser_copy(c, text);
-        got = desktop_paste_wait(text, 1000);
+        got = lab_clip_wait(&xrdp, text, 1000);
         if (!strcmp(got, text))
             break;
     }
@@ -579,7 +535,7 @@ START_TEST(test_pool_clipboard_none_keeps_browser_text_off_the_desktop_the_gatew
     wsc_free(c);
     /* the same gateway, a pool with clipboard = none: the text never arrives */
     c = open_drawn(&w, "clipnone");
-    desktop_copy("desktop text");
+    ck_assert_int_eq(lab_clip_copy(&xrdp, "desktop text"), 0);
     got = copy_until_pasted(c, "kept out by the pool", 5000);
     ck_assert_str_eq(got, "desktop text");
     free(got);
