@@ -420,7 +420,11 @@ START_TEST(test_a_desktop_that_stops_reading_pauses_the_browser_with_memory_boun
                       "%s", m);
         ck_assert_msg(http_metric(m, "portico_gateway_backpressure_pauses_total") >= 1, "%s", m);
         free(m);
-        ck_assert_msg(rss1 - rss0 < 8 * 1024, "gateway RSS grew %ld KiB while the desktop slept",
+        /* Loose on purpose: the queue figure above is the exact bound. RSS also holds what
+         * the sanitizers' allocator keeps of freed memory (TLS record buffers are freed and
+         * made again per record); an unbounded gateway would hold most of the 64 MiB. */
+        ck_assert_msg(rss1 - rss0 < 24 * 1024,
+                      "%s: gateway RSS grew %ld KiB while the desktop slept", tls ? "wss" : "ws",
                       rss1 - rss0);
         d.go = 1;
         pthread_join(th, NULL);
